@@ -1,0 +1,17 @@
+"""The `trellis` command line."""
+from __future__ import annotations
+
+import click
+
+from app.cli.catalog_cmd import deps, impact, ingest, report, up
+from app.cli.neo4j_cmd import neo4j
+
+
+@click.group(name="trellis", context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="trellis")
+def main() -> None:
+    """Trellis: a graph-native developer portal (Backstage-compatible catalog in Neo4j)."""
+
+
+for command in (neo4j, ingest, impact, deps, report, up):
+    main.add_command(command)

@@ -1,0 +1,233 @@
+"""Catalog commands: ingest, impact, deps, report, up."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import click
+
+from graph.driver import Graph, GraphUnavailable, Settings, connect
+from graph.impact import DEFAULT_DEPTH, MAX_DEPTH, EntityNotFound, dependencies, impact as impact_query
+from graph.model import RefError, parse_ref
+from graph.ownership import ownership_report, report_csv
+
+EXIT_OK, EXIT_FATAL, EXIT_REJECTED = 0, 1, 2
+DEMO_CATALOG = Path(__file__).resolve().parents[2] / "examples" / "demo-catalog"
+
+
+def fail(message: str) -> None:
+    """One line on stderr and exit code 1: the contract for fatal errors."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_FATAL)
+
+
+@contextmanager
+def open_graph() -> Iterator[Graph]:
+    try:
+        graph = connect(Settings.from_env())
+    except GraphUnavailable as exc:
+        hint = "" if os.environ.get("NEO4J_URI") else " (start it with `trellis neo4j start`)"
+        fail(f"{exc}{hint}")
+    try:
+        yield graph
+    except GraphUnavailable as exc:
+        fail(str(exc))
+    finally:
+        graph.close()
+
+
+def canonical(ref: str) -> str:
+    try:
+        return str(parse_ref(ref))
+    except RefError as exc:
+        fail(f"{exc}; write refs as kind:namespace/name, e.g. resource:default/payments-db")
+    raise AssertionError  # unreachable: fail() exits
+
+
+def emit_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+
+
+# ------------------------------------------------------------------------------------------- ingest
+
+@click.command()
+@click.argument("target")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (see README for the shape).")
+@click.option("--dry-run", is_flag=True, help="Read, validate and compare, but write nothing.")
+@click.option("--force", is_flag=True, help="Allow removing more than half of this location's entities.")
+def ingest(target: str, as_json: bool, dry_run: bool, force: bool) -> None:
+    """Load Backstage descriptors from a file, a directory or a git repository (path or URL).
+
+    Exit code 0: every document accepted; 2: some rejected or in conflict (the rest stored); 1: fatal.
+    """
+    from ingest.git import GitError
+    from ingest.sync import IngestError, RemovalGuard, ingest as run_ingest
+
+    with open_graph() as graph:
+        try:
+            result = run_ingest(graph, target, dry_run=dry_run, guard=RemovalGuard(force=force))
+        except (IngestError, GitError) as exc:
+            fail(str(exc))
+    if as_json:
+        emit_json(result.as_json())
+    else:
+        _print_ingest(result)
+    sys.exit(EXIT_OK if result.ok else EXIT_REJECTED)
+
+
+def _print_ingest(result) -> None:
+    verb = "Would ingest" if result.dry_run else "Ingested"
+    click.echo(
+        f"{verb} {result.target} ({result.files} files, location {result.source}) in {result.seconds:.1f}s: "
+        f"{result.added} added, {result.updated} updated, {result.unchanged} unchanged, {result.removed} removed"
+    )
+    if not (result.added or result.updated or result.removed):
+        click.echo("Catalog unchanged.")
+    if result.rejected:
+        click.echo(f"\n{len(result.rejected)} rejected:")
+        for r in result.rejected:
+            where = r["file"] + (f" document {r['document']}" if r["document"] else "")
+            what = " ".join(x for x in (r["ref"], r["field"]) if x)
+            click.echo(f"  {where}: {what + ': ' if what else ''}{r['reason']}")
+    if result.conflicts:
+        click.echo(f"\n{len(result.conflicts)} conflicts:")
+        for c in result.conflicts:
+            click.echo(f"  {c['file']}: {c['reason']}")
+
+
+# ------------------------------------------------------------------------------------------- impact
+
+def _depth_option(f):
+    return click.option(
+        "--depth", type=click.IntRange(1, MAX_DEPTH), default=DEFAULT_DEPTH, show_default=True,
+        help="How many hops to follow.",
+    )(f)
+
+
+@click.command()
+@click.argument("ref")
+@_depth_option
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+def impact(ref: str, depth: int, as_json: bool) -> None:
+    """What breaks when REF does (the blast radius), who owns it, which systems are hit."""
+    _walk_command(ref, depth, as_json, "impact")
+
+
+@click.command()
+@click.argument("ref")
+@_depth_option
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+def deps(ref: str, depth: int, as_json: bool) -> None:
+    """What REF needs, directly and transitively."""
+    _walk_command(ref, depth, as_json, "dependencies")
+
+
+def _walk_command(ref: str, depth: int, as_json: bool, walk: str) -> None:
+    ref = canonical(ref)
+    with open_graph() as graph:
+        try:
+            answer = (impact_query if walk == "impact" else dependencies)(graph, ref, depth)
+        except EntityNotFound as exc:
+            fail(str(exc))
+    if as_json:
+        emit_json(answer)
+        return
+    root = answer["root"]
+    items = answer["impacted" if walk == "impact" else "dependencies"]
+    title = "Blast radius of" if walk == "impact" else "Dependencies of"
+    click.echo(f"{title} {root['ref']}" + (" (not in the catalog: unresolved ref)" if root["unresolved"] else ""))
+    click.echo(f"  owner: {root['owner'] or '-'}   system: {root['system'] or '-'}")
+    noun = "impacted" if walk == "impact" else "needed"
+    click.echo(f"\n{len(items)} entities {noun} within {depth} hops"
+               + (" (cut off: more lie beyond; raise --depth)" if answer["cut_off"] else "") + ":")
+    if items:
+        rows = [("DIST", "ENTITY", "OWNER", "SYSTEM", "VIA")]
+        for i in items:
+            via = i["hops"][-1]
+            rows.append((str(i["distance"]), i["ref"] + (" (unresolved)" if i["unresolved"] else ""),
+                         i["owner"] or "-", i["system"] or "-", f"{via['from']} {via['relation']} {via['to']}"))
+        _table(rows)
+        for key, label in (("by_owner", "owner"), ("by_system", "system")):
+            click.echo(f"\nBy {label}:")
+            for g in answer[key]:
+                click.echo(f"  {g['count']:>5}  {g[label] or '(none)'}")
+
+
+def _table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        click.echo("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
+
+
+# ------------------------------------------------------------------------------------------- report
+
+@click.group()
+def report() -> None:
+    """Compliance reports."""
+
+
+@report.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "csv", "json"]), default="text", show_default=True)
+@click.option("--group", "group", help="Only this group and its sub-groups (e.g. group:default/payments).")
+def ownership(fmt: str, group: str | None) -> None:
+    """What every group owns (directly and through sub-groups), unowned entities, dangling refs."""
+    scope = None
+    if group:
+        try:
+            scope = str(parse_ref(group, default_kind="group"))
+        except RefError as exc:
+            fail(str(exc))
+    with open_graph() as graph:
+        try:
+            data = ownership_report(graph, scope)
+        except LookupError as exc:
+            fail(str(exc))
+    if fmt == "json":
+        emit_json(data)
+    elif fmt == "csv":
+        click.echo(report_csv(data), nl=False)
+    else:
+        rows = [("GROUP", "DIRECT", "TOTAL", "BY KIND (total)")]
+        for g in data["groups"]:
+            kinds = ", ".join(f"{k} {v}" for k, v in g["total"].items()) or "-"
+            rows.append((g["group"], str(g["direct_count"]), str(g["total_count"]), kinds))
+        _table(rows)
+        click.echo(f"\nUnowned ({len(data['unowned'])}):")
+        for e in data["unowned"]:
+            click.echo(f"  {e['ref']}: {e['reason']}")
+        click.echo(f"\nDangling references ({len(data['dangling'])}):")
+        for d in data["dangling"]:
+            click.echo(f"  {d['from']} {d['field'] or d['relation']} -> {d['to']}")
+
+
+# ------------------------------------------------------------------------------------------- up
+
+@click.command()
+@click.option("--catalog", default=str(DEMO_CATALOG), show_default=True, help="What to load.")
+def up(catalog: str) -> None:
+    """Start a local Neo4j (unless NEO4J_URI is set) and load the demo catalog."""
+    from ingest.sync import IngestError, ingest as run_ingest
+
+    if not os.environ.get("NEO4J_URI"):
+        from graph.server import ServerError, start
+
+        try:
+            info = start()
+        except ServerError as exc:
+            fail(str(exc))
+        os.environ["NEO4J_URI"] = info.uri
+        click.echo(f"Neo4j running at {info.uri}")
+    with open_graph() as graph:
+        try:
+            result = run_ingest(graph, catalog)
+        except IngestError as exc:
+            fail(str(exc))
+    _print_ingest(result)
+    click.echo(
+        "\nTry:\n  trellis impact resource:default/payments-db\n  trellis deps component:default/checkout-service\n"
+        "  trellis report ownership --format csv"
+    )

@@ -1,0 +1,114 @@
+"""`trellis neo4j start|stop|status`: the project-local Neo4j server (graph/server).
+
+If NEO4J_URI is set, an external server is in use: start/status report on it and never
+start a local one. Fatal errors print one line on stderr and exit with code 1.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from graph.server import DEFAULT_HOME, ServerError, neo4j_version, start, status, stop
+
+_home_option = click.option(
+    "--home", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help=f"Server home (default: $TRELLIS_NEO4J_HOME or {DEFAULT_HOME}).",
+)
+
+
+def _fail(message: str) -> None:
+    first = message.strip().splitlines()[0] if message.strip() else "unknown error"
+    click.echo(f"error: {first}", err=True)
+    sys.exit(1)
+
+
+def _external_status(uri: str) -> dict:
+    """Connectivity + version of the server at NEO4J_URI (auth from NEO4J_USER/NEO4J_PASSWORD)."""
+    from neo4j import GraphDatabase
+
+    user, password = os.environ.get("NEO4J_USER"), os.environ.get("NEO4J_PASSWORD")
+    auth = (user, password or "") if user else None
+    result: dict = {"external": True, "uri": uri, "running": False, "ready": False,
+                    "version": None, "edition": None}
+    try:
+        # a plain session, not execute_query: no retry loop, a down server is reported at once
+        with GraphDatabase.driver(uri, auth=auth, connection_timeout=5.0) as driver, \
+                driver.session() as session:
+            records = list(session.run(
+                "CALL dbms.components() YIELD name, versions, edition RETURN name, versions, edition"))
+        for rec in records:
+            if rec["name"] == "Neo4j Kernel":
+                result.update(running=True, ready=True, version=rec["versions"][0], edition=rec["edition"])
+    except Exception as exc:  # report, don't crash: status is a diagnostic command
+        result["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    return result
+
+
+@click.group(name="neo4j")
+def neo4j() -> None:
+    """Run the local Neo4j 5.26 Community server (+ APOC) fetched from Maven Central."""
+
+
+@neo4j.command(name="start")
+@_home_option
+@click.option("--bolt-port", type=int, default=7687, show_default=True)
+@click.option("--http-port", type=int, default=7474, show_default=True)
+@click.option("--heap", default="1g", show_default=True, help="JVM heap (-Xms/-Xmx).")
+@click.option("--pagecache", default="512m", show_default=True)
+@click.option("--timeout", type=float, default=180, show_default=True, help="Seconds to wait for Bolt.")
+def start_cmd(home: Path | None, bolt_port: int, http_port: int, heap: str, pagecache: str,
+              timeout: float) -> None:
+    """Start the server (no-op if it is already running) and print its Bolt URI."""
+    uri = os.environ.get("NEO4J_URI")
+    if uri:
+        click.echo(f"NEO4J_URI is set: using the external Neo4j at {uri}; not starting a local server.")
+        return
+    try:
+        info = start(home, bolt_port=bolt_port, http_port=http_port, heap=heap, pagecache=pagecache,
+                     timeout=timeout)
+    except ServerError as exc:
+        _fail(str(exc))  # first line names the console log when the JVM died
+    click.echo(f"Neo4j {neo4j_version()} running at {info.uri} (pid {info.pid}, home {info.home})")
+
+
+@neo4j.command(name="stop")
+@_home_option
+@click.option("--timeout", type=float, default=30, show_default=True, help="Seconds before SIGKILL.")
+def stop_cmd(home: Path | None, timeout: float) -> None:
+    """Stop the local server (data is kept in its home)."""
+    try:
+        stopped = stop(home, timeout=timeout)
+    except (ServerError, OSError) as exc:
+        _fail(str(exc))
+    click.echo("Neo4j stopped." if stopped else "Neo4j was not running.")
+
+
+@neo4j.command(name="status")
+@_home_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status_cmd(home: Path | None, as_json: bool) -> None:
+    """Is the server running, where, and which version."""
+    uri = os.environ.get("NEO4J_URI")
+    try:
+        info = _external_status(uri) if uri else {"external": False, **status(home)}
+    except (ServerError, OSError) as exc:
+        _fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(info, indent=2, sort_keys=True))
+        return
+    if info["external"]:
+        state = (f"reachable, Neo4j {info['version']} {info['edition']}" if info["ready"]
+                 else f"NOT reachable ({info.get('error', 'unknown error')})")
+        click.echo(f"External Neo4j (NEO4J_URI) at {info['uri']}: {state}")
+    elif not info["running"]:
+        click.echo(f"Neo4j is not running (home {info['home']}).")
+    elif info["ready"]:
+        click.echo(f"Neo4j {info['version']} ({info['edition']}) running at {info['uri']} "
+                   f"(pid {info['pid']}, home {info['home']})")
+    else:
+        click.echo(f"Neo4j process {info['pid']} is up but Bolt at {info['uri']} does not answer yet "
+                   f"({info.get('error', 'starting?')}).")

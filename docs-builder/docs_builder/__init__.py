@@ -1,0 +1,1 @@
+"""Trellis TechDocs builder (see the TechDocs issue); importable as docs_builder."""

@@ -1,0 +1,122 @@
+"""Driver lifecycle: one pooled driver per process, reads and writes as managed transactions.
+
+Callers never see the driver's exceptions for an unreachable server: they get `GraphUnavailable`, which the
+CLI turns into exit code 1 and the web app into a 503.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, TypeVar
+
+import neo4j
+from neo4j import GraphDatabase, RoutingControl
+from neo4j.exceptions import AuthError, ServiceUnavailable, SessionExpired
+
+T = TypeVar("T")
+
+LOCAL_URI = "bolt://127.0.0.1:7687"
+
+
+class GraphUnavailable(RuntimeError):
+    """Neo4j cannot be reached (down, wrong address, bad credentials)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    uri: str = LOCAL_URI
+    user: str | None = None
+    password: str | None = None
+    database: str = "neo4j"
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        """`NEO4J_URI`/`NEO4J_USER`/`NEO4J_PASSWORD`/`NEO4J_DATABASE`, else the local server `trellis neo4j` runs."""
+        return cls(
+            uri=os.environ.get("NEO4J_URI") or LOCAL_URI,
+            user=os.environ.get("NEO4J_USER") or None,
+            password=os.environ.get("NEO4J_PASSWORD") or None,
+            database=os.environ.get("NEO4J_DATABASE") or "neo4j",
+        )
+
+
+class Graph:
+    """A connection to the catalog database."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        auth = (settings.user, settings.password or "") if settings.user else None
+        self.driver = GraphDatabase.driver(
+            settings.uri,
+            auth=auth,
+            connection_timeout=5.0,
+            connection_acquisition_timeout=10.0,
+            max_transaction_retry_time=15.0,
+            notifications_min_severity="OFF",
+        )
+        self.database = settings.database
+
+    def close(self) -> None:
+        self.driver.close()
+
+    def __enter__(self) -> "Graph":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def verify(self) -> None:
+        """Fail fast with a clear reason when the server is not there."""
+        try:
+            self.driver.verify_connectivity()
+        except (ServiceUnavailable, SessionExpired, OSError) as exc:
+            raise GraphUnavailable(f"Neo4j is not reachable at {self.settings.uri}: {exc}") from exc
+        except AuthError as exc:
+            raise GraphUnavailable(f"Neo4j at {self.settings.uri} refused the credentials: {exc}") from exc
+
+    def read(self, query: str, **params: Any) -> list[neo4j.Record]:
+        """Run a parameterised read query and return all records."""
+        return self._run(query, params, RoutingControl.READ)
+
+    def write(self, query: str, **params: Any) -> neo4j.ResultSummary:
+        """Run a parameterised write query in a managed transaction (retried on transient errors)."""
+        try:
+            return self.driver.execute_query(
+                query, params, database_=self.database, routing_=RoutingControl.WRITE,
+                result_transformer_=neo4j.Result.consume,
+            )
+        except (ServiceUnavailable, SessionExpired) as exc:
+            raise GraphUnavailable(f"Neo4j is not reachable at {self.settings.uri}: {exc}") from exc
+
+    def write_tx(self, work: Callable[..., T], *args: Any) -> T:
+        """Run `work(tx, *args)` as one managed write transaction; `work` may be retried, so keep it pure."""
+        try:
+            with self.driver.session(database=self.database) as session:
+                return session.execute_write(work, *args)
+        except (ServiceUnavailable, SessionExpired) as exc:
+            raise GraphUnavailable(f"Neo4j is not reachable at {self.settings.uri}: {exc}") from exc
+
+    def _run(self, query: str, params: dict, routing: RoutingControl) -> list[neo4j.Record]:
+        try:
+            records, _, _ = self.driver.execute_query(
+                query, params, database_=self.database, routing_=routing,
+            )
+            return records
+        except (ServiceUnavailable, SessionExpired) as exc:
+            raise GraphUnavailable(f"Neo4j is not reachable at {self.settings.uri}: {exc}") from exc
+
+
+def connect(settings: Settings | None = None, *, verify: bool = True, schema: bool = True) -> Graph:
+    """Open the catalog graph; check the server answers and that the schema is in place."""
+    graph = Graph(settings or Settings.from_env())
+    try:
+        if verify:
+            graph.verify()
+        if schema:
+            from graph.schema import apply_schema
+
+            apply_schema(graph)
+    except Exception:
+        graph.close()
+        raise
+    return graph

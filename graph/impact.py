@@ -1,0 +1,115 @@
+"""Blast radius and dependency closure.
+
+One breadth-first walk in the server (APOC's spanning tree with global node uniqueness), so each entity is
+reported once, at its shortest distance, with one shortest path. Which relationships propagate a failure:
+
+- impact (what breaks when X breaks): `Y DEPENDS_ON X` and `Y CONSUMES_API X` (walk them backwards),
+  `X PROVIDES_API A` and `X PART_OF P` where both are components, i.e. subcomponentOf (walk them forwards);
+- dependencies (what X needs): the same walk in the other direction.
+
+`PART_OF` also carries system and domain membership, which must not propagate: System and Domain nodes are
+excluded from the walk (placeholders carry their kind label too, so this holds for unresolved refs).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+from graph.model import RELATION_NAMES
+
+if TYPE_CHECKING:
+    from graph.driver import Graph
+
+DEFAULT_DEPTH = 10
+MAX_DEPTH = 50
+
+WALKS = {
+    "impact": "<DEPENDS_ON|<CONSUMES_API|PROVIDES_API>|PART_OF>",
+    "dependencies": "DEPENDS_ON>|CONSUMES_API>|<PROVIDES_API|<PART_OF",
+}
+NOT_PROPAGATING = "-System|-Domain"
+
+_WALK_QUERY = """
+MATCH (root:Entity {ref: $ref})
+CALL apoc.path.spanningTree(root, {
+    relationshipFilter: $relationships, labelFilter: $labels,
+    minLevel: 1, maxLevel: $max_level, bfs: true
+}) YIELD path
+WITH last(nodes(path)) AS n, path
+RETURN n.ref AS ref, n.kind AS kind, n.title AS title, n.owner AS owner, n.system AS system,
+       n:Unresolved AS unresolved, length(path) AS distance,
+       [x IN nodes(path) | x.ref] AS path,
+       [r IN relationships(path) | [startNode(r).ref, type(r), endNode(r).ref]] AS hops
+"""
+
+_ROOT_QUERY = """
+MATCH (n:Entity {ref: $ref})
+RETURN n.ref AS ref, n.kind AS kind, n.title AS title, n.owner AS owner, n.system AS system,
+       n:Unresolved AS unresolved
+"""
+
+
+class EntityNotFound(LookupError):
+    """The ref is not in the catalog (not even as an unresolved placeholder)."""
+
+
+def impact(graph: "Graph", ref: str, depth: int = DEFAULT_DEPTH) -> dict:
+    """Everything that stops working when `ref` does."""
+    return _walk(graph, ref, depth, "impact")
+
+
+def dependencies(graph: "Graph", ref: str, depth: int = DEFAULT_DEPTH) -> dict:
+    """Everything `ref` needs, directly or transitively."""
+    return _walk(graph, ref, depth, "dependencies")
+
+
+def _walk(graph: "Graph", ref: str, depth: int, walk: str) -> dict:
+    if not 1 <= depth <= MAX_DEPTH:
+        raise ValueError(f"depth must be between 1 and {MAX_DEPTH}")
+    roots = graph.read(_ROOT_QUERY, ref=ref)
+    if not roots:
+        raise EntityNotFound(f"{ref} is not in the catalog")
+    relationships = WALKS[walk]
+    if roots[0]["kind"] in ("System", "Domain"):
+        # Every PART_OF edge at a System or Domain is membership, never subcomponentOf.
+        relationships = "|".join(p for p in relationships.split("|") if "PART_OF" not in p)
+    # One level past the bound tells whether the answer was cut off, without a second query.
+    records = graph.read(
+        _WALK_QUERY, ref=ref, relationships=relationships, labels=NOT_PROPAGATING, max_level=depth + 1,
+    )
+    items = []
+    cut_off = False
+    for r in records:
+        if r["distance"] > depth:
+            cut_off = True
+            continue
+        items.append({
+            "ref": r["ref"], "kind": r["kind"], "title": r["title"], "distance": r["distance"],
+            "path": r["path"], "hops": [_hop(h) for h in r["hops"]],
+            "owner": r["owner"], "system": r["system"], "unresolved": r["unresolved"],
+        })
+    items.sort(key=lambda i: (i["distance"], i["ref"]))
+    key = "impacted" if walk == "impact" else "dependencies"
+    return {
+        "root": dict(roots[0]),
+        "depth": depth,
+        key: items,
+        "count": len(items),
+        "by_owner": _rollup(items, "owner"),
+        "by_system": _rollup(items, "system"),
+        "cut_off": cut_off,
+    }
+
+
+def _hop(hop: list) -> dict:
+    start, rel_type, end = hop
+    return {"from": start, "relation": RELATION_NAMES[rel_type][0], "to": end}
+
+
+def _rollup(items: list[dict], key: str) -> list[dict]:
+    groups: dict[str | None, list[str]] = defaultdict(list)
+    for item in items:
+        groups[item[key]].append(item["ref"])
+    rows = [{key: k, "count": len(v), "refs": v} for k, v in groups.items()]
+    rows.sort(key=lambda r: (-r["count"], r[key] is None, r[key] or ""))
+    return rows

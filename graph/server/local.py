@@ -1,0 +1,516 @@
+"""Run a real Neo4j 5.26 Community server (+ APOC) as a local Java 17 process.
+
+Why: Trellis stores its catalog in Neo4j, and there is no Docker and no neo4j.com
+download here. Neo4j publishes its Community modules to Maven Central, so we fetch
+the runtime closure of ``org.neo4j:neo4j`` with Maven (see ``pom.xml`` next to this
+file) and start ``org.neo4j.server.CommunityEntryPoint`` ourselves - the same class
+the official ``bin/neo4j`` bootloader launches in its second JVM.
+
+Layout:
+
+* ``<repo>/.trellis/neo4j-dist/{lib,plugins}`` - jars, shared by every server home
+  (provisioned once per pom hash; override with ``TRELLIS_NEO4J_DIST``).
+* ``<home>/{conf,data,logs,run,import}`` - one server instance (``DEFAULT_HOME`` is
+  ``<repo>/.trellis/neo4j``; override with ``TRELLIS_NEO4J_HOME``). Data lives here,
+  so it survives stop/start.
+
+Only stdlib + the ``neo4j`` driver: graph/ must not depend on app/ or ingest/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator
+
+from neo4j import GraphDatabase
+from neo4j.exceptions import Neo4jError, ServiceUnavailable
+
+__all__ = [
+    "DEFAULT_HOME",
+    "DIST_DIR",
+    "POM",
+    "ServerError",
+    "ServerInfo",
+    "apoc_version",
+    "free_port",
+    "info_dict",
+    "neo4j_version",
+    "provision",
+    "start",
+    "status",
+    "stop",
+]
+
+POM: Path = Path(__file__).resolve().with_name("pom.xml")
+REPO_ROOT: Path = Path(__file__).resolve().parents[2]
+
+
+def _env_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser().resolve() if value else default
+
+
+#: Project-local server home (``.trellis/`` is git-ignored).
+DEFAULT_HOME: Path = _env_path("TRELLIS_NEO4J_HOME", REPO_ROOT / ".trellis" / "neo4j")
+#: Shared jar cache: ``lib/`` (Neo4j + deps) and ``plugins/`` (APOC); one download for all homes.
+DIST_DIR: Path = _env_path("TRELLIS_NEO4J_DIST", REPO_ROOT / ".trellis" / "neo4j-dist")
+
+_STAMP = ".provisioned"
+_PID_FILE = "neo4j.pid"
+_STATE_FILE = "server.json"
+_CONSOLE_LOG = Path("logs") / "console.log"
+
+# JVM flags as used by launchers that call CommunityEntryPoint directly (the official
+# bootloader adds the same set). The --add-opens are needed by Netty/Lucene on Java 17.
+_JVM_FLAGS = [
+    "-XX:+UseG1GC",
+    "-XX:-OmitStackTraceInFastThrow",
+    "-XX:+UnlockExperimentalVMOptions",
+    "-XX:+TrustFinalNonStaticFields",
+    "-XX:+DisableExplicitGC",
+    "-Djdk.nio.maxCachedBufferSize=1024",
+    "-Dio.netty.tryReflectionSetAccessible=true",
+    "--add-opens=java.base/java.nio=ALL-UNNAMED",
+    "--add-opens=java.base/java.io=ALL-UNNAMED",
+    "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+    "--add-opens=java.base/java.util.concurrent=ALL-UNNAMED",
+    "--enable-native-access=ALL-UNNAMED",
+    "-Dlog4j2.disable.jmx=true",
+    "-Dfile.encoding=UTF-8",
+]
+_MAIN_CLASS = "org.neo4j.server.CommunityEntryPoint"
+
+
+class ServerError(Exception):
+    """Provisioning, starting or stopping the local Neo4j server failed."""
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """Where a running local server answers; returned by :func:`start`."""
+
+    uri: str
+    pid: int
+    home: Path
+    bolt_port: int
+    http_port: int
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _pom_properties() -> dict[str, str]:
+    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
+    props = ET.parse(POM).getroot().find("m:properties", ns)
+    if props is None:
+        return {}
+    return {el.tag.split("}", 1)[1]: (el.text or "").strip() for el in props}
+
+
+def neo4j_version() -> str:
+    """Neo4j version pinned in graph/server/pom.xml."""
+    return _pom_properties()["neo4j.version"]
+
+
+def apoc_version() -> str:
+    """APOC version pinned in graph/server/pom.xml."""
+    return _pom_properties()["apoc.version"]
+
+
+def _pom_hash() -> str:
+    return hashlib.sha256(POM.read_bytes()).hexdigest()
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Inter-process lock so parallel pytest sessions/CLIs don't race on one dir."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no output)"
+    return "\n".join(text.splitlines()[-lines:]) or "(no output)"
+
+
+def _java() -> str:
+    """java executable: $TRELLIS_JAVA, then $JAVA_HOME/bin/java, then PATH (needs 17 or 21)."""
+    candidates = [os.environ.get("TRELLIS_JAVA")]
+    if os.environ.get("JAVA_HOME"):
+        candidates.append(str(Path(os.environ["JAVA_HOME"]) / "bin" / "java"))
+    candidates.append(shutil.which("java"))
+    for c in candidates:
+        if c and os.access(c, os.X_OK):
+            _check_java_version(c)
+            return c
+    raise ServerError("java not found (Neo4j 5.26 needs Java 17 or 21; set JAVA_HOME or TRELLIS_JAVA)")
+
+
+def _check_java_version(java: str) -> None:
+    """Neo4j 5.26 supports Java 17 and 21 only; fail early with a clear message otherwise."""
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30).stderr
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise ServerError(f"cannot run {java}: {exc}") from exc
+    m = re.search(r'version "(\d+)', out)
+    if m and m.group(1) not in ("17", "21"):
+        raise ServerError(f"{java} is Java {m.group(1)}; Neo4j 5.26 needs Java 17 or 21 "
+                          f"(set TRELLIS_JAVA or JAVA_HOME)")
+
+
+def _pid_alive(pid: int) -> bool:
+    # Reap our own children first, or a dead server would linger as a zombie.
+    proc = _CHILDREN.get(pid)
+    if proc is not None and proc.poll() is not None:
+        _CHILDREN.pop(pid, None)
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie still "exists" for kill(0)
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat.rsplit(")", 1)[1].split()[0] == "Z":
+            return False
+    except (OSError, IndexError):
+        pass
+    return True
+
+
+def _is_our_server(pid: int, home: Path) -> bool:
+    """Guard against PID reuse: the process must be our java with --home-dir=<home>."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return _pid_alive(pid)  # no /proc: trust the pid file
+    return f"--home-dir={home}".encode() in cmdline
+
+
+_CHILDREN: dict[int, subprocess.Popen] = {}
+
+
+def _bolt_answers(uri: str, auth: tuple[str, str] | None = None, timeout: float = 3.0) -> bool:
+    try:
+        with GraphDatabase.driver(uri, auth=auth, connection_timeout=timeout,
+                                  connection_acquisition_timeout=timeout) as drv:
+            drv.verify_connectivity()
+        return True
+    except (ServiceUnavailable, Neo4jError, OSError, ValueError):
+        return False
+    except Exception:  # driver raises a few other types while the server boots
+        return False
+
+
+def _port_busy(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now (for throwaway test servers)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _home(home: Path | str | None) -> Path:
+    return Path(home).expanduser().resolve() if home is not None else DEFAULT_HOME
+
+
+def _read_state(home: Path) -> dict | None:
+    try:
+        pid = int((home / _PID_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        state = json.loads((home / _STATE_FILE).read_text())
+    except (OSError, ValueError):
+        state = {}
+    state["pid"] = pid
+    return state
+
+
+def _clear_state(home: Path) -> None:
+    for name in (_PID_FILE, _STATE_FILE):
+        with contextlib.suppress(FileNotFoundError):
+            (home / name).unlink()
+
+
+# ------------------------------------------------------------------------ provision
+
+
+def provision(home: Path | str | None = None, *, quiet: bool = True) -> Path:
+    """Make sure the Neo4j + APOC jars are on disk; returns the dist dir holding them.
+
+    Jars go to the shared :data:`DIST_DIR` (``lib/`` and ``plugins/``) rather than into
+    ``home`` so that every server home - including throwaway test servers - reuses one
+    download. ``home`` is accepted for symmetry with :func:`start` and is not written to.
+    Cached: nothing happens when the stamp file records the current pom hash.
+    """
+    del home  # all homes share DIST_DIR
+    dist = DIST_DIR
+    stamp = dist / _STAMP
+    want = _pom_hash()
+    if stamp.is_file() and stamp.read_text().strip() == want:
+        return dist
+    with _locked(dist / ".lock"):
+        if stamp.is_file() and stamp.read_text().strip() == want:
+            return dist  # another process provisioned while we waited
+        mvn = shutil.which("mvn")
+        if mvn is None:
+            raise ServerError("mvn not found on PATH (needed once to fetch Neo4j from Maven Central)")
+        lib, plugins = dist / "lib", dist / "plugins"
+        staging = dist / f".staging-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        cmd = [mvn, "-B", "-Dstyle.color=never", "-f", str(POM), "dependency:copy-dependencies",
+               "-DincludeScope=runtime", f"-DoutputDirectory={staging / 'lib'}"]
+        if quiet:
+            cmd.insert(1, "-q")
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE if quiet else None,
+                              stderr=subprocess.STDOUT if quiet else None, text=True)
+        if proc.returncode != 0:
+            shutil.rmtree(staging, ignore_errors=True)
+            lines = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout or "").splitlines()
+            first = next((ln for ln in lines if "[ERROR]" in ln), "see mvn output above")
+            raise ServerError(f"mvn failed (exit {proc.returncode}) provisioning Neo4j: {first.strip()}\n"
+                              + "\n".join(lines[-30:]))
+        (staging / "plugins").mkdir(parents=True)
+        for jar in (staging / "lib").glob("apoc-*.jar"):
+            jar.rename(staging / "plugins" / jar.name)
+        # swap in atomically-ish: a running server keeps its open jar handles
+        for name, target in (("lib", lib), ("plugins", plugins)):
+            shutil.rmtree(target, ignore_errors=True)
+            (staging / name).rename(target)
+        shutil.rmtree(staging, ignore_errors=True)
+        stamp.write_text(want + "\n")
+    return dist
+
+
+# ---------------------------------------------------------------------------- config
+
+
+def _write_conf(home: Path, dist: Path, bolt_port: int, http_port: int, pagecache: str) -> Path:
+    """Write <home>/conf/neo4j.conf. Strict validation is on: only real 5.x keys here."""
+    conf_dir = home / "conf"
+    conf_dir.mkdir(parents=True, exist_ok=True)
+    d = {name: home / name for name in ("data", "logs", "run", "import")}
+    for p in d.values():
+        p.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "# Written by graph/server on every start; edits are overwritten.",
+        f"server.directories.data={d['data']}",
+        f"server.directories.transaction.logs.root={d['data'] / 'transactions'}",
+        f"server.directories.logs={d['logs']}",
+        f"server.directories.run={d['run']}",
+        f"server.directories.import={d['import']}",
+        f"server.directories.plugins={dist / 'plugins'}",
+        "server.default_listen_address=127.0.0.1",
+        "server.default_advertised_address=127.0.0.1",
+        "server.bolt.enabled=true",
+        f"server.bolt.listen_address=127.0.0.1:{bolt_port}",
+        f"server.bolt.advertised_address=127.0.0.1:{bolt_port}",
+        "server.http.enabled=true",
+        f"server.http.listen_address=127.0.0.1:{http_port}",
+        f"server.http.advertised_address=127.0.0.1:{http_port}",
+        "server.https.enabled=false",
+        "dbms.security.auth_enabled=false",
+        "dbms.usage_report.enabled=false",
+        "dbms.security.procedures.unrestricted=apoc.*",
+        f"server.memory.pagecache.size={pagecache}",
+        # dev/test server: don't preallocate 256 MB of tx log per database
+        "db.tx_log.preallocate=false",
+        # Bolt waits 2x5 s for idle connections on shutdown by default
+        "internal.server.bolt.connection_shutdown_wait_time=1s",
+        "internal.server.bolt.thread_pool_shutdown_wait_time=1s",
+    ]
+    conf = conf_dir / "neo4j.conf"
+    conf.write_text("\n".join(lines) + "\n")
+    return conf
+
+
+# ------------------------------------------------------------------ start/stop/status
+
+
+def _uri(port: int) -> str:
+    return f"bolt://127.0.0.1:{port}"
+
+
+def _running_info(home: Path) -> ServerInfo | None:
+    state = _read_state(home)
+    if not state:
+        return None
+    pid = state["pid"]
+    if not (_pid_alive(pid) and _is_our_server(pid, home)):
+        _clear_state(home)
+        return None
+    bolt = int(state.get("bolt_port", 7687))
+    return ServerInfo(_uri(bolt), pid, home, bolt, int(state.get("http_port", 7474)))
+
+
+def _wait_for_bolt(info: ServerInfo, proc: subprocess.Popen | None, deadline: float) -> None:
+    log = info.home / _CONSOLE_LOG
+    while True:
+        if proc is not None and proc.poll() is not None:
+            _CHILDREN.pop(info.pid, None)
+            _clear_state(info.home)
+            raise ServerError(f"Neo4j exited with code {proc.returncode} during start; "
+                              f"{log} says:\n{_tail(log)}")
+        if proc is None and not _pid_alive(info.pid):
+            _clear_state(info.home)
+            raise ServerError(f"Neo4j (pid {info.pid}) died during start; {log} says:\n{_tail(log)}")
+        if _bolt_answers(info.uri, timeout=2.0):
+            return
+        if time.monotonic() > deadline:
+            raise ServerError(f"Neo4j did not answer on {info.uri} in time; {log} says:\n{_tail(log)}")
+        time.sleep(0.5)
+
+
+def start(
+    home: Path | str | None = None,
+    *,
+    bolt_port: int = 7687,
+    http_port: int = 7474,
+    heap: str = "1g",
+    pagecache: str = "512m",
+    timeout: float = 180,
+) -> ServerInfo:
+    """Start (or reuse) the local Neo4j server for ``home`` and wait until Bolt answers.
+
+    Idempotent: if the server recorded in ``home`` is alive, its info is returned
+    (with the ports it was started on, which may differ from the arguments).
+    Provisions the jars first if needed. Raises :class:`ServerError` with the tail of
+    ``<home>/logs/console.log`` if the JVM dies or Bolt does not come up in ``timeout``.
+    """
+    home = _home(home)
+    home.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout
+    with _locked(home / ".start.lock"):
+        info = _running_info(home)
+        if info is not None:
+            _wait_for_bolt(info, _CHILDREN.get(info.pid), deadline)
+            return info
+        for port in (bolt_port, http_port):
+            if _port_busy(port):
+                raise ServerError(f"port {port} on 127.0.0.1 is already in use "
+                                  f"(another Neo4j? try `trellis neo4j status` or other ports)")
+        dist = provision(home)
+        conf = _write_conf(home, dist, bolt_port, http_port, pagecache)
+        classpath = ":".join([str(dist / "plugins" / "*"), str(conf.parent / "*"), str(dist / "lib" / "*")])
+        cmd = [_java(), *_JVM_FLAGS, f"-Xms{heap}", f"-Xmx{heap}", "-cp", classpath, _MAIN_CLASS,
+               f"--home-dir={home}", f"--config-dir={conf.parent}", "--console-mode"]
+        log_path = home / _CONSOLE_LOG
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "ab") as log:
+            log.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(cmd)}\n".encode())
+            log.flush()
+            proc = subprocess.Popen(cmd, cwd=home, stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        _CHILDREN[proc.pid] = proc
+        (home / _PID_FILE).write_text(f"{proc.pid}\n")
+        (home / _STATE_FILE).write_text(json.dumps(
+            {"bolt_port": bolt_port, "http_port": http_port, "heap": heap, "pagecache": pagecache,
+             "neo4j_version": neo4j_version(), "apoc_version": apoc_version()}, indent=2) + "\n")
+        info = ServerInfo(_uri(bolt_port), proc.pid, home, bolt_port, http_port)
+        try:
+            _wait_for_bolt(info, proc, deadline)
+        except BaseException:  # incl. KeyboardInterrupt: don't leave a half-started JVM behind
+            if proc.poll() is None:
+                _terminate(proc.pid, 15.0)
+            _CHILDREN.pop(proc.pid, None)
+            _clear_state(home)
+            raise
+        return info
+
+
+def _terminate(pid: int, timeout: float) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if _pid_alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        end = time.monotonic() + 10
+        while _pid_alive(pid) and time.monotonic() < end:
+            time.sleep(0.1)
+    proc = _CHILDREN.pop(pid, None)
+    if proc is not None:
+        with contextlib.suppress(Exception):
+            proc.wait(timeout=1)
+
+
+def stop(home: Path | str | None = None, timeout: float = 30) -> bool:
+    """Stop the server of ``home`` (SIGTERM, then SIGKILL after ``timeout`` s).
+
+    Returns True if a running server was stopped, False if none was running.
+    Neo4j checkpoints on SIGTERM, so data is safe across stop/start.
+    """
+    home = _home(home)
+    info = _running_info(home)
+    if info is None:
+        _clear_state(home)
+        return False
+    _terminate(info.pid, timeout)
+    _clear_state(home)
+    return True
+
+
+def status(home: Path | str | None = None) -> dict:
+    """Describe the server of ``home``: running, ready, pid, uri, ports, version, edition, home.
+
+    ``running`` means the JVM recorded in ``home`` is alive; ``ready`` that it also
+    answered ``CALL dbms.components()`` over Bolt (``version``/``edition`` come from it).
+    """
+    home = _home(home)
+    info = _running_info(home)
+    result: dict = {"running": False, "ready": False, "pid": None, "uri": None,
+                    "version": None, "edition": None, "home": str(home)}
+    if info is None:
+        return result
+    result.update(running=True, pid=info.pid, uri=info.uri, bolt_port=info.bolt_port,
+                  http_port=info.http_port)
+    try:
+        # plain session, not execute_query: no 30 s retry loop while the server boots
+        with GraphDatabase.driver(info.uri, auth=None, connection_timeout=3.0) as drv, \
+                drv.session(database="system") as session:
+            records = list(session.run(
+                "CALL dbms.components() YIELD name, versions, edition RETURN name, versions, edition"))
+        for rec in records:
+            if rec["name"] == "Neo4j Kernel":
+                result.update(ready=True, version=rec["versions"][0], edition=rec["edition"])
+    except Exception as exc:  # alive but not (yet) answering, e.g. still starting
+        result["error"] = f"{type(exc).__name__}: {exc}"
+    return result
+
+
+def info_dict(info: ServerInfo) -> dict:
+    """JSON-friendly form of a :class:`ServerInfo`."""
+    d = asdict(info)
+    d["home"] = str(info.home)
+    return d
+

@@ -1,0 +1,203 @@
+"""The single write path: batched `UNWIND` statements in managed transactions.
+
+Providers hand over plain records; this module is the only place that turns them into writes. Labels and
+relationship types formatted into statements come from `graph.model` (a fixed list, or a label sanitised to
+letters and digits), never from user input; every value travels as a parameter.
+"""
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence, TypeVar
+
+from graph.model import RELATION_TYPES, Relation, kind_label, parse_ref
+
+if TYPE_CHECKING:
+    from graph.driver import Graph
+
+NODE_BATCH = 2000
+REL_BATCH = 5000
+
+T = TypeVar("T")
+
+
+@dataclass
+class EntityRow:
+    """One entity as the graph stores it."""
+
+    ref: str
+    kind: str
+    namespace: str
+    name: str
+    hash: str
+    file: str
+    descriptor: str                 # the full entity as JSON, ready to serve
+    title: str | None = None
+    description: str | None = None
+    type: str | None = None
+    lifecycle: str | None = None
+    owner: str | None = None
+    system: str | None = None
+    tags: list[str] = field(default_factory=list)
+
+    def props(self) -> dict:
+        return {
+            "ref": self.ref, "kind": self.kind, "namespace": self.namespace, "name": self.name,
+            "hash": self.hash, "file": self.file, "descriptor": self.descriptor, "title": self.title,
+            "description": self.description, "type": self.type, "lifecycle": self.lifecycle,
+            "owner": self.owner, "system": self.system, "tags": self.tags,
+        }
+
+
+@dataclass(frozen=True)
+class StoredEntity:
+    ref: str
+    source: str | None
+    hash: str | None
+    file: str | None
+
+
+def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+# ---------------------------------------------------------------------------------------------- reads
+
+def stored_by_source(graph: "Graph", source: str) -> dict[str, StoredEntity]:
+    """Every entity a source owns, with its content hash (to tell unchanged from updated)."""
+    records = graph.read(
+        "MATCH (n:Entity {source: $source}) RETURN n.ref AS ref, n.hash AS hash, n.file AS file",
+        source=source,
+    )
+    return {r["ref"]: StoredEntity(r["ref"], source, r["hash"], r["file"]) for r in records}
+
+
+def stored_by_ref(graph: "Graph", refs: Iterable[str]) -> dict[str, StoredEntity]:
+    """Which of these refs exist already, and which source owns them (None for placeholders)."""
+    out: dict[str, StoredEntity] = {}
+    refs = list(refs)
+    for chunk in batches(refs, 20000):
+        for r in graph.read(
+            "UNWIND $refs AS ref MATCH (n:Entity {ref: ref}) "
+            "RETURN n.ref AS ref, n.source AS source, n.hash AS hash, n.file AS file",
+            refs=list(chunk),
+        ):
+            out[r["ref"]] = StoredEntity(r["ref"], r["source"], r["hash"], r["file"])
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- writes
+
+def upsert_entities(graph: "Graph", rows: Sequence[EntityRow], *, source: str, run: str,
+                    replace_relations: Iterable[str] = ()) -> None:
+    """Write entity nodes (new or changed), filling placeholders; drop the relations they declared before."""
+    now = int(time.time() * 1000)
+    by_label: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        by_label[kind_label(row.kind)].append(row.props())
+    for label, props in by_label.items():
+        # `label` is a built-in kind or sanitised to [A-Za-z0-9]: safe to format in.
+        query = (
+            "UNWIND $rows AS row "
+            "MERGE (n:Entity {ref: row.ref}) "
+            "ON CREATE SET n.first_seen = $now "
+            f"SET n += row, n:`{label}`, n.source = $source, n.run = $run, n.updated_at = $now "
+            "REMOVE n:Unresolved"
+        )
+        for chunk in batches(props, NODE_BATCH):
+            graph.write(query, rows=list(chunk), source=source, run=run, now=now)
+    declared = list(replace_relations)
+    for chunk in batches(declared, NODE_BATCH):
+        delete_declared_relations(graph, list(chunk))
+
+
+def delete_declared_relations(graph: "Graph", refs: list[str]) -> None:
+    """Remove the relationships these entities declared, and placeholders left with no relationship."""
+    graph.write(
+        "UNWIND $refs AS ref "
+        "MATCH (n:Entity {ref: ref})-[r]-(m) WHERE ref IN r.by "
+        "SET r.by = [x IN r.by WHERE x <> ref] "
+        "WITH r, m WHERE size(r.by) = 0 "
+        "DELETE r "
+        "WITH DISTINCT m WHERE m:Unresolved AND NOT (m)--() "
+        "DELETE m",
+        refs=refs,
+    )
+
+
+def ensure_placeholders(graph: "Graph", refs: Iterable[str]) -> int:
+    """Create `:Entity:Unresolved` nodes for refs no entity declares, so every relation has both ends."""
+    wanted = sorted(set(refs))
+    existing = stored_by_ref(graph, wanted)
+    missing = [ref for ref in wanted if ref not in existing]
+    by_label: dict[str, list[dict]] = defaultdict(list)
+    for ref in missing:
+        parsed = parse_ref(ref)
+        by_label[kind_label(parsed.kind)].append(
+            {"ref": ref, "kind": parsed.kind, "namespace": parsed.namespace, "name": parsed.name}
+        )
+    for label, props in by_label.items():
+        query = (
+            "UNWIND $rows AS row MERGE (n:Entity {ref: row.ref}) "
+            f"ON CREATE SET n:Unresolved:`{label}`, n.kind = row.kind, n.namespace = row.namespace, "
+            "n.name = row.name"
+        )
+        for chunk in batches(props, NODE_BATCH):
+            graph.write(query, rows=list(chunk))
+    return len(missing)
+
+
+def create_relations(graph: "Graph", relations: Sequence[tuple[Relation, str]], *, source: str, run: str) -> None:
+    """Store relationships `(relation, declared_by)` once each; both ends must exist (see ensure_placeholders).
+
+    The same relationship may be declared from both ends (a user's memberOf and its group's members): it is
+    stored once, with every declarer in `r.by`, and goes away when the last declarer stops declaring it.
+    """
+    by_type: dict[str, list[dict]] = defaultdict(list)
+    for rel, by in relations:
+        if rel.type not in RELATION_TYPES:
+            raise ValueError(f"unknown relation type {rel.type}")
+        by_type[rel.type].append({"s": rel.source, "t": rel.target, "by": by, "via": rel.via})
+    for rel_type, rows in by_type.items():
+        # rel_type is checked against the fixed list above.
+        query = (
+            "UNWIND $rows AS row "
+            "MATCH (a:Entity {ref: row.s}) MATCH (b:Entity {ref: row.t}) "
+            f"MERGE (a)-[r:{rel_type}]->(b) "
+            "ON CREATE SET r.by = [row.by], r.via = row.via, r.source = $source, r.run = $run "
+            "ON MATCH SET r.by = CASE WHEN row.by IN r.by THEN r.by ELSE r.by + row.by END"
+        )
+        for chunk in batches(rows, REL_BATCH):
+            graph.write(query, rows=list(chunk), source=source, run=run)
+
+
+def remove_entities(graph: "Graph", refs: Sequence[str]) -> None:
+    """Remove entities with the relations they declared.
+
+    An entity that other entities still point at becomes a placeholder again, so their relations (and every
+    impact answer) stay complete; one nobody points at is deleted.
+    """
+    for chunk in batches(list(refs), NODE_BATCH):
+        chunk = list(chunk)
+        delete_declared_relations(graph, chunk)
+        graph.write(
+            "UNWIND $refs AS ref MATCH (n:Entity {ref: ref}) WHERE NOT (n)--() DELETE n",
+            refs=chunk,
+        )
+        graph.write(
+            "UNWIND $refs AS ref MATCH (n:Entity {ref: ref}) "
+            "SET n = {ref: n.ref, kind: n.kind, namespace: n.namespace, name: n.name}, n:Unresolved",
+            refs=chunk,
+        )
+
+
+def record_source(graph: "Graph", source: str, *, target: str, run: str, summary: dict) -> None:
+    """Remember a registered location and its last run (not an entity: the catalog holds declared ones)."""
+    graph.write(
+        "MERGE (s:IngestSource {key: $source}) "
+        "ON CREATE SET s.created_at = timestamp() "
+        "SET s.target = $target, s.last_run = $run, s.last_run_at = timestamp(), s += $summary",
+        source=source, target=target, run=run, summary=summary,
+    )

@@ -1,0 +1,151 @@
+"""`$text`, `$json` and `$yaml` placeholders, resolved against local files only.
+
+Backstage replaces an object whose only key is one of these with the referenced content, relative to the
+descriptor file. Here the referenced file must stay inside the read root (checked after resolving
+symlinks), remote URLs are refused, and every read goes through the same size and YAML limits as
+descriptors, with a per-document budget so one document cannot pull in the same big file a thousand times.
+Like Backstage, a placeholder whose value is not a string is left alone, and substituted content is not
+searched for further placeholders.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from .files import FileProblem, decode_utf8, read_bytes
+from .limits import Limits
+from .model import Problem
+from .paths import is_url, json_path, url_reason
+from .yaml_loader import YamlProblem, load_single
+
+PLACEHOLDERS = ("$text", "$json", "$yaml")
+
+
+class _Failed(Exception):
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.reason)
+        self.problem = problem
+
+
+class _Substituter:
+    """One document's substitution pass: walks a copy of the entity, tracking the JSON path and budget."""
+
+    def __init__(self, base_dir: Path, root: Path, limits: Limits) -> None:
+        self.base_dir = base_dir
+        self.root = root
+        self.limits = limits
+        self.budget = limits.max_substitution_bytes
+        self.problems: list[Problem] = []
+
+    def walk(self, value: Any, path: list[str | int]) -> Any:
+        if isinstance(value, dict):
+            if len(value) == 1:
+                key, arg = next(iter(value.items()))
+                if key in PLACEHOLDERS and isinstance(arg, str):
+                    try:
+                        return self.resolve(key, arg, path)
+                    except _Failed as failed:
+                        self.problems.append(failed.problem)
+                        return None
+            return {k: self.walk(v, [*path, k]) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.walk(v, [*path, i]) for i, v in enumerate(value)]
+        return value
+
+    def fail(self, path: list[str | int], reason: str) -> _Failed:
+        return _Failed(Problem(json_path(path) or None, reason))
+
+    def locate(self, key: str, arg: str, path: list[str | int]) -> Path:
+        """The resolved file a placeholder names, refusing URLs and anything outside the root."""
+        if is_url(arg):
+            raise self.fail(path, url_reason(arg, f"{key} substitutions"))
+        if not arg.strip():
+            raise self.fail(path, f"{key} needs a file path, got an empty string")
+        lexical = Path(os.path.normpath(self.base_dir / arg))
+        try:
+            lexical.relative_to(self.root)
+        except ValueError:
+            raise self.fail(path, f"{key} path '{arg}' points outside the catalog root") from None
+        try:
+            resolved = lexical.resolve(strict=False)
+            resolved.relative_to(self.root)
+        except (ValueError, OSError, RuntimeError):
+            raise self.fail(
+                path, f"{key} path '{arg}' resolves (through a symlink) outside the catalog root"
+            ) from None
+        if not resolved.exists():
+            raise self.fail(path, f"{key} file '{arg}' does not exist")
+        return resolved
+
+    def resolve(self, key: str, arg: str, path: list[str | int]) -> Any:
+        target = self.locate(key, arg, path)
+        try:
+            data = read_bytes(target, self.limits)
+            if len(data) > self.budget:
+                raise FileProblem(
+                    f"substitutions in this document exceed {self.limits.max_substitution_bytes:,} bytes")
+            self.budget -= len(data)
+            text = decode_utf8(data)
+        except FileProblem as exc:
+            raise self.fail(path, f"{key} file '{arg}' cannot be used: {exc}") from None
+        if key == "$text":
+            return text
+        if key == "$json":
+            try:
+                parsed = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise self.fail(
+                    path, f"$json file '{arg}' is not valid JSON at line {exc.lineno}, "
+                          f"column {exc.colno}: {exc.msg}") from None
+            except RecursionError:
+                raise self.fail(path, f"$json file '{arg}' is nested too deeply") from None
+        else:
+            try:
+                parsed = load_single(text, self.limits)
+            except YamlProblem as exc:
+                raise self.fail(path, f"$yaml file '{arg}' cannot be loaded: {exc}") from None
+        if _depth(parsed, self.limits.max_depth) > self.limits.max_depth:
+            raise self.fail(path, f"{key} file '{arg}' nests deeper than {self.limits.max_depth} levels")
+        return _plain(parsed)
+
+
+def _depth(value: Any, cap: int, level: int = 0) -> int:
+    """Nesting depth of a JSON-like value, stopping as soon as it passes `cap`."""
+    if level > cap:
+        return level
+    if isinstance(value, dict):
+        children = value.values()
+    elif isinstance(value, list):
+        children = value
+    else:
+        return level
+    return max((_depth(v, cap, level + 1) for v in children), default=level + 1)
+
+
+def _plain(value: Any) -> Any:
+    """An unshared copy whose mapping keys are strings (JSON's rule; `200:` becomes "200")."""
+    if isinstance(value, dict):
+        return {_key(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _key(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    return json.dumps(key)
+
+
+def apply_substitutions(
+    entity: dict, *, base_dir: Path, root: Path, limits: Limits
+) -> tuple[dict, list[Problem]]:
+    """A copy of `entity` with placeholders replaced, and the problems of those that failed.
+
+    `base_dir` is the (resolved) directory of the descriptor file; `root` the resolved read root.
+    """
+    sub = _Substituter(base_dir, root, limits)
+    result = sub.walk(entity, [])
+    return result, sub.problems

@@ -1,0 +1,194 @@
+"""Ingest one location: get (read descriptors) -> transform -> load -> cleanup.
+
+A location is what a user registers (a file, a directory, a git URL). It owns the entities read from it: a
+re-run rewrites only what changed, removes what disappeared from it, and never touches what another
+location owns (the first claimant of a ref keeps it; later ones are reported as conflicts).
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from graph import write
+from ingest.descriptors import Rejection, read_catalog
+from ingest.git import checkout, is_git_url
+from ingest.transform import Transformed, transform
+
+if TYPE_CHECKING:
+    from graph.driver import Graph
+
+Progress = Callable[[str, int, int], None]
+
+
+class IngestError(RuntimeError):
+    """The location cannot be ingested at all (nothing was changed)."""
+
+
+@dataclass
+class IngestResult:
+    source: str
+    target: str
+    run: str
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    rejected: list[dict] = field(default_factory=list)
+    conflicts: list[dict] = field(default_factory=list)
+    files: int = 0
+    dry_run: bool = False
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.rejected and not self.conflicts
+
+    def as_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class RemovalGuard:
+    """Refuse to delete more than `max_share` of a location's entities in one run unless forced."""
+
+    max_share: float = 0.5
+    min_count: int = 10
+    force: bool = False
+
+    def check(self, removing: int, owned: int) -> None:
+        if self.force or removing < self.min_count or owned == 0:
+            return
+        if removing / owned > self.max_share:
+            raise IngestError(
+                f"refusing to remove {removing} of {owned} entities ({removing / owned:.0%}) from this location "
+                f"in one run (limit {self.max_share:.0%}); re-run with --force if that is intended"
+            )
+
+
+def source_key(target: str) -> str:
+    """The stable key of a location: `url:<git url>` or `file:<absolute path>`."""
+    if is_git_url(target):
+        return f"url:{target}"
+    return f"file:{Path(target).resolve()}"
+
+
+def ingest(graph: "Graph | None", target: str, *, dry_run: bool = False, guard: RemovalGuard | None = None,
+           progress: Progress | None = None) -> IngestResult:
+    """Ingest a descriptor file, a directory, or a git repository (local path or URL)."""
+    started = time.perf_counter()
+    guard = guard or RemovalGuard()
+    key = source_key(target)
+    result = IngestResult(source=key, target=target, run=uuid.uuid4().hex[:12], dry_run=dry_run)
+    _step(progress, "reading", 0, 0)
+    path, root = _resolve(target)
+    read = read_catalog(path, root=root)
+    result.files = len(read.files)
+    if not read.files:
+        raise IngestError(f"no catalog-info.yaml (or .yml) descriptor files found under {target}")
+    result.rejected.extend(r.as_dict() for r in read.rejections)
+
+    _step(progress, "transforming", 0, len(read.documents))
+    accepted: dict[str, Transformed] = {}
+    protected: set[str] = {r.ref for r in read.rejections if r.ref}
+    failed_files = {r.file for r in read.rejections if r.ref is None}
+    for doc in read.documents:
+        shown = _shown(doc.file, root)
+        item = transform(doc.entity, file=str(doc.file), origin=key)
+        ref = item.row.ref
+        if item.problems:
+            protected.add(ref)
+            result.rejected.extend(
+                Rejection(shown, doc.index, ref, f, reason).as_dict() for f, reason in item.problems
+            )
+            continue
+        if ref in accepted:
+            first = accepted[ref].row.file
+            result.conflicts.append({
+                "ref": ref, "file": shown, "document": doc.index,
+                "reason": f"{ref} is already declared in {_shown(Path(first), root)} of this location",
+            })
+            continue
+        accepted[ref] = item
+
+    if graph is None:   # validation only, no database
+        result.added = len(accepted)
+        result.seconds = time.perf_counter() - started
+        return result
+
+    _step(progress, "comparing", 0, len(accepted))
+    mine = write.stored_by_source(graph, key)
+    others = write.stored_by_ref(graph, [ref for ref in accepted if ref not in mine])
+    added: list[Transformed] = []
+    updated: list[Transformed] = []
+    for ref, item in list(accepted.items()):
+        if ref in mine:
+            if mine[ref].hash == item.row.hash:
+                result.unchanged += 1
+            else:
+                updated.append(item)
+            continue
+        owner = others.get(ref)
+        if owner is not None and owner.source is not None:
+            del accepted[ref]
+            result.conflicts.append({
+                "ref": ref, "file": _shown(Path(item.row.file), root), "document": None,
+                "reason": f"{ref} is already owned by location {owner.source}; the first location keeps it",
+            })
+            continue
+        added.append(item)
+
+    removed = [
+        ref for ref, stored in mine.items()
+        if ref not in accepted and ref not in protected and _shown(Path(stored.file or ""), root) not in failed_files
+    ]
+    guard.check(len(removed), len(mine))
+    result.added, result.updated, result.removed = len(added), len(updated), len(removed)
+    if dry_run:
+        result.seconds = time.perf_counter() - started
+        return result
+
+    _step(progress, "removing", 0, len(removed))
+    write.remove_entities(graph, removed)
+    changed = added + updated
+    _step(progress, "writing entities", 0, len(changed))
+    write.upsert_entities(
+        graph, [t.row for t in changed], source=key, run=result.run,
+        replace_relations=[t.row.ref for t in updated],
+    )
+    relations = [(rel, t.row.ref) for t in changed for rel in t.relations]
+    endpoints = {r.source for r, _ in relations} | {r.target for r, _ in relations}
+    _step(progress, "writing relations", 0, len(relations))
+    write.ensure_placeholders(graph, endpoints - accepted.keys())
+    write.create_relations(graph, relations, source=key, run=result.run)
+    summary = {k: v for k, v in result.as_json().items() if isinstance(v, int) and not isinstance(v, bool)}
+    summary["rejected"] = len(result.rejected)
+    summary["conflicts"] = len(result.conflicts)
+    write.record_source(graph, key, target=target, run=result.run, summary=summary)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _resolve(target: str) -> tuple[Path, Path]:
+    """The local path to read and the root nothing may escape."""
+    if is_git_url(target):
+        repo = checkout(target)
+        return repo, repo
+    path = Path(target).resolve()
+    if not path.exists():
+        raise IngestError(f"{target} does not exist")
+    return path, (path if path.is_dir() else path.parent)
+
+
+def _shown(file: Path, root: Path) -> str:
+    try:
+        return str(Path(file).resolve().relative_to(root))
+    except ValueError:
+        return str(file)
+
+
+def _step(progress: Progress | None, stage: str, done: int, total: int) -> None:
+    if progress:
+        progress(stage, done, total)

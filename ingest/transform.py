@@ -1,0 +1,72 @@
+"""Pure transform: an accepted descriptor document becomes an entity row plus the relations it declares."""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from graph.model import Relation, canonical_kind, entity_ref, relations_of
+from graph.write import EntityRow
+
+MANAGED_BY_LOCATION = "backstage.io/managed-by-location"
+MANAGED_BY_ORIGIN = "backstage.io/managed-by-origin-location"
+
+
+@dataclass
+class Transformed:
+    row: EntityRow
+    relations: list[Relation] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)   # (field, reason)
+
+
+def location_of(file: str) -> str:
+    """Backstage's `type:target` string for a file location."""
+    return f"file:{file}"
+
+
+def transform(entity: dict, *, file: str, origin: str) -> Transformed:
+    """Turn one validated descriptor into what the graph stores.
+
+    The stored descriptor is the file's entity plus Backstage's managed-by annotations, so the API serves
+    it exactly as Backstage would; its hash is the change detector for re-ingestion.
+    """
+    entity = copy.deepcopy(entity)
+    kind = canonical_kind(str(entity["kind"]))
+    entity["kind"] = kind
+    metadata = entity.setdefault("metadata", {})
+    namespace = str(metadata.get("namespace") or "default").lower()
+    metadata["namespace"] = namespace
+    name = str(metadata["name"])
+    annotations = metadata.setdefault("annotations", {})
+    annotations.setdefault(MANAGED_BY_LOCATION, location_of(file))
+    annotations.setdefault(MANAGED_BY_ORIGIN, origin)
+    ref = str(entity_ref(kind, namespace, name))
+    spec = entity.get("spec") if isinstance(entity.get("spec"), dict) else {}
+
+    declared = relations_of(kind, namespace, ref, spec)
+    owner = next((r.target for r in declared.relations if r.type == "OWNED_BY"), None)
+    system = next((r.target for r in declared.relations if r.via == "system"), None)
+    descriptor = json.dumps(entity, sort_keys=True, separators=(",", ":"), default=str)
+    tags = metadata.get("tags") or []
+    row = EntityRow(
+        ref=ref,
+        kind=kind,
+        namespace=namespace,
+        name=name,
+        hash=hashlib.sha256(descriptor.encode()).hexdigest()[:32],
+        file=file,
+        descriptor=descriptor,
+        title=_text(metadata.get("title")),
+        description=_text(metadata.get("description")),
+        type=_text(spec.get("type")),
+        lifecycle=_text(spec.get("lifecycle")),
+        owner=owner,
+        system=system,
+        tags=[str(t).lower() for t in tags] if isinstance(tags, list) else [],
+    )
+    return Transformed(row, declared.relations, [(p.field, p.reason) for p in declared.problems])
+
+
+def _text(value: object) -> str | None:
+    return None if value is None or isinstance(value, (dict, list)) else str(value)
