@@ -22,6 +22,14 @@ class GraphUnavailable(RuntimeError):
     """Neo4j cannot be reached (down, wrong address, bad credentials)."""
 
 
+def _why(exc: Exception) -> str:
+    """The driver's multi-line reason, cut to what a person needs on one line."""
+    text = " ".join(str(exc).split())
+    if "Connection refused" in text:
+        return "connection refused"
+    return text[:200]
+
+
 @dataclass(frozen=True)
 class Settings:
     uri: str = LOCAL_URI
@@ -70,9 +78,9 @@ class Graph:
         try:
             self.driver.verify_connectivity()
         except (ServiceUnavailable, SessionExpired, OSError) as exc:
-            raise GraphUnavailable(f"Neo4j is not reachable at {self.settings.uri}: {exc}") from exc
+            raise GraphUnavailable(f"Neo4j is not reachable at {self.settings.uri}: {_why(exc)}") from exc
         except AuthError as exc:
-            raise GraphUnavailable(f"Neo4j at {self.settings.uri} refused the credentials: {exc}") from exc
+            raise GraphUnavailable(f"Neo4j at {self.settings.uri} refused the credentials: {_why(exc)}") from exc
 
     def read(self, query: str, **params: Any) -> list[neo4j.Record]:
         """Run a parameterised read query and return all records."""
@@ -86,7 +94,7 @@ class Graph:
                 result_transformer_=neo4j.Result.consume,
             )
         except (ServiceUnavailable, SessionExpired) as exc:
-            raise GraphUnavailable(f"Neo4j is not reachable at {self.settings.uri}: {exc}") from exc
+            raise GraphUnavailable(f"Neo4j is not reachable at {self.settings.uri}: {_why(exc)}") from exc
 
     def write_tx(self, work: Callable[..., T], *args: Any) -> T:
         """Run `work(tx, *args)` as one managed write transaction; `work` may be retried, so keep it pure."""
@@ -94,7 +102,7 @@ class Graph:
             with self.driver.session(database=self.database) as session:
                 return session.execute_write(work, *args)
         except (ServiceUnavailable, SessionExpired) as exc:
-            raise GraphUnavailable(f"Neo4j is not reachable at {self.settings.uri}: {exc}") from exc
+            raise GraphUnavailable(f"Neo4j is not reachable at {self.settings.uri}: {_why(exc)}") from exc
 
     def _run(self, query: str, params: dict, routing: RoutingControl) -> list[neo4j.Record]:
         try:
@@ -103,7 +111,7 @@ class Graph:
             )
             return records
         except (ServiceUnavailable, SessionExpired) as exc:
-            raise GraphUnavailable(f"Neo4j is not reachable at {self.settings.uri}: {exc}") from exc
+            raise GraphUnavailable(f"Neo4j is not reachable at {self.settings.uri}: {_why(exc)}") from exc
 
 
 def connect(settings: Settings | None = None, *, verify: bool = True, schema: bool = True) -> Graph:

@@ -29,17 +29,18 @@ WALKS = {
 }
 NOT_PROPAGATING = "-System|-Domain"
 
+# Each spanning-tree path ends at a newly reached node; its parent is the node before it. Returning the
+# parent and the last hop (not whole paths) keeps the answer linear in the radius; paths are rebuilt here.
 _WALK_QUERY = """
 MATCH (root:Entity {ref: $ref})
 CALL apoc.path.spanningTree(root, {
     relationshipFilter: $relationships, labelFilter: $labels,
     minLevel: 1, maxLevel: $max_level, bfs: true
 }) YIELD path
-WITH last(nodes(path)) AS n, path
-RETURN n.ref AS ref, n.kind AS kind, n.title AS title, n.owner AS owner, n.system AS system,
-       n:Unresolved AS unresolved, length(path) AS distance,
-       [x IN nodes(path) | x.ref] AS path,
-       [r IN relationships(path) | [startNode(r).ref, type(r), endNode(r).ref]] AS hops
+WITH last(nodes(path)) AS n, last(relationships(path)) AS r, length(path) AS distance,
+     nodes(path)[-2].ref AS parent
+RETURN collect([n.ref, n.kind, n.owner, n.system, n:Unresolved, distance, parent, type(r),
+                startNode(r) = n]) AS rows
 """
 
 _ROOT_QUERY = """
@@ -74,20 +75,32 @@ def _walk(graph: "Graph", ref: str, depth: int, walk: str) -> dict:
         # Every PART_OF edge at a System or Domain is membership, never subcomponentOf.
         relationships = "|".join(p for p in relationships.split("|") if "PART_OF" not in p)
     # One level past the bound tells whether the answer was cut off, without a second query.
-    records = graph.read(
+    rows = graph.read(
         _WALK_QUERY, ref=ref, relationships=relationships, labels=NOT_PROPAGATING, max_level=depth + 1,
-    )
+    )[0]["rows"]
     items = []
     cut_off = False
-    for r in records:
-        if r["distance"] > depth:
+    hops: dict[str, dict] = {}
+    parents: dict[str, str] = {}
+    for node_ref, kind, owner, system, unresolved, distance, parent, rel_type, outgoing in rows:
+        if distance > depth:
             cut_off = True
             continue
+        forward = RELATION_NAMES[rel_type][0]
+        hops[node_ref] = ({"from": node_ref, "relation": forward, "to": parent} if outgoing
+                          else {"from": parent, "relation": forward, "to": node_ref})
+        parents[node_ref] = parent
         items.append({
-            "ref": r["ref"], "kind": r["kind"], "title": r["title"], "distance": r["distance"],
-            "path": r["path"], "hops": [_hop(h) for h in r["hops"]],
-            "owner": r["owner"], "system": r["system"], "unresolved": r["unresolved"],
+            "ref": node_ref, "kind": kind, "distance": distance, "owner": owner, "system": system,
+            "unresolved": unresolved,
         })
+    for item in items:
+        chain = [item["ref"]]
+        while chain[-1] in parents:
+            chain.append(parents[chain[-1]])
+        chain.reverse()
+        item["path"] = chain
+        item["hops"] = [hops[x] for x in chain[1:]]
     items.sort(key=lambda i: (i["distance"], i["ref"]))
     key = "impacted" if walk == "impact" else "dependencies"
     return {
@@ -99,11 +112,6 @@ def _walk(graph: "Graph", ref: str, depth: int, walk: str) -> dict:
         "by_system": _rollup(items, "system"),
         "cut_off": cut_off,
     }
-
-
-def _hop(hop: list) -> dict:
-    start, rel_type, end = hop
-    return {"from": start, "relation": RELATION_NAMES[rel_type][0], "to": end}
 
 
 def _rollup(items: list[dict], key: str) -> list[dict]:

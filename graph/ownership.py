@@ -53,9 +53,9 @@ def ownership_report(graph: "Graph", group: str | None = None) -> dict:
     for r in graph.read(_OWNED):
         owned_by[r["owner"]].append({"ref": r["ref"], "kind": r["kind"], "owner": r["owner"]})
 
-    scope = _subtree(group, children) if group else set(groups)
+    top = [group] if group else sorted(r for r, g in groups.items() if not set(g["parents"]) & groups.keys())
     rows = []
-    for ref in sorted(scope):
+    for ref, level in _tree_order(top, children, groups.keys()):
         subtree = _subtree(ref, children)
         direct = owned_by.get(ref, [])
         via = [dict(e, direct=False) for sub in sorted(subtree - {ref}) for e in owned_by.get(sub, [])]
@@ -65,6 +65,7 @@ def ownership_report(graph: "Graph", group: str | None = None) -> dict:
             "title": groups[ref]["title"],
             "type": groups[ref]["type"],
             "parents": groups[ref]["parents"],
+            "level": level,
             "direct_count": len(direct),
             "total_count": len(entities),
             "direct": dict(sorted(Counter(e["kind"] for e in direct).items())),
@@ -110,6 +111,26 @@ def report_csv(report: dict) -> str:
         w.writerow(["dangling", "", d["from"], d["from"].split(":", 1)[0], "",
                     f"{d['field'] or d['relation']} -> {d['to']} (not in the catalog)"])
     return out.getvalue()
+
+
+def _tree_order(top: list[str], children: dict[str, list[str]], known) -> list[tuple[str, int]]:
+    """Groups depth-first from the roots (children sorted), each once, with its level for indentation.
+
+    Groups only reachable through a cycle (bad data) are appended at level 0 so nothing is dropped.
+    """
+    out: list[tuple[str, int]] = []
+    seen: set[str] = set()
+    stack = [(ref, 0) for ref in reversed(top)]
+    while stack:
+        ref, level = stack.pop()
+        if ref in seen:
+            continue
+        seen.add(ref)
+        out.append((ref, level))
+        stack.extend((c, level + 1) for c in sorted(children.get(ref, ()), reverse=True) if c in known)
+    if len(top) != 1 or top[0] not in known:   # whole catalog: include cycle-only groups too
+        out.extend((ref, 0) for ref in sorted(set(known) - seen))
+    return out
 
 
 def _subtree(root: str, children: dict[str, list[str]]) -> set[str]:

@@ -153,16 +153,17 @@ def ingest(graph: "Graph | None", target: str, *, dry_run: bool = False, guard: 
     _step(progress, "removing", 0, len(removed))
     write.remove_entities(graph, removed)
     changed = added + updated
+    fresh = {t.row.ref for t in added if t.row.ref not in others}   # no node at all yet
     _step(progress, "writing entities", 0, len(changed))
     write.upsert_entities(
-        graph, [t.row for t in changed], source=key, run=result.run,
+        graph, [t.row for t in changed], source=key, run=result.run, fresh=fresh,
         replace_relations=[t.row.ref for t in updated],
     )
     relations = [(rel, t.row.ref) for t in changed for rel in t.relations]
     endpoints = {r.source for r, _ in relations} | {r.target for r, _ in relations}
     _step(progress, "writing relations", 0, len(relations))
-    write.ensure_placeholders(graph, endpoints - accepted.keys())
-    write.create_relations(graph, relations, source=key, run=result.run)
+    fresh.update(write.ensure_placeholders(graph, endpoints - accepted.keys()))
+    write.create_relations(graph, relations, source=key, run=result.run, fresh=fresh)
     summary = {k: v for k, v in result.as_json().items() if isinstance(v, int) and not isinstance(v, bool)}
     summary["rejected"] = len(result.rejected)
     summary["conflicts"] = len(result.conflicts)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from ingest.descriptors import Document, Limits, ReadResult, Rejection, read_catalog
+from ingest.descriptors import yaml_loader
 
 V1 = "backstage.io/v1alpha1"
 
@@ -211,7 +212,8 @@ def test_all_errors_of_a_document_are_reported(tmp_path: Path) -> None:
 
 def test_errors_are_capped_per_document(tmp_path: Path) -> None:
     tags = [f"Bad{i}" for i in range(50)]
-    result = read_text(tmp_path, component("x").replace('"metadata": {', f'"metadata": {{"tags": {json.dumps(tags)}, '))
+    text = component("x").replace('"metadata": {', f'"metadata": {{"tags": {json.dumps(tags)}, ')
+    result = read_text(tmp_path, text)
     assert len(result.rejections) == 20
     assert result.rejections[0].field == "metadata.tags[0]"
 
@@ -571,7 +573,8 @@ def test_yaml_substitution_bomb_is_rejected(tmp_path: Path) -> None:
         prev = name
     write(tmp_path, "bomb.yaml", "\n".join(lines) + "\n")
     start = time.monotonic()
-    result = read_text(tmp_path, "apiVersion: e.io/v1\nkind: T\nmetadata: {name: t}\nspec: {$yaml: bomb.yaml}\n")
+    text = "apiVersion: e.io/v1\nkind: T\nmetadata: {name: t}\nspec: {$yaml: bomb.yaml}\n"
+    result = read_text(tmp_path, text)
     assert time.monotonic() - start < 1.0
     assert fields(result) == ["spec"]
 
@@ -732,6 +735,14 @@ def test_discovered_symlink_escaping_root_is_rejected(tmp_path: Path) -> None:
     assert [(r.file, r.document) for r in result.rejections] == [("x/catalog-info.yaml", None)]
 
 
+def test_file_count_limit_is_reported_once(tmp_path: Path) -> None:
+    for i in range(5):
+        write(tmp_path, f"s{i}/catalog-info.yaml", component(f"s{i}"))
+    result = read_catalog(tmp_path, limits=Limits(max_files=3))
+    assert names(result) == ["s0", "s1", "s2"]
+    assert [(r.file, r.document) for r in result.rejections] == [("s3/catalog-info.yaml", None)]
+
+
 def test_explicit_root_and_errors(tmp_path: Path) -> None:
     write(tmp_path, "shared/openapi.yaml", "openapi: 3.0.0\n")
     path = write(tmp_path, "svc/catalog-info.yaml", _api("{$text: ../shared/openapi.yaml}"))
@@ -753,3 +764,42 @@ def test_rejection_as_dict_and_document_type(tmp_path: Path) -> None:
     assert isinstance(ok.documents[0], Document)
     with pytest.raises(Exception):
         ok.documents[0].index = 2  # type: ignore[misc]
+
+
+# --- both YAML back ends enforce the same limits --------------------------------------------------------
+
+LOADERS = [yaml_loader.PyCatalogLoader, yaml_loader.CatalogLoader]
+
+
+def _bomb(levels: int = 9) -> str:
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    prev = "a"
+    for name in "bcdefghijk"[: levels - 1]:
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
+        prev = name
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("loader", LOADERS, ids=lambda c: c.__name__)
+def test_loader_backends_agree(loader: type) -> None:
+    def run(text: str, **limits: int) -> list:
+        return list(yaml_loader.load_documents(text, Limits(**limits), loader))
+
+    start = time.monotonic()
+    out = run(_bomb() + "---\nok: 1\n")
+    assert time.monotonic() - start < 1.0
+    assert isinstance(out[0], yaml_loader.LoadFailure) and "alias" in out[0].reason
+    assert out[1] == yaml_loader.LoadedDocument(2, {"ok": 1})
+    out = run("a: " + "[" * 5000 + "]" * 5000)
+    assert out[0].index == 1 and "nests deeper" in out[0].reason
+    out = run("x: &x 1\nl: [" + ", ".join(["*x"] * 20) + "]\n", max_aliases=10)
+    assert "more than 10 YAML aliases" in out[0].reason
+    out = run("a: 1\n---\nb: [\n")
+    assert out[0] == yaml_loader.LoadedDocument(1, {"a": 1})
+    assert out[1].index == 2 and out[1].reason.startswith("malformed YAML at line")
+    out = run("a: &a [*a]\n")
+    assert "recursive" in out[0].reason
+    out = run("a: yes\nb: 0755\nc: 0x10\nd: ~\ne: 1e3\nf: TRUE\ng: <<\n")
+    assert out[0].data == {"a": "yes", "b": 755, "c": 16, "d": None, "e": 1000.0, "f": True, "g": "<<"}
+    out = run("k: \x07\n")
+    assert out[0].index is None and "control character" in out[0].reason

@@ -194,7 +194,7 @@ def ownership(fmt: str, group: str | None) -> None:
         rows = [("GROUP", "DIRECT", "TOTAL", "BY KIND (total)")]
         for g in data["groups"]:
             kinds = ", ".join(f"{k} {v}" for k, v in g["total"].items()) or "-"
-            rows.append((g["group"], str(g["direct_count"]), str(g["total_count"]), kinds))
+            rows.append(("  " * g["level"] + g["group"], str(g["direct_count"]), str(g["total_count"]), kinds))
         _table(rows)
         click.echo(f"\nUnowned ({len(data['unowned'])}):")
         for e in data["unowned"]:

@@ -36,15 +36,6 @@ def json_path(parts: Iterable[str | int]) -> str:
     return out
 
 
-def is_within(path: Path, root: Path) -> bool:
-    """Whether `path` (resolved, symlinks followed) lies inside `root` (already resolved)."""
-    try:
-        path.resolve().relative_to(root)
-    except (ValueError, OSError, RuntimeError):
-        return False
-    return True
-
-
 def display_path(path: Path, root: Path) -> str:
     """How a file is named in rejections: relative to the root when inside it, else absolute."""
     normal = Path(os.path.normpath(path))

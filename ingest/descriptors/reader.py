@@ -6,9 +6,13 @@ nothing outside the root is read, and how each failure is reported. The other mo
 """
 from __future__ import annotations
 
-from collections import deque
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .discovery import discover
 from .files import FileProblem, read_text
@@ -21,71 +25,46 @@ from .validation import describe_value, entity_ref, key_problems, validate_entit
 from .yaml_loader import LoadFailure, load_documents
 
 
-class _Reader:
-    """State of one read: the root, the queue of files, what was already seen, and the result."""
+@dataclass
+class _FileResult:
+    """What one file yields: accepted documents, rejections, and the Location targets it names."""
 
-    def __init__(self, root: Path, limits: Limits) -> None:
+    documents: list[Document] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    targets: list[Path] = field(default_factory=list)
+
+
+class _FileReader:
+    """Reads one file. Independent of every other file, so files can be read in parallel processes."""
+
+    def __init__(self, path: Path, root: Path, limits: Limits) -> None:
+        self.path = path
         self.root = root
         self.limits = limits
-        self.result = ReadResult()
-        self.queue: deque[Path] = deque()
-        self.seen: set[Path] = set()
+        self.out = _FileResult()
 
-    def name(self, path: Path) -> str:
-        return display_path(path, self.root)
+    def reject(self, index: int | None, ref: str | None, problem: Problem) -> None:
+        self.out.rejections.append(
+            Rejection(display_path(self.path, self.root), index, ref, problem.field, problem.reason))
 
-    def reject(self, path: Path, index: int | None, ref: str | None, problem: Problem) -> None:
-        self.result.rejections.append(
-            Rejection(self.name(path), index, ref, problem.field, problem.reason))
-
-    def admit(self, found: Path) -> Path | None:
-        """The resolved path to read, or None (already seen, outside the root, or over the file limit)."""
-        resolved = found.resolve()
+    def read(self) -> _FileResult:
         try:
-            resolved.relative_to(self.root)
-        except ValueError:
-            self.reject(found, None, None, Problem(
-                None, "file resolves (through a symlink) outside the catalog root"))
-            return None
-        if resolved in self.seen:
-            return None
-        if len(self.seen) >= self.limits.max_files:
-            self.reject(found, None, None, Problem(
-                None, f"not read: the read already holds {self.limits.max_files} descriptor files"))
-            return None
-        self.seen.add(resolved)
-        return resolved
-
-    def run(self, initial: list[Path]) -> ReadResult:
-        for found in initial:
-            path = self.admit(found)
-            if path is not None:
-                self.queue.append(path)
-        while self.queue:
-            self.read_file(self.queue.popleft())
-        return self.result
-
-    def read_file(self, path: Path) -> None:
-        self.result.files.append(path)
-        try:
-            text = read_text(path, self.limits)
+            text = read_text(self.path, self.limits)
         except FileProblem as exc:
-            self.reject(path, None, None, Problem(None, str(exc)))
-            return
-        targets: list[Path] = []
+            self.reject(None, None, Problem(None, str(exc)))
+            return self.out
         for item in load_documents(text, self.limits):
             if isinstance(item, LoadFailure):
-                self.reject(path, item.index, None, Problem(None, item.reason))
+                self.reject(item.index, None, Problem(None, item.reason))
             elif item.data is not None:
-                targets.extend(self.read_document(path, item.index, item.data))
-        # Targets are read right after the Location file that names them, in order.
-        fresh = [p for p in (self.admit(t) for t in targets) if p is not None]
-        self.queue.extendleft(reversed(fresh))
+                self.out.targets.extend(self.read_document(item.index, item.data))
+        return self.out
 
-    def read_document(self, path: Path, index: int, data: Any) -> list[Path]:
+    def read_document(self, index: int, data: Any) -> list[Path]:
         """Accept or reject one document; returns the Location targets it names (if accepted)."""
+        path = self.path
         if not isinstance(data, dict):
-            self.reject(path, index, None, Problem(
+            self.reject(index, None, Problem(
                 None, f"document {index} is {describe_value(data)}, not a mapping with apiVersion, kind "
                       f"and metadata"))
             return []
@@ -99,16 +78,97 @@ class _Reader:
             ref = entity_ref(data) or ref
         if problems:
             for problem in problems[: self.limits.max_errors_per_document]:
-                self.reject(path, index, ref, problem)
+                self.reject(index, ref, problem)
             return []
-        self.result.documents.append(Document(path, index, data))
+        self.out.documents.append(Document(path, index, data))
         if data["kind"] != "Location":
             return []
         targets, problems = location_targets(
             data, base_dir=path.parent, root=self.root, max_matches=self.limits.max_files)
         for problem in problems:
-            self.reject(path, index, ref, problem)
+            self.reject(index, ref, problem)
         return targets
+
+
+def _read_one(args: tuple[Path, Path, Limits]) -> _FileResult:
+    return _FileReader(*args).read()
+
+
+class _Reader:
+    """State of one read: the root, what was already seen, and the result.
+
+    Files are read in waves (the discovered files, then the targets their Locations name, ...), each wave
+    in parallel processes when it is large enough to pay for them; the result is assembled in reading
+    order: each file, then right after it the targets its Locations named.
+    """
+
+    PARALLEL_MIN_FILES = 16
+
+    def __init__(self, root: Path, limits: Limits) -> None:
+        self.root = root
+        self.limits = limits
+        self.result = ReadResult()
+        self.seen: set[Path] = set()
+        self.over_limit = False
+
+    def reject(self, path: Path, index: int | None, ref: str | None, problem: Problem) -> None:
+        self.result.rejections.append(
+            Rejection(display_path(path, self.root), index, ref, problem.field, problem.reason))
+
+    def admit(self, found: Path) -> Path | None:
+        """The resolved path to read, or None (already seen, outside the root, or over the file limit)."""
+        resolved = found.resolve()
+        try:
+            resolved.relative_to(self.root)
+        except ValueError:
+            self.reject(found, None, None, Problem(
+                None, "file resolves (through a symlink) outside the catalog root"))
+            return None
+        if resolved in self.seen:
+            return None
+        if len(self.seen) >= self.limits.max_files:
+            if not self.over_limit:  # said once, not once per skipped file
+                self.over_limit = True
+                self.reject(found, None, None, Problem(
+                    None, f"not read, nor any later file: one read is limited to "
+                          f"{self.limits.max_files} descriptor files"))
+            return None
+        self.seen.add(resolved)
+        return resolved
+
+    def run(self, initial: list[Path]) -> ReadResult:
+        roots = [p for p in (self.admit(found) for found in initial) if p is not None]
+        results: dict[Path, _FileResult] = {}
+        children: dict[Path, list[Path]] = {}
+        wave = roots
+        with _pool(len(roots) >= self.PARALLEL_MIN_FILES) as pool:
+            while wave:
+                jobs = [(path, self.root, self.limits) for path in wave]
+                read = pool.map(_read_one, jobs, chunksize=4) if pool and len(wave) > 1 else map(_read_one, jobs)
+                next_wave: list[Path] = []
+                for path, file_result in zip(wave, read):
+                    results[path] = file_result
+                    children[path] = [p for p in (self.admit(t) for t in file_result.targets) if p is not None]
+                    next_wave.extend(children[path])
+                wave = next_wave
+        stack = list(reversed(roots))
+        while stack:   # depth-first: a file, then the files its Locations named
+            path = stack.pop()
+            self.result.files.append(path)
+            self.result.documents.extend(results[path].documents)
+            self.result.rejections.extend(results[path].rejections)
+            stack.extend(reversed(children[path]))
+        return self.result
+
+
+@contextmanager
+def _pool(wanted: bool) -> Iterator[ProcessPoolExecutor | None]:
+    workers = os.cpu_count() or 1
+    if not wanted or workers < 2:
+        yield None
+        return
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        yield pool
 
 
 def read_catalog(target: Path, *, root: Path | None = None, limits: Limits = Limits()) -> ReadResult:
