@@ -33,20 +33,17 @@ NOT_PROPAGATING = "-System|-Domain"
 # parent and the last hop (not whole paths) keeps the answer linear in the radius; paths are rebuilt here.
 _WALK_QUERY = """
 MATCH (root:Entity {ref: $ref})
-CALL apoc.path.spanningTree(root, {
-    relationshipFilter: $relationships, labelFilter: $labels,
-    minLevel: 1, maxLevel: $max_level, bfs: true
-}) YIELD path
-WITH last(nodes(path)) AS n, last(relationships(path)) AS r, length(path) AS distance,
-     nodes(path)[-2].ref AS parent
-RETURN collect([n.ref, n.kind, n.owner, n.system, n:Unresolved, distance, parent, type(r),
-                startNode(r) = n]) AS rows
-"""
-
-_ROOT_QUERY = """
-MATCH (n:Entity {ref: $ref})
-RETURN n.ref AS ref, n.kind AS kind, n.title AS title, n.owner AS owner, n.system AS system,
-       n:Unresolved AS unresolved
+CALL (root) {
+  CALL apoc.path.spanningTree(root, {
+      relationshipFilter: CASE WHEN root:System OR root:Domain THEN $membership_free ELSE $relationships END,
+      labelFilter: $labels, minLevel: 1, maxLevel: $max_level, bfs: true
+  }) YIELD path
+  WITH last(nodes(path)) AS n, last(relationships(path)) AS r, length(path) AS distance,
+       nodes(path)[-2].ref AS parent
+  RETURN collect([n.ref, n.kind, n.owner, n.system, n:Unresolved, distance, parent, type(r),
+                  startNode(r) = n]) AS rows
+}
+RETURN root {.ref, .kind, .title, .owner, .system, unresolved: root:Unresolved} AS root, rows
 """
 
 
@@ -67,17 +64,17 @@ def dependencies(graph: "Graph", ref: str, depth: int = DEFAULT_DEPTH) -> dict:
 def _walk(graph: "Graph", ref: str, depth: int, walk: str) -> dict:
     if not 1 <= depth <= MAX_DEPTH:
         raise ValueError(f"depth must be between 1 and {MAX_DEPTH}")
-    roots = graph.read(_ROOT_QUERY, ref=ref)
-    if not roots:
-        raise EntityNotFound(f"{ref} is not in the catalog")
     relationships = WALKS[walk]
-    if roots[0]["kind"] in ("System", "Domain"):
-        # Every PART_OF edge at a System or Domain is membership, never subcomponentOf.
-        relationships = "|".join(p for p in relationships.split("|") if "PART_OF" not in p)
+    # Every PART_OF edge at a System or Domain root is membership, never subcomponentOf.
+    membership_free = "|".join(p for p in relationships.split("|") if "PART_OF" not in p)
     # One level past the bound tells whether the answer was cut off, without a second query.
-    rows = graph.read(
-        _WALK_QUERY, ref=ref, relationships=relationships, labels=NOT_PROPAGATING, max_level=depth + 1,
-    )[0]["rows"]
+    records = graph.read(
+        _WALK_QUERY, ref=ref, relationships=relationships, membership_free=membership_free,
+        labels=NOT_PROPAGATING, max_level=depth + 1,
+    )
+    if not records:
+        raise EntityNotFound(f"{ref} is not in the catalog")
+    root, rows = records[0]["root"], records[0]["rows"]
     items = []
     cut_off = False
     hops: dict[str, dict] = {}
@@ -104,7 +101,7 @@ def _walk(graph: "Graph", ref: str, depth: int, walk: str) -> dict:
     items.sort(key=lambda i: (i["distance"], i["ref"]))
     key = "impacted" if walk == "impact" else "dependencies"
     return {
-        "root": dict(roots[0]),
+        "root": root,
         "depth": depth,
         key: items,
         "count": len(items),

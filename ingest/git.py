@@ -8,6 +8,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from ingest.cache import cache_root
+
 _URL = re.compile(r"^(https?|ssh|git|file)://|^[\w.-]+@[\w.-]+:")
 
 
@@ -24,8 +26,7 @@ def is_git_url(target: str) -> bool:
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("TRELLIS_CACHE") or str(Path.home() / ".cache" / "trellis")
-    return Path(base) / "git"
+    return cache_root() / "git"
 
 
 def checkout(url: str, *, cache: Path | None = None, timeout: float = 300) -> Path:

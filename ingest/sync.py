@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from graph import write
+from ingest.cache import FileEntry, IngestCache
 from ingest.descriptors import Rejection, read_catalog
+from ingest.descriptors.reader import Reusable
 from ingest.git import checkout, is_git_url
 from ingest.transform import Transformed, transform
 
@@ -39,6 +41,7 @@ class IngestResult:
     rejected: list[dict] = field(default_factory=list)
     conflicts: list[dict] = field(default_factory=list)
     files: int = 0
+    reused_files: int = 0     # files skipped because they and what they produced are unchanged
     dry_run: bool = False
     seconds: float = 0.0
 
@@ -84,13 +87,18 @@ def ingest(graph: "Graph | None", target: str, *, dry_run: bool = False, guard: 
     result = IngestResult(source=key, target=target, run=uuid.uuid4().hex[:12], dry_run=dry_run)
     _step(progress, "reading", 0, 0)
     path, root = _resolve(target)
-    read = read_catalog(path, root=root)
+    mine = write.stored_by_source(graph, key) if graph is not None else {}
+    cache = IngestCache.for_location(key, graph.settings.uri if graph is not None else "")
+    read = read_catalog(path, root=root, reusable=_reusable(cache, mine))
     result.files = len(read.files)
+    result.reused_files = len(read.reused)
     if not read.files:
         raise IngestError(f"no catalog-info.yaml (or .yml) descriptor files found under {target}")
     result.rejected.extend(r.as_dict() for r in read.rejections)
 
     _step(progress, "transforming", 0, len(read.documents))
+    # Entities of files skipped as unchanged: still declared, still stored, nothing to do.
+    kept = {ref: str(f) for f in read.reused for ref in cache.files[str(f)].entities}
     accepted: dict[str, Transformed] = {}
     protected: set[str] = {r.ref for r in read.rejections if r.ref}
     failed_files = {r.file for r in read.rejections if r.ref is None}
@@ -104,8 +112,8 @@ def ingest(graph: "Graph | None", target: str, *, dry_run: bool = False, guard: 
                 Rejection(shown, doc.index, ref, f, reason).as_dict() for f, reason in item.problems
             )
             continue
-        if ref in accepted:
-            first = accepted[ref].row.file
+        if ref in accepted or ref in kept:
+            first = accepted[ref].row.file if ref in accepted else kept[ref]
             result.conflicts.append({
                 "ref": ref, "file": shown, "document": doc.index,
                 "reason": f"{ref} is already declared in {_shown(Path(first), root)} of this location",
@@ -119,7 +127,7 @@ def ingest(graph: "Graph | None", target: str, *, dry_run: bool = False, guard: 
         return result
 
     _step(progress, "comparing", 0, len(accepted))
-    mine = write.stored_by_source(graph, key)
+    result.unchanged = len(kept)
     others = write.stored_by_ref(graph, [ref for ref in accepted if ref not in mine])
     added: list[Transformed] = []
     updated: list[Transformed] = []
@@ -142,7 +150,7 @@ def ingest(graph: "Graph | None", target: str, *, dry_run: bool = False, guard: 
 
     removed = [
         ref for ref, stored in mine.items()
-        if ref not in accepted and ref not in protected and _shown(Path(stored.file or ""), root) not in failed_files
+        if ref not in accepted and ref not in kept and ref not in protected and _shown(Path(stored.file or ""), root) not in failed_files
     ]
     guard.check(len(removed), len(mine))
     result.added, result.updated, result.removed = len(added), len(updated), len(removed)
@@ -168,8 +176,43 @@ def ingest(graph: "Graph | None", target: str, *, dry_run: bool = False, guard: 
     summary["rejected"] = len(result.rejected)
     summary["conflicts"] = len(result.conflicts)
     write.record_source(graph, key, target=target, run=result.run, summary=summary)
+    _remember(cache, read, accepted, root, result)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _reusable(cache: IngestCache, stored: dict[str, write.StoredEntity]) -> dict[Path, Reusable]:
+    """Files whose every entity is still stored exactly as that file produced it."""
+    out: dict[Path, Reusable] = {}
+    for file, entry in cache.files.items():
+        if entry.entities and all(
+            (s := stored.get(ref)) is not None and s.hash == digest for ref, digest in entry.entities.items()
+        ):
+            out[Path(file)] = (entry.digest, entry.locations)
+    return out
+
+
+def _remember(cache: IngestCache, read, accepted: dict[str, Transformed], root: Path,
+              result: IngestResult) -> None:
+    """Record what each cleanly read file produced; files with any problem are always read again."""
+    troubled = {r["file"] for r in result.rejected} | {c["file"] for c in result.conflicts}
+    by_file: dict[str, FileEntry] = {}
+    for item in accepted.values():
+        entry = by_file.setdefault(item.row.file, FileEntry(digest=""))
+        entry.entities[item.row.ref] = item.row.hash
+    for doc in read.documents:
+        if doc.entity.get("kind") == "Location" and str(doc.file) in by_file:
+            by_file[str(doc.file)].locations.append(doc.entity)
+    files: dict[str, FileEntry] = {}
+    for path in read.files:
+        name = str(path)
+        if path in read.reused:
+            files[name] = cache.files[name]
+        elif name in by_file and path not in read.substituting and _shown(path, root) not in troubled:
+            by_file[name].digest = read.digests[path]
+            files[name] = by_file[name]
+    cache.files = files
+    cache.save()
 
 
 def _resolve(target: str) -> tuple[Path, Path]:

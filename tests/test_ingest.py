@@ -259,3 +259,44 @@ def test_ingest_a_git_repository_by_url(graph, tmp_path):
     subprocess.run(git + ["-C", str(repo), "commit", "-qam", "more"], check=True)
     result = ingest(graph, url)
     assert (result.added, result.unchanged) == (1, 1)
+
+
+def test_unchanged_files_are_not_parsed_again_but_changes_are_seen(graph, tmp_path):
+    root = tmp_path / "repo"
+    write(root / "catalog-info.yaml", """\
+        apiVersion: backstage.io/v1alpha1
+        kind: Location
+        metadata: {name: root}
+        spec: {targets: [./teams/*.yaml]}
+        """)
+    write(root / "teams" / "a.yaml", component("a"))
+    write(root / "teams" / "b.yaml", component("b") + "---\n" + textwrap.dedent("""\
+        apiVersion: backstage.io/v1alpha1
+        kind: API
+        metadata: {name: b-api}
+        spec: {type: openapi, lifecycle: production, owner: team, definition: {$text: ../openapi.yaml}}
+        """))
+    write(root / "openapi.yaml", "openapi: 3.0.0\n")
+    assert ingest(graph, str(root)).added == 4
+
+    again = ingest(graph, str(root))
+    assert (again.reused_files, again.unchanged, again.added, again.updated) == (2, 4, 0, 0)  # b.yaml: $text
+
+    write(root / "openapi.yaml", "openapi: 3.1.0\n")             # a substituted file changed
+    write(root / "teams" / "c.yaml", component("c"))             # the Location's glob matches a new file
+    changed = ingest(graph, str(root))
+    assert (changed.added, changed.updated, changed.unchanged, changed.removed) == (1, 1, 3, 0)
+    api = json.loads(node(graph, "api:default/b-api")[0]["descriptor"])
+    assert api["spec"]["definition"] == "openapi: 3.1.0\n"
+
+    (root / "teams" / "a.yaml").unlink()
+    assert ingest(graph, str(root)).removed == 1
+
+
+def test_a_stale_cache_never_hides_missing_entities(graph, tmp_path, neo4j_driver):
+    write(tmp_path / "catalog-info.yaml", component("a") + "---\n" + component("b"))
+    ingest(graph, str(tmp_path))
+    neo4j_driver.execute_query("MATCH (n {ref: 'component:default/b'}) DETACH DELETE n", database_="neo4j")
+    result = ingest(graph, str(tmp_path))
+    assert (result.reused_files, result.added, result.unchanged) == (0, 1, 1)
+    assert node(graph, "component:default/b")[0] is not None

@@ -41,6 +41,9 @@ class ReadResult:
     documents: list[Document] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
+    digests: dict[Path, str] = field(default_factory=dict)   # sha256 of each file read
+    reused: set[Path] = field(default_factory=set)            # files skipped as unchanged (see `reusable`)
+    substituting: set[Path] = field(default_factory=set)      # files using $text/$json/$yaml (never reused)
 
     @property
     def ok(self) -> bool:

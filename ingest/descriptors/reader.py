@@ -6,6 +6,7 @@ nothing outside the root is read, and how each failure is reported. The other mo
 """
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -25,6 +26,11 @@ from .validation import describe_value, entity_ref, key_problems, validate_entit
 from .yaml_loader import LoadFailure, load_documents
 
 
+# (sha256 of a file's text, the Location entities in it): what a caller may let the reader skip.
+Reusable = tuple[str, list[dict]]
+_SUBSTITUTION_MARKERS = ("$text", "$json", "$yaml")
+
+
 @dataclass
 class _FileResult:
     """What one file yields: accepted documents, rejections, and the Location targets it names."""
@@ -32,15 +38,19 @@ class _FileResult:
     documents: list[Document] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     targets: list[Path] = field(default_factory=list)
+    digest: str | None = None
+    reused: bool = False
+    substituting: bool = False
 
 
 class _FileReader:
     """Reads one file. Independent of every other file, so files can be read in parallel processes."""
 
-    def __init__(self, path: Path, root: Path, limits: Limits) -> None:
+    def __init__(self, path: Path, root: Path, limits: Limits, reusable: Reusable | None = None) -> None:
         self.path = path
         self.root = root
         self.limits = limits
+        self.reusable = reusable
         self.out = _FileResult()
 
     def reject(self, index: int | None, ref: str | None, problem: Problem) -> None:
@@ -52,6 +62,15 @@ class _FileReader:
             text = read_text(self.path, self.limits)
         except FileProblem as exc:
             self.reject(None, None, Problem(None, str(exc)))
+            return self.out
+        self.out.digest = hashlib.sha256(text.encode()).hexdigest()
+        self.out.substituting = any(marker in text for marker in _SUBSTITUTION_MARKERS)
+        if self.reusable and not self.out.substituting and self.reusable[0] == self.out.digest:
+            self.out.reused = True
+            for location in self.reusable[1]:
+                targets, _ = location_targets(
+                    location, base_dir=self.path.parent, root=self.root, max_matches=self.limits.max_files)
+                self.out.targets.extend(targets)
             return self.out
         for item in load_documents(text, self.limits):
             if isinstance(item, LoadFailure):
@@ -90,7 +109,7 @@ class _FileReader:
         return targets
 
 
-def _read_one(args: tuple[Path, Path, Limits]) -> _FileResult:
+def _read_one(args: tuple[Path, Path, Limits, Reusable | None]) -> _FileResult:
     return _FileReader(*args).read()
 
 
@@ -104,9 +123,10 @@ class _Reader:
 
     PARALLEL_MIN_FILES = 16
 
-    def __init__(self, root: Path, limits: Limits) -> None:
+    def __init__(self, root: Path, limits: Limits, reusable: dict[Path, Reusable] | None = None) -> None:
         self.root = root
         self.limits = limits
+        self.reusable = reusable or {}
         self.result = ReadResult()
         self.seen: set[Path] = set()
         self.over_limit = False
@@ -143,7 +163,7 @@ class _Reader:
         wave = roots
         with _pool(len(roots) >= self.PARALLEL_MIN_FILES) as pool:
             while wave:
-                jobs = [(path, self.root, self.limits) for path in wave]
+                jobs = [(path, self.root, self.limits, self.reusable.get(path)) for path in wave]
                 read = pool.map(_read_one, jobs, chunksize=4) if pool and len(wave) > 1 else map(_read_one, jobs)
                 next_wave: list[Path] = []
                 for path, file_result in zip(wave, read):
@@ -154,9 +174,16 @@ class _Reader:
         stack = list(reversed(roots))
         while stack:   # depth-first: a file, then the files its Locations named
             path = stack.pop()
+            done = results[path]
             self.result.files.append(path)
-            self.result.documents.extend(results[path].documents)
-            self.result.rejections.extend(results[path].rejections)
+            self.result.documents.extend(done.documents)
+            self.result.rejections.extend(done.rejections)
+            if done.digest:
+                self.result.digests[path] = done.digest
+            if done.reused:
+                self.result.reused.add(path)
+            if done.substituting:
+                self.result.substituting.add(path)
             stack.extend(reversed(children[path]))
         return self.result
 
@@ -171,12 +198,18 @@ def _pool(wanted: bool) -> Iterator[ProcessPoolExecutor | None]:
         yield pool
 
 
-def read_catalog(target: Path, *, root: Path | None = None, limits: Limits = Limits()) -> ReadResult:
+def read_catalog(target: Path, *, root: Path | None = None, limits: Limits = Limits(),
+                 reusable: dict[Path, Reusable] | None = None) -> ReadResult:
     """Read a descriptor file, or every `catalog-info.y[a]ml` under a directory, plus Location targets.
 
     `root` (default: the directory itself, or the file's parent) bounds every file read, including
     substitutions and Location targets. Raises FileNotFoundError when `target` does not exist and
     ValueError when it lies outside `root`; every other problem is a Rejection in the result.
+
+    `reusable` maps a resolved file path to (sha256 of its text, the Location entities it holds) from an
+    earlier read the caller knows is still stored: such a file, if its text is unchanged and it uses no
+    substitution (whose inputs could have changed), is not parsed again; it lands in `result.reused` and only
+    its Locations' targets are followed.
     """
     target = Path(target)
     if not target.exists():
@@ -189,4 +222,4 @@ def read_catalog(target: Path, *, root: Path | None = None, limits: Limits = Lim
     except ValueError:
         raise ValueError(f"{target} is outside the catalog root {base}") from None
     initial = list(discover(resolved)) if is_dir else [resolved]
-    return _Reader(base, limits).run(initial)
+    return _Reader(base, limits, reusable).run(initial)
