@@ -1,0 +1,6 @@
+"""REST API `/api/v1` (Backstage-compatible entity shapes and filter syntax)."""
+from flask import Blueprint
+
+bp = Blueprint("api", __name__)
+
+from app.api import routes  # noqa: E402,F401  (registers the routes on bp)

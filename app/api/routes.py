@@ -1,0 +1,1 @@
+"""API routes (being built: see the portal issue)."""

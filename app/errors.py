@@ -1,0 +1,59 @@
+"""Error handling in one place: JSON bodies for the API, pages for people, never a traceback.
+
+API errors have the shape `{"error": {"code": "...", "message": "...", "details": ...}}`.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from graph.driver import GraphUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """A request the API refuses, with a machine-readable code."""
+
+    def __init__(self, status: int, code: str, message: str, details: object = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def error_response(status: int, code: str, message: str, details: object = None):
+    if _wants_json():
+        body = {"error": {"code": code, "message": message, "details": details}}
+        return jsonify(body), status
+    return render_template("error.html", status=status, code=code, message=message), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError):
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.errorhandler(GraphUnavailable)
+    def _graph_down(exc: GraphUnavailable):
+        log.warning("graph unavailable: %s", exc)
+        response = error_response(
+            503, "graph_unavailable",
+            "The catalog database (Neo4j) is not reachable right now. This page recovers by itself when it "
+            "is back; try again in a moment.")
+        response[0].headers["Retry-After"] = "5"
+        return response
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return error_response(exc.code or 500, code, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "Something went wrong on our side; it has been logged.")

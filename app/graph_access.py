@@ -1,0 +1,33 @@
+"""One pooled graph connection per application process, tolerant of Neo4j being down at start.
+
+The app must start (and answer 503) while Neo4j is away, and recover by itself when it returns: the driver
+reconnects on the next request, and the schema is applied on the first request that reaches the server.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from flask import Flask, current_app
+
+from graph.driver import Graph, Settings
+from graph.schema import apply_schema
+
+
+def init_graph(app: Flask) -> None:
+    settings = Settings.from_env()
+    overrides = {
+        "uri": app.config.get("NEO4J_URI"), "user": app.config.get("NEO4J_USER"),
+        "password": app.config.get("NEO4J_PASSWORD"), "database": app.config.get("NEO4J_DATABASE"),
+    }
+    settings = dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v})
+    app.extensions["trellis.graph"] = Graph(settings)
+    app.extensions["trellis.schema_ready"] = False
+
+
+def get_graph() -> Graph:
+    """The app's graph; applies the schema once the server is first reachable (GraphUnavailable otherwise)."""
+    graph: Graph = current_app.extensions["trellis.graph"]
+    if not current_app.extensions["trellis.schema_ready"]:
+        apply_schema(graph)
+        current_app.extensions["trellis.schema_ready"] = True
+    return graph

@@ -1,0 +1,7 @@
+"""Server-rendered portal pages."""
+from flask import Blueprint
+
+bp = Blueprint("web", __name__, template_folder="../templates", static_folder="../static",
+               static_url_path="/static")
+
+from app.web import routes  # noqa: E402,F401  (registers the routes on bp)

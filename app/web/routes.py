@@ -1,0 +1,1 @@
+"""Page routes (being built: see the portal issue)."""
