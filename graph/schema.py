@@ -1,4 +1,7 @@
-"""Schema applied idempotently at start: the uniqueness constraint every MERGE relies on, plus indexes."""
+"""Schema applied idempotently at start: the uniqueness constraint every MERGE relies on, plus indexes.
+
+The `*_lc` indexes back case-insensitive filters and the default sort (metadata.name) of entity lists.
+"""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -9,13 +12,19 @@ if TYPE_CHECKING:
 STATEMENTS: tuple[str, ...] = (
     "CREATE CONSTRAINT entity_ref IF NOT EXISTS FOR (n:Entity) REQUIRE n.ref IS UNIQUE",
     "CREATE CONSTRAINT ingest_source_key IF NOT EXISTS FOR (s:IngestSource) REQUIRE s.key IS UNIQUE",
+    "CREATE CONSTRAINT ingest_run_id IF NOT EXISTS FOR (r:IngestRun) REQUIRE r.id IS UNIQUE",
+    "CREATE CONSTRAINT catalog_meta_key IF NOT EXISTS FOR (m:CatalogMeta) REQUIRE m.key IS UNIQUE",
     "CREATE INDEX entity_source IF NOT EXISTS FOR (n:Entity) ON (n.source)",
     "CREATE INDEX entity_kind IF NOT EXISTS FOR (n:Entity) ON (n.kind)",
     "CREATE INDEX entity_namespace IF NOT EXISTS FOR (n:Entity) ON (n.namespace)",
     "CREATE INDEX entity_name IF NOT EXISTS FOR (n:Entity) ON (n.name)",
-    "CREATE INDEX entity_type IF NOT EXISTS FOR (n:Entity) ON (n.type)",
-    "CREATE INDEX entity_lifecycle IF NOT EXISTS FOR (n:Entity) ON (n.lifecycle)",
+    "CREATE INDEX entity_name_lc IF NOT EXISTS FOR (n:Entity) ON (n.name_lc)",
+    "CREATE INDEX entity_title_lc IF NOT EXISTS FOR (n:Entity) ON (n.title_lc)",
+    "CREATE INDEX entity_type_lc IF NOT EXISTS FOR (n:Entity) ON (n.type_lc)",
+    "CREATE INDEX entity_lifecycle_lc IF NOT EXISTS FOR (n:Entity) ON (n.lifecycle_lc)",
     "CREATE INDEX entity_owner IF NOT EXISTS FOR (n:Entity) ON (n.owner)",
+    "CREATE INDEX entity_system IF NOT EXISTS FOR (n:Entity) ON (n.system)",
+    "CREATE INDEX ingest_run_started IF NOT EXISTS FOR (r:IngestRun) ON (r.started_at)",
 )
 
 _applied: set[str] = set()

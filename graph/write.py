@@ -7,6 +7,7 @@ letters and digits), never from user input; every value travels as a parameter.
 from __future__ import annotations
 
 import time
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Iterator, Sequence, TypeVar
@@ -40,14 +41,22 @@ class EntityRow:
     owner: str | None = None
     system: str | None = None
     tags: list[str] = field(default_factory=list)
+    facts: list[str] = field(default_factory=list)   # graph.filters.entity_facts: generic filter paths
 
     def props(self) -> dict:
+        """Stored properties, plus lower-cased shadows so case-insensitive filters and sorts use indexes."""
         return {
             "ref": self.ref, "kind": self.kind, "namespace": self.namespace, "name": self.name,
             "hash": self.hash, "file": self.file, "descriptor": self.descriptor, "title": self.title,
             "description": self.description, "type": self.type, "lifecycle": self.lifecycle,
-            "owner": self.owner, "system": self.system, "tags": self.tags,
+            "owner": self.owner, "system": self.system, "tags": self.tags, "facts": self.facts,
+            "name_lc": self.name.lower(), "title_lc": _lower(self.title), "type_lc": _lower(self.type),
+            "lifecycle_lc": _lower(self.lifecycle),
         }
+
+
+def _lower(value: str | None) -> str | None:
+    return value.lower() if value is not None else None
 
 
 @dataclass(frozen=True)
@@ -151,7 +160,7 @@ def ensure_placeholders(graph: "Graph", refs: Iterable[str]) -> list[str]:
         query = (
             "UNWIND $rows AS row MERGE (n:Entity {ref: row.ref}) "
             f"ON CREATE SET n:Unresolved:`{label}`, n.kind = row.kind, n.namespace = row.namespace, "
-            "n.name = row.name"
+            "n.name = row.name, n.name_lc = row.name"
         )
         for chunk in batches(props, NODE_BATCH):
             graph.write(query, rows=list(chunk))
@@ -208,7 +217,8 @@ def remove_entities(graph: "Graph", refs: Sequence[str]) -> None:
         )
         graph.write(
             "UNWIND $refs AS ref MATCH (n:Entity {ref: ref}) "
-            "SET n = {ref: n.ref, kind: n.kind, namespace: n.namespace, name: n.name}, n:Unresolved",
+            "SET n = {ref: n.ref, kind: n.kind, namespace: n.namespace, name: n.name, name_lc: toLower(n.name)}, "
+            "n:Unresolved",
             refs=chunk,
         )
 
@@ -220,4 +230,32 @@ def record_source(graph: "Graph", source: str, *, target: str, run: str, summary
         "ON CREATE SET s.created_at = timestamp() "
         "SET s.target = $target, s.last_run = $run, s.last_run_at = timestamp(), s += $summary",
         source=source, target=target, run=run, summary=summary,
+    )
+
+
+def bump_catalog_version(graph: "Graph") -> str:
+    """Give the catalog a new version token after a write, so read caches keyed on it expire.
+
+    A random token rather than a counter: a wiped and reloaded database must never repeat an old version.
+    """
+    token = uuid.uuid4().hex
+    graph.write(
+        "MERGE (m:CatalogMeta {key: 'catalog'}) SET m.version = $token, m.updated_at = timestamp()",
+        token=token,
+    )
+    return token
+
+
+RUNS_KEPT = 500
+
+
+def record_run(graph: "Graph", run: dict) -> None:
+    """Remember one ingest run (who/what/when, counts, rejections as JSON); only the latest RUNS_KEPT stay."""
+    graph.write(
+        "MERGE (r:IngestRun {id: $run.id}) SET r += $run",
+        run=run,
+    )
+    graph.write(
+        "MATCH (r:IngestRun) WITH r ORDER BY r.started_at DESC SKIP $kept DETACH DELETE r",
+        kept=RUNS_KEPT,
     )

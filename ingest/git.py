@@ -25,6 +25,11 @@ def is_git_url(target: str) -> bool:
     return path.is_dir() and (path / "HEAD").is_file() and (path / "objects").is_dir() and not (path / ".git").exists()
 
 
+def is_remote_url(target: str) -> bool:
+    """A network git URL (https, ssh, git, scp-like); `file://` and local paths are not remote."""
+    return bool(_URL.match(target)) and not target.lower().startswith("file:")
+
+
 def cache_dir() -> Path:
     return cache_root() / "git"
 

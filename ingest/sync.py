@@ -6,6 +6,7 @@ location owns (the first claimant of a ref keeps it; later ones are reported as 
 """
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -80,11 +81,48 @@ def source_key(target: str) -> str:
 
 def ingest(graph: "Graph | None", target: str, *, dry_run: bool = False, guard: RemovalGuard | None = None,
            progress: Progress | None = None) -> IngestResult:
-    """Ingest a descriptor file, a directory, or a git repository (local path or URL)."""
-    started = time.perf_counter()
-    guard = guard or RemovalGuard()
+    """Ingest a descriptor file, a directory, or a git repository (local path or URL).
+
+    Every real run (not dry runs) is recorded as an `:IngestRun`, failed ones too, and bumps the catalog
+    version so cached read answers (facets, totals) expire.
+    """
     key = source_key(target)
     result = IngestResult(source=key, target=target, run=uuid.uuid4().hex[:12], dry_run=dry_run)
+    if graph is None or dry_run:
+        return _ingest(graph, target, key, result, guard, progress)
+    started_at = int(time.time() * 1000)
+    try:
+        _ingest(graph, target, key, result, guard, progress)
+    except Exception as exc:
+        try:
+            write.bump_catalog_version(graph)
+            write.record_run(graph, _run_record(result, started_at, "failed", str(exc)))
+        except Exception:   # the database itself may be what failed; the original error matters more
+            pass
+        raise
+    if result.added or result.updated or result.removed:   # unchanged: cached answers stay valid
+        write.bump_catalog_version(graph)
+    write.record_run(graph, _run_record(result, started_at, "ok" if result.ok else "partial", None))
+    return result
+
+
+def _run_record(result: IngestResult, started_at: int, status: str, error: str | None) -> dict:
+    """The `:IngestRun` properties: flat counts, problem lists as JSON (Neo4j stores no nested maps)."""
+    return {
+        "id": result.run, "source": result.source, "target": result.target, "status": status,
+        "error": error, "started_at": started_at, "finished_at": int(time.time() * 1000),
+        "added": result.added, "updated": result.updated, "unchanged": result.unchanged,
+        "removed": result.removed, "files": result.files, "reused_files": result.reused_files,
+        "rejected_count": len(result.rejected), "conflicts_count": len(result.conflicts),
+        "rejected": json.dumps(result.rejected), "conflicts": json.dumps(result.conflicts),
+        "seconds": round(result.seconds, 3),
+    }
+
+
+def _ingest(graph: "Graph | None", target: str, key: str, result: IngestResult, guard: RemovalGuard | None,
+            progress: Progress | None) -> IngestResult:
+    started = time.perf_counter()
+    guard = guard or RemovalGuard()
     _step(progress, "reading", 0, 0)
     path, root = _resolve(target)
     mine = write.stored_by_source(graph, key) if graph is not None else {}
@@ -154,7 +192,7 @@ def ingest(graph: "Graph | None", target: str, *, dry_run: bool = False, guard: 
     ]
     guard.check(len(removed), len(mine))
     result.added, result.updated, result.removed = len(added), len(updated), len(removed)
-    if dry_run:
+    if result.dry_run:
         result.seconds = time.perf_counter() - started
         return result
 

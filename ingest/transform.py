@@ -6,11 +6,15 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
+from graph.filters import entity_facts
 from graph.model import Relation, canonical_kind, entity_ref, relations_of
 from graph.write import EntityRow
 
 MANAGED_BY_LOCATION = "backstage.io/managed-by-location"
 MANAGED_BY_ORIGIN = "backstage.io/managed-by-origin-location"
+# Part of every content hash: bump it when the stored row gains derived properties, so the next ingest
+# rewrites every entity once (an unchanged hash would otherwise skip it forever).
+ROW_FORMAT = "2"
 
 
 @dataclass
@@ -54,7 +58,7 @@ def transform(entity: dict, *, file: str, origin: str) -> Transformed:
         kind=kind,
         namespace=namespace,
         name=name,
-        hash=hashlib.sha256(descriptor.encode()).hexdigest()[:32],
+        hash=hashlib.sha256((ROW_FORMAT + descriptor).encode()).hexdigest()[:32],
         file=file,
         descriptor=descriptor,
         title=_text(metadata.get("title")),
@@ -64,6 +68,7 @@ def transform(entity: dict, *, file: str, origin: str) -> Transformed:
         owner=owner,
         system=system,
         tags=[str(t).lower() for t in tags] if isinstance(tags, list) else [],
+        facts=entity_facts(entity),
     )
     return Transformed(row, declared.relations, [(p.field, p.reason) for p in declared.problems])
 

@@ -1,1 +1,239 @@
-"""API routes (being built: see the portal issue)."""
+"""API routes: thin views that parse the request, call one graph/ (or ingest/) function, shape the JSON.
+
+Documented by app.api.openapi (GET /api/v1/openapi.json); keep the two in step.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from flask import Response, current_app, jsonify, request
+
+from app.api import bp
+from app.api.openapi import openapi_document
+from app.api.params import (
+    allowed_target, bad, filters_arg, int_arg, json_body, list_arg, order_args, pick_fields, ref_arg, str_arg,
+    to_ref,
+)
+from app.errors import ApiError, error_response
+from app.graph_access import get_graph
+from graph import catalog
+from graph.driver import GraphUnavailable
+from graph.impact import DEFAULT_DEPTH, MAX_DEPTH, EntityNotFound, dependencies, impact
+from graph.model import RefError, parse_ref
+from graph.ownership import ownership_report, report_csv
+
+MAX_BY_REFS = 1000
+
+
+@bp.errorhandler(catalog.QueryError)
+def _query_error(exc: catalog.QueryError):
+    return error_response(400, "invalid_query", str(exc))
+
+
+@contextmanager
+def _unknown_is_404() -> Iterator[None]:
+    """graph/ raises LookupError for an unknown ref; a KeyError or IndexError is a bug, not a 404."""
+    try:
+        yield
+    except (KeyError, IndexError):
+        raise
+    except LookupError as exc:
+        raise ApiError(404, "not_found", str(exc)) from None
+
+
+# ------------------------------------------------------------------------------------------ entities
+
+def _page(text: str | None = None, extra: list | None = None) -> dict:
+    """One page of `query_entities` from Backstage's by-query parameters."""
+    cursor = str_arg("cursor", max_len=20000)
+    limit = int_arg("limit", None, 1, catalog.MAX_LIMIT)
+    if cursor:
+        result = catalog.query_entities(get_graph(), cursor=cursor, limit=limit)
+    else:
+        filters = filters_arg()
+        if extra:
+            filters = [g + extra for g in filters] if filters else [list(extra)]
+        order_field, order = order_args()
+        result = catalog.query_entities(
+            get_graph(), filters=filters, text=text or str_arg("fullTextFilterTerm"),
+            order_field=order_field, order=order, limit=limit,
+        )
+    fields = list_arg("fields")
+    if fields:
+        result["items"] = [pick_fields(e, fields) for e in result["items"]]
+    return result
+
+
+@bp.get("/entities")
+@bp.get("/entities/by-query")
+def entities():
+    return jsonify(_page())
+
+
+@bp.get("/entities/by-name/<kind>/<namespace>/<name>")
+def entity_by_name(kind: str, namespace: str, name: str):
+    ref = _named_ref(kind, namespace, name)
+    entity = catalog.get_entity(get_graph(), ref)
+    if entity is None:
+        raise ApiError(404, "not_found", f"{ref} is not in the catalog", {"ref": ref})
+    return jsonify(entity)
+
+
+@bp.post("/entities/by-refs")
+def entities_by_refs():
+    body = json_body()
+    refs = body.get("entityRefs")
+    if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
+        raise bad("entityRefs must be a list of entity ref strings", "invalid_body")
+    if len(refs) > MAX_BY_REFS:
+        raise bad(f"at most {MAX_BY_REFS} entityRefs per request", "invalid_body")
+    canonical = [to_ref(r, "entityRefs") for r in refs]
+    items = catalog.get_entities_by_refs(get_graph(), canonical)
+    fields = body.get("fields")
+    if isinstance(fields, list) and fields and all(isinstance(f, str) for f in fields):
+        items = [pick_fields(e, fields) if e is not None else None for e in items]
+    return jsonify({"items": items})
+
+
+@bp.get("/entity-facets")
+def entity_facets():
+    facets = [f for f in request.args.getlist("facet") if f.strip()]
+    if not facets:
+        raise bad("at least one facet parameter is required", details={"parameter": "facet"})
+    return jsonify(catalog.entity_facets(get_graph(), facets, filters_arg()))
+
+
+@bp.get("/entities/by-name/<kind>/<namespace>/<name>/impact")
+def entity_impact(kind: str, namespace: str, name: str):
+    return _walk(impact, _named_ref(kind, namespace, name))
+
+
+@bp.get("/entities/by-name/<kind>/<namespace>/<name>/dependencies")
+def entity_dependencies(kind: str, namespace: str, name: str):
+    return _walk(dependencies, _named_ref(kind, namespace, name))
+
+
+def _walk(query, ref: str):
+    depth = int_arg("depth", DEFAULT_DEPTH, 1, MAX_DEPTH)
+    try:
+        return jsonify(query(get_graph(), ref, depth))
+    except EntityNotFound as exc:
+        raise ApiError(404, "not_found", str(exc), {"ref": ref}) from None
+
+
+def _named_ref(kind: str, namespace: str, name: str) -> str:
+    try:
+        return str(parse_ref(f"{kind}:{namespace}/{name}"))
+    except RefError as exc:
+        raise bad(str(exc), "invalid_ref") from None
+
+
+# ------------------------------------------------------------------------------------------ graph
+
+@bp.get("/graph/neighbourhood")
+def graph_neighbourhood():
+    ref = ref_arg("ref")
+    with _unknown_is_404():
+        return jsonify(catalog.neighbourhood(
+            get_graph(), ref, depth=int_arg("depth", 2, 1, 10), kinds=[k.lower() for k in list_arg("kind")] or None,
+            relations=list_arg("relation") or None, max_nodes=int_arg("max_nodes", 150, 1, 1000),
+        ))
+
+
+@bp.get("/graph/paths")
+def graph_paths():
+    from_ref, to_ref_ = ref_arg("from"), ref_arg("to")
+    with _unknown_is_404():
+        return jsonify(catalog.find_paths(
+            get_graph(), from_ref, to_ref_, max_hops=int_arg("max_hops", 10, 1, 15),
+            limit=int_arg("limit", 5, 1, 50),
+        ))
+
+
+# ------------------------------------------------------------------------------------------ reports
+
+@bp.get("/reports/ownership")
+def ownership():
+    fmt = (request.args.get("format") or "json").lower()
+    if fmt not in ("json", "csv"):
+        raise bad("format must be json or csv", details={"parameter": "format"})
+    group = request.args.get("group")
+    scope = to_ref(group, "group", default_kind="group") if group and group.strip() else None
+    with _unknown_is_404():
+        report = ownership_report(get_graph(), scope)
+    if fmt == "json":
+        return jsonify(report)
+    name = "ownership" + (f"-{scope.split('/')[-1]}" if scope else "") + ".csv"
+    return Response(report_csv(report), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+# ------------------------------------------------------------------------------------------ locations
+
+@bp.get("/locations")
+def locations():
+    return jsonify({"items": catalog.list_sources(get_graph())})
+
+
+@bp.post("/locations")
+def add_location():
+    from ingest.git import GitError
+    from ingest.sync import IngestError, ingest
+
+    body = json_body()
+    target = body.get("target")
+    if not isinstance(target, str) or not target.strip():
+        raise bad("target (a local path or a git URL) is required", "invalid_body")
+    dry_run = (request.args.get("dryRun") or "").lower() in ("1", "true", "yes")
+    path = allowed_target(target.strip())
+    try:
+        result = ingest(get_graph(), path, dry_run=dry_run)
+    except (IngestError, GitError) as exc:
+        raise ApiError(400, "location_not_ingestible", str(exc), {"target": target}) from None
+    return jsonify(result.as_json()), 200 if dry_run else 201
+
+
+@bp.get("/ingest/runs")
+def ingest_runs():
+    runs = catalog.list_runs(get_graph(), source=str_arg("source"), limit=int_arg("limit", 50, 1, 500))
+    return jsonify({"items": runs})
+
+
+@bp.get("/ingest/runs/<id>")
+def ingest_run(id: str):  # noqa: A002  (the documented path parameter name)
+    run_id = id
+    run = catalog.get_run(get_graph(), run_id)
+    if run is None:
+        raise ApiError(404, "not_found", f"no ingest run {run_id}", {"id": run_id})
+    return jsonify(run)
+
+
+# ------------------------------------------------------------------------------------------ search
+
+@bp.get("/search")
+def search():
+    extra = []
+    for key, param in (("kind", "kind"), ("spec.owner", "owner")):
+        value = str_arg(param, max_len=300)
+        if value:
+            extra.append((key, value))
+    result = _page(text=str_arg("q", max_len=300), extra=extra)
+    return jsonify({"query": str_arg("q", max_len=300), **result})
+
+
+# ------------------------------------------------------------------------------------------ service
+
+@bp.get("/health")
+def health():
+    try:
+        current_app.extensions["trellis.graph"].verify()
+    except GraphUnavailable as exc:
+        body = {"neo4j": "down", "error": {"code": "graph_unavailable", "message": str(exc), "details": None}}
+        return jsonify(body), 503, {"Retry-After": "5"}
+    return jsonify({"neo4j": "up"})
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document())

@@ -5,6 +5,7 @@ import click
 
 from app.cli.catalog_cmd import deps, impact, ingest, report, up
 from app.cli.neo4j_cmd import neo4j
+from app.cli.serve_cmd import serve
 
 
 @click.group(name="trellis", context_settings={"help_option_names": ["-h", "--help"]})
@@ -13,5 +14,5 @@ def main() -> None:
     """Trellis: a graph-native developer portal (Backstage-compatible catalog in Neo4j)."""
 
 
-for command in (neo4j, ingest, impact, deps, report, up):
+for command in (neo4j, ingest, impact, deps, report, up, serve):
     main.add_command(command)

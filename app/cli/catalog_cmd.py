@@ -208,8 +208,11 @@ def ownership(fmt: str, group: str | None) -> None:
 
 @click.command()
 @click.option("--catalog", default=str(DEMO_CATALOG), show_default=True, help="What to load.")
-def up(catalog: str) -> None:
-    """Start a local Neo4j (unless NEO4J_URI is set) and load the demo catalog."""
+@click.option("--port", type=int, default=8000, show_default=True, help="Portal port.")
+@click.option("--no-serve", is_flag=True, help="Only start Neo4j and load the catalog.")
+def up(catalog: str, port: int, no_serve: bool) -> None:
+    """Start a local Neo4j (unless NEO4J_URI is set), load the demo catalog and serve the portal."""
+    from app.cli.serve_cmd import run_server
     from ingest.sync import IngestError, ingest as run_ingest
 
     if not os.environ.get("NEO4J_URI"):
@@ -231,3 +234,6 @@ def up(catalog: str) -> None:
         "\nTry:\n  trellis impact resource:default/payments-db\n  trellis deps component:default/checkout-service\n"
         "  trellis report ownership --format csv"
     )
+    if not no_serve:
+        click.echo("")
+        run_server("127.0.0.1", port, workers=2, threads=8)

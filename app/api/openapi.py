@@ -1,0 +1,263 @@
+"""The OpenAPI 3.1 document of /api/v1, built as data so tests can validate it and schemathesis can fuzz it.
+
+Keep it in step with app.api.routes: every route, parameter, body and response (errors included).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from graph.impact import MAX_DEPTH
+from graph.query import MAX_LIMIT, ORDER_FIELDS
+
+JSON = "application/json"
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def _q(name: str, schema: dict, description: str, *, required: bool = False, explode: bool | None = None) -> dict:
+    param = {"name": name, "in": "query", "required": required, "description": description, "schema": schema}
+    if explode is not None:
+        param["explode"] = explode
+    return param
+
+
+def _path(name: str, description: str) -> dict:
+    return {"name": name, "in": "path", "required": True, "description": description,
+            "schema": {"type": "string", "minLength": 1}}
+
+
+_STR = {"type": "string"}
+_INT = {"type": "integer"}
+_FILTER = _q("filter", {"type": "array", "items": _STR},
+             "Backstage filter: repeat to OR, comma-separate to AND; `key=value` or `key` (exists); keys are "
+             "case-insensitive dot paths, e.g. `kind=component,spec.owner=group:default/x`, "
+             "`relations.ownedby=group:default/x`, `metadata.tags.java`.")
+_NAME_PARAMS = [_path("kind", "Entity kind"), _path("namespace", "Namespace"), _path("name", "Entity name")]
+_PAGE_PARAMS = [
+    _FILTER,
+    _q("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}, "Page size (default 20)"),
+    _q("cursor", _STR, "Opaque cursor from pageInfo; when given, the other parameters are ignored (but limit)"),
+    _q("orderField", _STR, "`<field>,asc|desc`; fields: " + ", ".join(ORDER_FIELDS)),
+    _q("order", _STR, "Backstage list style `asc:<field>` or `desc:<field>`"),
+    _q("fullTextFilterTerm", _STR, "Case-insensitive substring of name, title or description"),
+    _q("fields", {"type": "array", "items": _STR}, "Only return these dot paths, e.g. `kind,metadata.name`",
+       explode=True),
+]
+
+_SCHEMAS: dict = {
+    "Error": {
+        "type": "object", "required": ["error"],
+        "properties": {"error": {
+            "type": "object", "required": ["code", "message"],
+            "properties": {"code": _STR, "message": _STR, "details": {}},
+        }},
+    },
+    "Relation": {"type": "object", "required": ["type", "targetRef"],
+                 "properties": {"type": _STR, "targetRef": _STR}},
+    "Entity": {
+        "type": "object", "description": "A Backstage entity (fields may be limited by `fields`)",
+        "properties": {
+            "apiVersion": _STR, "kind": _STR,
+            "metadata": {"type": "object", "properties": {
+                "name": _STR, "namespace": _STR, "uid": _STR, "etag": _STR, "title": _STR,
+                "tags": {"type": "array", "items": _STR},
+                "annotations": {"type": "object"}, "labels": {"type": "object"}}},
+            "spec": {"type": "object"},
+            "relations": {"type": "array", "items": _ref("Relation")},
+            "status": {"type": "object", "properties": {"items": {"type": "array", "items": {
+                "type": "object", "properties": {"type": _STR, "level": _STR, "message": _STR}}}}},
+        },
+    },
+    "EntityPage": {
+        "type": "object", "required": ["items", "totalItems", "pageInfo"],
+        "properties": {
+            "items": {"type": "array", "items": _ref("Entity")},
+            "totalItems": _INT,
+            "pageInfo": {"type": "object", "properties": {
+                "nextCursor": {"type": ["string", "null"]}, "prevCursor": {"type": ["string", "null"]}}},
+        },
+    },
+    "Facets": {"type": "object", "required": ["facets"], "properties": {"facets": {
+        "type": "object", "additionalProperties": {"type": "array", "items": {
+            "type": "object", "required": ["value", "count"], "properties": {"value": _STR, "count": _INT}}}}}},
+    "Walk": {
+        "type": "object", "description": "graph.impact answer (as `trellis impact --json`)",
+        "required": ["root", "depth", "count", "by_owner", "by_system", "cut_off"],
+        "properties": {
+            "root": {"type": "object"}, "depth": _INT, "count": _INT, "cut_off": {"type": "boolean"},
+            "impacted": {"type": "array", "items": {"type": "object"}},
+            "dependencies": {"type": "array", "items": {"type": "object"}},
+            "by_owner": {"type": "array", "items": {"type": "object"}},
+            "by_system": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "Neighbourhood": {
+        "type": "object", "required": ["root", "nodes", "edges", "cut_off", "total"],
+        "properties": {
+            "root": _STR, "cut_off": {"type": "boolean"}, "total": _INT,
+            "nodes": {"type": "array", "items": {"type": "object", "required": ["ref", "kind", "distance"],
+                      "properties": {"ref": _STR, "kind": _STR, "name": {"type": ["string", "null"]},
+                                     "namespace": {"type": ["string", "null"]},
+                                     "title": {"type": ["string", "null"]}, "unresolved": {"type": "boolean"},
+                                     "distance": _INT}}},
+            "edges": {"type": "array", "items": {"type": "object", "required": ["source", "target", "type"],
+                      "properties": {"source": _STR, "target": _STR, "type": _STR}}},
+        },
+    },
+    "Paths": {
+        "type": "object", "required": ["from", "to", "paths"],
+        "properties": {"from": _STR, "to": _STR, "paths": {"type": "array", "items": {
+            "type": "object", "required": ["length", "nodes", "hops"],
+            "properties": {"length": _INT, "nodes": {"type": "array", "items": _STR}, "hops": {
+                "type": "array", "items": {"type": "object", "properties": {
+                    "from": _STR, "relation": _STR, "to": _STR}}}}}}},
+    },
+    "OwnershipReport": {
+        "type": "object", "required": ["groups", "unowned", "dangling", "totals"],
+        "properties": {"scope": {"type": ["string", "null"]}, "groups": {"type": "array"},
+                       "unowned": {"type": "array"}, "dangling": {"type": "array"}, "totals": {"type": "object"}},
+    },
+    "Location": {
+        "type": "object", "required": ["key"],
+        "properties": {"key": _STR, "target": {"type": ["string", "null"]},
+                       "last_run": {"type": ["string", "null"]}, "last_run_at": {"type": ["integer", "null"]},
+                       "created_at": {"type": ["integer", "null"]}, "counts": {"type": "object"}},
+    },
+    "IngestResult": {
+        "type": "object", "required": ["source", "target", "run", "added", "updated", "unchanged", "removed",
+                                       "rejected", "conflicts"],
+        "properties": {"source": _STR, "target": _STR, "run": _STR, "added": _INT, "updated": _INT,
+                       "unchanged": _INT, "removed": _INT, "files": _INT, "reused_files": _INT,
+                       "dry_run": {"type": "boolean"}, "seconds": {"type": "number"},
+                       "rejected": {"type": "array", "items": {"type": "object"}},
+                       "conflicts": {"type": "array", "items": {"type": "object"}}},
+    },
+    "IngestRun": {
+        "type": "object", "required": ["id", "status", "counts"],
+        "properties": {"id": _STR, "source": {"type": ["string", "null"]}, "target": {"type": ["string", "null"]},
+                       "status": {"type": "string", "enum": ["ok", "partial", "failed"]},
+                       "error": {"type": ["string", "null"]}, "started_at": {"type": ["integer", "null"]},
+                       "finished_at": {"type": ["integer", "null"]}, "seconds": {"type": ["number", "null"]},
+                       "counts": {"type": "object"},
+                       "rejected": {"type": "array", "items": {"type": "object"}},
+                       "conflicts": {"type": "array", "items": {"type": "object"}}},
+    },
+}
+
+
+def _ok(schema_name: str, description: str) -> dict:
+    return {"200": _json(_ref(schema_name), description)}
+
+
+def _op(summary: str, responses: dict, params: list | None = None, *, errors=(400,), body: dict | None = None,
+        op_id: str) -> dict:
+    op = {"operationId": op_id, "summary": summary, "parameters": params or [],
+          "responses": {**responses, **{str(c): {"$ref": f"#/components/responses/E{c}"} for c in (*errors, 503)}}}
+    if body:
+        op["requestBody"] = body
+    return op
+
+
+def _paths() -> dict:
+    items = {"type": "object", "required": ["items"]}
+    walk_params = [*_NAME_PARAMS, _q("depth", {"type": "integer", "minimum": 1, "maximum": MAX_DEPTH},
+                                     "Maximum hops (default 10)")]
+    return {
+        "/entities": {"get": _op("List entities (Backstage filter syntax, cursor pages)",
+                                 _ok("EntityPage", "A page of entities"), _PAGE_PARAMS, op_id="listEntities")},
+        "/entities/by-query": {"get": _op("Query entities (Backstage by-query)", _ok("EntityPage", "A page"),
+                                          _PAGE_PARAMS, op_id="queryEntities")},
+        "/entities/by-name/{kind}/{namespace}/{name}": {"get": _op(
+            "One entity", _ok("Entity", "The entity"), _NAME_PARAMS, errors=(400, 404), op_id="getEntityByName")},
+        "/entities/by-name/{kind}/{namespace}/{name}/impact": {"get": _op(
+            "Blast radius: what stops working when this entity does", _ok("Walk", "Impacted entities"),
+            walk_params, errors=(400, 404), op_id="getImpact")},
+        "/entities/by-name/{kind}/{namespace}/{name}/dependencies": {"get": _op(
+            "What this entity needs, transitively", _ok("Walk", "Dependencies"), walk_params, errors=(400, 404),
+            op_id="getDependencies")},
+        "/entities/by-refs": {"post": _op(
+            "Entities by refs, same order, null for missing",
+            {"200": _json({**items, "properties": {"items": {"type": "array", "items": {
+                "anyOf": [_ref("Entity"), {"type": "null"}]}}}}, "The entities")},
+            errors=(400, 415), op_id="getEntitiesByRefs",
+            body={"required": True, "content": {JSON: {"schema": {
+                "type": "object", "required": ["entityRefs"],
+                "properties": {"entityRefs": {"type": "array", "items": _STR, "maxItems": 1000},
+                               "fields": {"type": "array", "items": _STR}}}}}})},
+        "/entity-facets": {"get": _op("Value counts per facet", _ok("Facets", "Facet counts"), [
+            _q("facet", {"type": "array", "items": _STR, "minItems": 1}, "Facet path, e.g. kind, spec.type, "
+               "metadata.tags (repeat for several)", required=True), _FILTER], op_id="getEntityFacets")},
+        "/graph/neighbourhood": {"get": _op("Entities around one, for the graph view", _ok(
+            "Neighbourhood", "Nodes and edges"), [
+            _q("ref", _STR, "Root entity ref", required=True),
+            _q("depth", {"type": "integer", "minimum": 1, "maximum": 10}, "Hops (default 2)"),
+            _q("kind", {"type": "array", "items": _STR}, "Only walk to these kinds (lower-case)"),
+            _q("relation", {"type": "array", "items": _STR}, "Only these relations (forward names, e.g. ownedBy)"),
+            _q("max_nodes", {"type": "integer", "minimum": 1, "maximum": 1000}, "Node cap (default 150)"),
+        ], errors=(400, 404), op_id="getNeighbourhood")},
+        "/graph/paths": {"get": _op("Shortest paths between two entities", _ok("Paths", "Paths"), [
+            _q("from", _STR, "Start ref", required=True), _q("to", _STR, "End ref", required=True),
+            _q("max_hops", {"type": "integer", "minimum": 1, "maximum": 15}, "Longest path (default 10)"),
+            _q("limit", {"type": "integer", "minimum": 1, "maximum": 50}, "Paths returned (default 5)"),
+        ], errors=(400, 404), op_id="getPaths")},
+        "/reports/ownership": {"get": _op("Ownership report (transitive through the group tree)", {"200": {
+            "description": "The report", "content": {JSON: {"schema": _ref("OwnershipReport")},
+                                                     "text/csv": {"schema": _STR}}}}, [
+            _q("format", {"type": "string", "enum": ["json", "csv"]}, "json (default) or csv"),
+            _q("group", _STR, "Limit to this group and its sub-groups"),
+        ], errors=(400, 404), op_id="getOwnershipReport")},
+        "/locations": {
+            "get": _op("Registered locations", {"200": _json({**items, "properties": {"items": {
+                "type": "array", "items": _ref("Location")}}}, "Locations")}, errors=(), op_id="listLocations"),
+            "post": _op("Register and ingest a location (local path under an allowed root, or a git URL)", {
+                "201": _json(_ref("IngestResult"), "Ingested (rejected documents are listed in the body)"),
+                "200": _json(_ref("IngestResult"), "Dry run: what would change")},
+                [_q("dryRun", {"type": "boolean"}, "Read and compare only")], errors=(400, 415),
+                op_id="addLocation", body={"required": True, "content": {JSON: {"schema": {
+                    "type": "object", "required": ["target"], "properties": {"target": _STR}}}}}),
+        },
+        "/ingest/runs": {"get": _op("Recorded ingest runs, newest first", {"200": _json({**items, "properties": {
+            "items": {"type": "array", "items": _ref("IngestRun")}}}, "Runs")}, [
+            _q("source", _STR, "Only runs of this location key"),
+            _q("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "Runs returned (default 50)"),
+        ], op_id="listIngestRuns")},
+        "/ingest/runs/{id}": {"get": _op("One ingest run with its rejected documents", _ok("IngestRun", "The run"),
+                                         [_path("id", "Run id")], errors=(404,), op_id="getIngestRun")},
+        "/search": {"get": _op("Simple entity search", {"200": _json({"allOf": [_ref("EntityPage"), {
+            "type": "object", "properties": {"query": {"type": ["string", "null"]}}}]}, "Matches")}, [
+            _q("q", _STR, "Text (substring of name, title, description)"), _q("kind", _STR, "Kind"),
+            _q("owner", _STR, "Owner ref (short or full)"), *[p for p in _PAGE_PARAMS if p["name"] != "filter"
+                                                                and p["name"] != "fullTextFilterTerm"],
+        ], op_id="search")},
+        "/health": {"get": {"operationId": "health", "summary": "Is Neo4j reachable", "responses": {
+            "200": _json({"type": "object", "required": ["neo4j"], "properties": {"neo4j": {"const": "up"}}}, "Up"),
+            "503": _json({"type": "object", "required": ["neo4j", "error"], "properties": {
+                "neo4j": {"const": "down"}, "error": _SCHEMAS["Error"]["properties"]["error"]}}, "Down")}}},
+        "/openapi.json": {"get": {"operationId": "openapi", "summary": "This document", "responses": {
+            "200": _json({"type": "object"}, "OpenAPI 3.1")}}},
+    }
+
+
+@lru_cache(maxsize=1)
+def openapi_document() -> dict:
+    error = _ref("Error")
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Trellis catalog API", "version": "1.0.0",
+                 "description": "Backstage-compatible catalog reads plus graph queries (impact, paths, ownership). "
+                                "Errors: `{\"error\": {\"code\", \"message\", \"details\"}}`."},
+        "servers": [{"url": "/api/v1"}],
+        "paths": _paths(),
+        "components": {
+            "schemas": _SCHEMAS,
+            "responses": {f"E{code}": _json(error, text) for code, text in (
+                (400, "Bad request"), (404, "Not found"), (415, "Unsupported media type"),
+                (503, "The catalog database is not reachable"))},
+        },
+    }

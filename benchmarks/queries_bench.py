@@ -1,0 +1,147 @@
+"""Read-path benchmark: entity by ref, filtered list pages, facets, neighbourhood and paths at N entities.
+
+    .venv/bin/python -m benchmarks.queries_bench [--entities 100000] [--reuse] [--repeat 300]
+
+Uses NEO4J_URI when set (that database is WIPED and loaded, unless --reuse keeps what is there), otherwise a
+throwaway local server. Timings go through graph.catalog (driver included, no HTTP). "cold" figures clear the
+per-version caches before every call (totals and facets computed from the graph each time); "warm" is the
+steady state between two ingests. Prints a table and writes benchmarks/out/queries.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+from benchmarks.synthetic import generate
+from graph import catalog, versioned
+from graph.driver import Settings, connect
+from ingest.sync import ingest
+
+OUT = Path(__file__).resolve().parent / "out"
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def timed(fn: Callable[[], object], repeat: int, *, cold: bool = False) -> dict:
+    fn()   # warm the driver/plan cache
+    samples = []
+    for _ in range(repeat):
+        if cold:
+            versioned.clear()
+        t0 = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t0) * 1000)
+    return {"p50_ms": round(statistics.median(samples), 2), "p95_ms": round(pct(samples, 95), 2),
+            "max_ms": round(max(samples), 2)}
+
+
+def run(graph, repeat: int) -> dict:
+    rng = random.Random(7)
+    refs = [r["ref"] for r in graph.read(
+        "MATCH (n:Entity) WHERE NOT n:Unresolved RETURN n.ref AS ref ORDER BY rand() LIMIT 2000")]
+    owner = graph.read("MATCH (n:Component) RETURN n.owner AS o LIMIT 1")[0]["o"]
+    comp = next(r for r in refs if r.startswith("component:"))
+    far = next(r for r in reversed(refs) if r.startswith("resource:"))
+    it = iter(refs * 10)
+    out: dict = {"entities": graph.read("MATCH (n:Entity) RETURN count(n) AS c")[0]["c"]}
+    out["get_entity"] = timed(lambda: catalog.get_entity(graph, next(it)), repeat)
+    out["by_refs_20"] = timed(lambda: catalog.get_entities_by_refs(graph, rng.sample(refs, 20)), repeat // 3)
+
+    cases = {
+        "kind=component": [[("kind", "component")]],
+        "kind=component,spec.lifecycle=production": [[("kind", "component"), ("spec.lifecycle", "production")]],
+        f"spec.owner={owner}": [[("spec.owner", owner)]],
+        f"relations.ownedby={owner}": [[("relations.ownedby", owner)]],
+        "metadata.tags=java": [[("metadata.tags", "java")]],
+        "kind=api OR kind=resource": [[("kind", "api")], [("kind", "resource")]],
+    }
+    for name, filters in cases.items():
+        first = catalog.query_entities(graph, filters=filters, limit=50)
+        out[f"list50 {name} (first page)"] = {
+            "warm": timed(lambda f=filters: catalog.query_entities(graph, filters=f, limit=50), repeat),
+            "cold": timed(lambda f=filters: catalog.query_entities(graph, filters=f, limit=50), repeat // 5,
+                          cold=True),
+            "totalItems": first["totalItems"],
+        }
+        # a page deep into the list (10 pages in), through cursors
+        cursor = first["pageInfo"]["nextCursor"]
+        for _ in range(9):
+            if not cursor:
+                break
+            cursor = catalog.query_entities(graph, cursor=cursor)["pageInfo"]["nextCursor"] or cursor
+        out[f"list50 {name} (page 11)"] = {"warm": timed(
+            lambda c=cursor: catalog.query_entities(graph, cursor=c), repeat)}
+    out["list50 kind=component order by metadata.title desc"] = {"warm": timed(
+        lambda: catalog.query_entities(graph, filters=[[("kind", "component")]], order_field="metadata.title",
+                                       order="desc", limit=50), repeat // 3)}
+    out["list50 text 'billing'"] = {"warm": timed(
+        lambda: catalog.query_entities(graph, text="billing", limit=50), repeat // 5)}
+
+    for facet in ("spec.type", "kind", "metadata.tags", "spec.owner"):
+        out[f"facets {facet}"] = {
+            "warm": timed(lambda f=facet: catalog.entity_facets(graph, [f]), repeat),
+            "cold": timed(lambda f=facet: catalog.entity_facets(graph, [f]), 10, cold=True),
+        }
+    out["facets spec.type with kind=component"] = {
+        "warm": timed(lambda: catalog.entity_facets(graph, ["spec.type"], [[("kind", "component")]]), repeat),
+        "cold": timed(lambda: catalog.entity_facets(graph, ["spec.type"], [[("kind", "component")]]), 10, cold=True),
+    }
+    out["neighbourhood depth 2 (component)"] = timed(lambda: catalog.neighbourhood(graph, comp, depth=2), 50)
+    out["neighbourhood depth 2 (group owner)"] = timed(lambda: catalog.neighbourhood(graph, owner, depth=2), 50)
+    out["paths component -> resource"] = timed(lambda: catalog.find_paths(graph, comp, far), 30)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--entities", type=int, default=100000)
+    parser.add_argument("--repeat", type=int, default=300)
+    parser.add_argument("--reuse", action="store_true", help="measure the catalog already in NEO4J_URI")
+    args = parser.parse_args()
+    os.environ.setdefault("TRELLIS_CACHE", tempfile.mkdtemp(prefix="trellis-qbench-cache-"))
+    home = None
+    if os.environ.get("NEO4J_URI"):
+        settings = Settings.from_env()
+    else:
+        from graph.server import free_port, start
+
+        home = Path(tempfile.mkdtemp(prefix="trellis-qbench-"))
+        settings = Settings(uri=start(home, bolt_port=free_port(), http_port=free_port(), heap="2g",
+                                      pagecache="1g").uri)
+    graph = connect(settings)
+    try:
+        if not args.reuse:
+            while graph.write("MATCH (n) WITH n LIMIT 20000 DETACH DELETE n").counters.nodes_deleted:
+                pass
+            workdir = Path(tempfile.mkdtemp(prefix="trellis-qbench-cat-"))
+            generate(workdir / "catalog", args.entities, seed=42)
+            t0 = time.perf_counter()
+            ingest(graph, str(workdir / "catalog"))
+            print(f"ingested {args.entities} in {time.perf_counter() - t0:.1f}s")
+            shutil.rmtree(workdir, ignore_errors=True)
+        figures = run(graph, args.repeat)
+    finally:
+        graph.close()
+        if home is not None:
+            from graph.server import stop
+
+            stop(home)
+            shutil.rmtree(home, ignore_errors=True)
+    OUT.mkdir(exist_ok=True)
+    (OUT / "queries.json").write_text(json.dumps(figures, indent=2))
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""Entities in Backstage's JSON shape, served from the descriptor stored on each node.
+
+Why: an entity page must cost one round trip (Backstage serves a precomputed document per entity; so do
+we): the node carries the descriptor JSON, and the relations (both directions) and processing warnings come
+back in the same query as a pattern comprehension.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from typing import TYPE_CHECKING
+
+from graph.model import RELATION_NAMES, RELATION_TYPES
+
+if TYPE_CHECKING:
+    from graph.driver import Graph
+
+_UID_NAMESPACE = uuid.UUID("6f1c7d2e-5b0a-4f55-9a59-3c1d1a7e0b61")   # fixed forever: uids must stay stable
+
+# The columns every entity read returns (`n` bound to a resolved entity node).
+ENTITY_COLUMNS = (
+    "n.ref AS ref, n.descriptor AS descriptor, n.hash AS hash, "
+    "[(n)-[r]-(m) WHERE type(r) IN $rel_types | "
+    "[type(r), startNode(r) = n, m.ref, m:Unresolved AND n.ref IN coalesce(r.by, []), r.via]] AS rels"
+)
+
+_BY_REF = f"MATCH (n:Entity {{ref: $ref}}) WHERE NOT n:Unresolved RETURN {ENTITY_COLUMNS}"
+_BY_REFS = f"MATCH (n:Entity) WHERE n.ref IN $refs AND NOT n:Unresolved RETURN {ENTITY_COLUMNS}"
+
+
+def entity_uid(ref: str) -> str:
+    """A stable uuid5 of the canonical ref (Backstage entities carry a metadata.uid)."""
+    return str(uuid.uuid5(_UID_NAMESPACE, ref))
+
+
+def get_entity(graph: "Graph", ref: str) -> dict | None:
+    """One entity by canonical ref; None for unknown refs and for unresolved placeholders."""
+    records = graph.read(_BY_REF, ref=ref, rel_types=list(RELATION_TYPES))
+    return to_entity(records[0]) if records else None
+
+
+def get_entities_by_refs(graph: "Graph", refs: list[str]) -> list[dict | None]:
+    """Entities for refs, same order and length, None where missing (Backstage's POST by-refs)."""
+    if not refs:
+        return []
+    found = {r["ref"]: r for r in graph.read(_BY_REFS, refs=list(set(refs)), rel_types=list(RELATION_TYPES))}
+    return [to_entity(found[ref]) if ref in found else None for ref in refs]
+
+
+def to_entity(record) -> dict:
+    """Build the Backstage document from one row of ENTITY_COLUMNS."""
+    entity = json.loads(record["descriptor"])
+    ref = record["ref"]
+    metadata = entity.setdefault("metadata", {})
+    metadata["uid"] = entity_uid(ref)
+    metadata["etag"] = record["hash"]
+    relations: set[tuple[str, str]] = set()
+    problems: set[tuple[str, str]] = set()
+    for rel_type, outgoing, other, dangling, via in record["rels"]:
+        forward, inverse = RELATION_NAMES[rel_type]
+        relations.add((forward if outgoing else inverse, other))
+        if other == ref:   # a self-loop is seen from both of its ends
+            relations.update({(forward, other), (inverse, other)})
+        if dangling:
+            problems.add((via or (forward if outgoing else inverse), other))
+    entity["relations"] = [{"type": t, "targetRef": target} for t, target in sorted(relations)]
+    entity["status"] = {"items": [
+        {"type": "backstage.io/catalog-processing", "level": "warning",
+         "message": f"spec.{field} refers to {target}, which is not in the catalog"}
+        for field, target in sorted(problems)
+    ]}
+    return entity
