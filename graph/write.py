@@ -6,7 +6,9 @@ letters and digits), never from user input; every value travels as a parameter.
 """
 from __future__ import annotations
 
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
 
 NODE_BATCH = 2000
 REL_BATCH = 5000
+WRITERS = int(os.environ.get("TRELLIS_WRITERS", "2"))   # concurrent CREATE batches
 
 T = TypeVar("T")
 
@@ -65,6 +68,19 @@ class StoredEntity:
     source: str | None
     hash: str | None
     file: str | None
+
+
+def _write_batches(graph: "Graph", query: str, chunks: Iterable[Sequence], *, parallel: bool, **params) -> None:
+    """Run one statement per batch. CREATE-only batches touch disjoint new nodes or add relationships
+    (lock conflicts are retried by the managed transaction), so two run at once and the server uses both
+    cores; MERGE batches run one after another."""
+    if not parallel:
+        for chunk in chunks:
+            graph.write(query, rows=list(chunk), **params)
+        return
+    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+        for _ in pool.map(lambda chunk: graph.write(query, rows=list(chunk), **params), chunks):
+            pass
 
 
 def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -124,8 +140,8 @@ def upsert_entities(graph: "Graph", rows: Sequence[EntityRow], *, source: str, r
                 f"SET n += row, n:`{label}`, n.source = $source, n.run = $run, n.updated_at = $now "
                 "REMOVE n:Unresolved"
             )
-        for chunk in batches(props, NODE_BATCH):
-            graph.write(query, rows=list(chunk), source=source, run=run, now=now)
+        _write_batches(graph, query, batches(props, NODE_BATCH), parallel=is_new,
+                       source=source, run=run, now=now)
     declared = list(replace_relations)
     for chunk in batches(declared, NODE_BATCH):
         delete_declared_relations(graph, list(chunk))
@@ -198,8 +214,7 @@ def create_relations(graph: "Graph", relations: Sequence[tuple[Relation, str]], 
                 "ON MATCH SET r.by = r.by + [x IN row.by WHERE NOT x IN r.by]"
             )
         query = "UNWIND $rows AS row MATCH (a:Entity {ref: row.s}) MATCH (b:Entity {ref: row.t}) " + write_clause
-        for chunk in batches(rows, REL_BATCH):
-            graph.write(query, rows=list(chunk), source=source, run=run)
+        _write_batches(graph, query, batches(rows, REL_BATCH), parallel=is_new, source=source, run=run)
 
 
 def remove_entities(graph: "Graph", refs: Sequence[str]) -> None:
