@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from graph.driver import GraphUnavailable
@@ -29,8 +29,8 @@ def _wants_json() -> bool:
 def error_response(status: int, code: str, message: str, details: object = None):
     if _wants_json():
         body = {"error": {"code": code, "message": message, "details": details}}
-        return jsonify(body), status
-    return render_template("error.html", status=status, code=code, message=message), status
+        return make_response(jsonify(body), status)
+    return make_response(render_template("error.html", status=status, code=code, message=message), status)
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -45,7 +45,7 @@ def register_error_handlers(app: Flask) -> None:
             503, "graph_unavailable",
             "The catalog database (Neo4j) is not reachable right now. This page recovers by itself when it "
             "is back; try again in a moment.")
-        response[0].headers["Retry-After"] = "5"
+        response.headers["Retry-After"] = "5"
         return response
 
     @app.errorhandler(HTTPException)

@@ -3,6 +3,8 @@
 Sections (add new fixtures under the matching heading):
   1. Neo4j server  - one real Neo4j 5.26 (+ APOC) per test session, or $NEO4J_URI.
   2. Neo4j access  - driver and database-wiping helpers built on section 1.
+  3. Catalog graph - the product's own connection (graph.driver).
+  4. Portal        - the Flask app over the demo catalog (pages, browser tests).
 """
 from __future__ import annotations
 
@@ -96,3 +98,43 @@ def graph_module(graph_session, neo4j_driver):
     """An empty database shared by one module's tests (for read-only tests over one loaded catalog)."""
     neo4j_driver.execute_query("MATCH (n) DETACH DELETE n", database_="neo4j")
     return graph_session
+
+
+# --------------------------------------------------------------------- 4. Portal (Flask app over the demo catalog)
+
+DEMO_CATALOG = Path(__file__).resolve().parents[1] / "examples" / "demo-catalog"
+
+
+@pytest.fixture(scope="module")
+def demo_catalog(graph_module):
+    """The demo catalog ingested into an emptied database, once per module (read-only tests)."""
+    from ingest.sync import ingest
+
+    result = ingest(graph_module, str(DEMO_CATALOG))
+    assert result.added == 117 and len(result.rejected) == 1, result.as_json()
+    return result
+
+
+@pytest.fixture(scope="module")
+def location_root(tmp_path_factory) -> Path:
+    """A folder the portal may register locations from (TRELLIS_LOCATION_ROOTS)."""
+    return tmp_path_factory.mktemp("locations")
+
+
+@pytest.fixture(scope="module")
+def portal_app(neo4j_uri, demo_catalog, location_root):
+    """The portal (create_app) on the session's Neo4j, with the demo catalog loaded."""
+    from app import create_app
+
+    auth = neo4j_auth()
+    config = {"NEO4J_URI": neo4j_uri, "TESTING": True, "TRELLIS_LOCATION_ROOTS": [str(location_root)]}
+    if auth:
+        config.update(NEO4J_USER=auth[0], NEO4J_PASSWORD=auth[1])
+    app = create_app(config)
+    yield app
+    app.extensions["trellis.graph"].close()
+
+
+@pytest.fixture
+def portal_client(portal_app):
+    return portal_app.test_client()

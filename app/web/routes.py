@@ -1,1 +1,389 @@
-"""Page routes (being built: see the portal issue)."""
+"""Portal pages: catalog list, entity pages with per-kind tabs, ownership report, path finder, registration.
+
+Views ask `graph/` functions (through `get_graph()`) and render Jinja templates; they never write Cypher.
+Everything shown is escaped by Jinja's autoescape.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from flask import (Response, abort, current_app, redirect, render_template, request, send_from_directory,
+                   url_for)
+
+from app.graph_access import get_graph
+from app.web import bp
+from app.web.charts import ownership_bars
+from app.web.definitions import highlight, language_of, parse_openapi
+from app.web.helpers import (DEFAULT_KIND_FOR, FACETS, KINDS, PAGE_SIZES, RELATION_LABELS, RELATION_ORDER,
+                             SORT_FIELDS, TAB_TITLES, BadQuery, entity_ref_of, entity_url, filter_groups,
+                             first_relation, int_arg, is_chosen, page_size, quote_ref, ref_kind, relations_of,
+                             selected_filters, short_ref, sort_choice, split_ref, tabs_for, toggle_value,
+                             with_args)
+from graph import catalog
+from graph.driver import GraphUnavailable
+from graph.impact import DEFAULT_DEPTH, MAX_DEPTH, dependencies, impact
+from graph.model import RELATION_NAMES, RefError, entity_ref, parse_ref
+from graph.ownership import ownership_report
+from ingest.git import is_git_url
+from ingest.sync import IngestError, ingest
+
+DEMO_CATALOG = Path(__file__).resolve().parents[2] / "examples" / "demo-catalog"
+NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
+# Front-end files served from node_modules (installed by `npm ci` in scripts/bootstrap): name -> path.
+VENDOR_FILES = {"cytoscape.min.js": "cytoscape/dist/cytoscape.min.js"}
+INVERSE_NAMES = {fwd: inv for fwd, inv in RELATION_NAMES.values()}
+GRAPH_RELATIONS = ("ownedBy", "partOf", "providesApi", "consumesApi", "dependsOn", "childOf", "memberOf")
+
+
+@bp.app_template_global()
+def entity_link(ref: str, **args) -> str:
+    return entity_url(ref, **args)
+
+
+@bp.record_once
+def _template_helpers(state) -> None:
+    """Helpers every template (and imported macro) can use without the request context."""
+    state.app.jinja_env.globals.update(
+        short_ref=short_ref, ref_kind=ref_kind, ref_name=lambda r: short_ref(r, ref_kind(r)), split_ref=split_ref,
+        relation_label=lambda t: RELATION_LABELS.get(t, t), DEFAULT_KIND_FOR=DEFAULT_KIND_FOR,
+        inverse_relation=lambda t: INVERSE_NAMES.get(t, t),
+    )
+
+
+@bp.errorhandler(BadQuery)
+@bp.errorhandler(catalog.QueryError)
+def _bad_query(exc: ValueError):
+    """A query string the catalog cannot answer (bad filter, cursor, sort, depth): a friendly 400 page."""
+    return render_template("error.html", status=400, code="bad_query", message=str(exc)), 400
+
+
+# ------------------------------------------------------------------ assets
+
+
+@bp.get("/static/vendor/<name>")
+def vendor(name: str):
+    """Third-party front-end files from node_modules (pinned in package-lock.json), never from a CDN."""
+    relative = VENDOR_FILES.get(name)
+    root = Path(current_app.config.get("TRELLIS_NODE_MODULES") or NODE_MODULES)
+    if relative is None or not (root / relative).is_file():
+        abort(404, description=f"{name} is not installed; run scripts/bootstrap (npm ci) first.")
+    return send_from_directory(root, relative, max_age=3600)
+
+
+# ------------------------------------------------------------------ catalog
+
+
+@bp.get("/")
+def index():
+    return redirect(url_for("web.catalog"))
+
+
+@bp.get("/catalog", endpoint="catalog")
+def catalog_page():
+    args = request.args
+    chosen = selected_filters(args)
+    q = (args.get("q") or "").strip()
+    sort, order = sort_choice(args)
+    limit = page_size(args)
+    graph = get_graph()
+    page = catalog.query_entities(
+        graph, filters=filter_groups(chosen) or None, text=q or None, order_field=SORT_FIELDS[sort],
+        order=order, limit=limit, cursor=args.get("cursor") or None,
+    )
+    facets = _facets(graph, chosen)
+    rows = []
+    for e in page["items"]:
+        rows.append({
+            "entity": e, "ref": entity_ref_of(e),
+            "owner": first_relation(e, "ownedBy"),
+            "system": first_relation(e, "partOf", "system") or first_relation(e, "partOf", "domain"),
+        })
+    columns = [("name", "Name"), ("kind", "Kind"), ("type", "Type"), ("owner", "Owner"),
+               ("lifecycle", "Lifecycle"), (None, "System"), (None, "Tags"), (None, "Description")]
+    return render_template(
+        "catalog.html", rows=rows, page=page, facets=facets, chosen=chosen, q=q, sort=sort, order=order,
+        limit=limit, page_sizes=PAGE_SIZES, columns=columns, args=args, with_args=with_args,
+        toggle_value=toggle_value, is_chosen=is_chosen, facet_titles={p: t for p, (_, t) in FACETS.items()},
+    )
+
+
+
+def _facets(graph, chosen: dict[str, list[str]]) -> dict[str, list[dict]]:
+    """Facet counts per sidebar section. A facet with a chosen value is counted without its own choice,
+    so its other values stay visible (and selectable); the rest share one query."""
+    out: dict[str, list[dict]] = {}
+    plain = [p for p in FACETS if p not in chosen]
+    if plain:
+        answer = catalog.entity_facets(graph, [FACETS[p][0] for p in plain], filter_groups(chosen) or None)
+        for p in plain:
+            out[p] = answer["facets"].get(FACETS[p][0], [])
+    for p in chosen:
+        answer = catalog.entity_facets(graph, [FACETS[p][0]], filter_groups(chosen, without=p) or None)
+        out[p] = answer["facets"].get(FACETS[p][0], [])
+    for p, values in chosen.items():   # a chosen value always shows, even when nothing matches it
+        have = {str(v["value"]).lower() for v in out[p]}
+        out[p] = out[p] + [{"value": v, "count": 0} for v in values if v.lower() not in have]
+    for p in out:
+        out[p] = sorted(out[p], key=lambda v: (-v["count"], str(v["value"]).lower()))
+    return {p: out[p] for p in FACETS}
+
+
+# ------------------------------------------------------------------ entity pages
+
+
+def _load_entity(namespace: str, kind: str, name: str):
+    try:
+        ref = str(entity_ref(kind, namespace, name))
+    except RefError as exc:
+        abort(404, description=str(exc))
+    graph = get_graph()
+    entity = catalog.get_entity(graph, ref)
+    if entity is None:
+        abort(404, description=(
+            f"{ref} is not in the catalog. If other entities refer to it, registering its descriptor "
+            "file will fill it in."))
+    return graph, ref, entity
+
+
+@bp.get("/catalog/<namespace>/<kind>/<name>")
+def entity(namespace: str, kind: str, name: str):
+    graph, ref, ent = _load_entity(namespace, kind, name)
+    kind = ref_kind(ref)
+    tabs = tabs_for(kind)
+    tab = request.args.get("tab") or "overview"
+    if tab not in tabs:
+        abort(404, description=f"a {ent.get('kind', kind)} page has no {tab!r} tab")
+    targets = sorted({r["targetRef"] for r in ent.get("relations") or []})
+    found = dict(zip(targets, catalog.get_entities_by_refs(graph, targets))) if targets else {}
+    unresolved = sorted(t for t, e in found.items() if e is None)
+    ctx = {
+        "entity": ent, "ref": ref, "kind": kind, "tab": tab, "tabs": [(t, TAB_TITLES[t]) for t in tabs],
+        "found": found, "unresolved": set(unresolved), "unresolved_list": unresolved,
+        "owner": first_relation(ent, "ownedBy"),
+        "system": first_relation(ent, "partOf", "system"),
+        "domain": first_relation(ent, "partOf", "domain"),
+        "parent_component": first_relation(ent, "partOf", "component"),
+        "rel": lambda t: relations_of(ent, t),
+        "api_base": "/api/v1/entities/by-name/{}/{}/{}".format(*(quote_ref(p) for p in split_ref(ref))),
+    }
+    ctx.update(TAB_VIEWS.get(tab, lambda *a: {})(graph, ref, ent, found))
+    return render_template("entity.html", **ctx)
+
+
+def _tab_relations(graph, ref, ent, found) -> dict:
+    by_type: dict[str, list[str]] = {}
+    for r in ent.get("relations") or []:
+        by_type.setdefault(r["type"], []).append(r["targetRef"])
+    order = [t for t in RELATION_ORDER if t in by_type] + sorted(t for t in by_type if t not in RELATION_ORDER)
+    return {"relation_groups": [(t, sorted(set(by_type[t]))) for t in order]}
+
+
+def _tab_apis(graph, ref, ent, found) -> dict:
+    return {"provided": sorted(relations_of(ent, "providesApi")),
+            "consumed": sorted(relations_of(ent, "consumesApi"))}
+
+
+def _tab_definition(graph, ref, ent, found) -> dict:
+    spec = ent.get("spec") or {}
+    text = spec.get("definition")
+    if text is not None and not isinstance(text, str):   # a $yaml/$json substitution left a structure
+        text = json.dumps(text, indent=2)
+    api_type = str(spec.get("type") or "")
+    openapi = parse_openapi(text) if text and api_type.lower() in ("openapi", "swagger", "") else None
+    return {"definition": text or "", "api_type": api_type, "openapi": openapi,
+            "highlighted": highlight(text or "", language_of(api_type, text or ""))}
+
+
+def _walk_tab(walk, key: str, default_depth: int):
+    def view(graph, ref, ent, found) -> dict:
+        depth = int_arg(request.args, "depth", default_depth, 1, MAX_DEPTH)
+        answer = walk(graph, ref, depth)
+        return {"walk": answer, "walk_items": answer[key], "depth": depth, "max_depth": MAX_DEPTH}
+    return view
+
+
+def _tab_impact(graph, ref, ent, found) -> dict:
+    ctx = _walk_tab(impact, "impacted", DEFAULT_DEPTH)(graph, ref, ent, found)
+    group_by = request.args.get("group") or "owner"
+    if group_by not in ("owner", "system"):
+        raise BadQuery("group must be owner or system")
+    items = {i["ref"]: i for i in ctx["walk_items"]}
+    rollup = ctx["walk"]["by_owner" if group_by == "owner" else "by_system"]
+    sections = [(r[group_by], r["count"], [items[x] for x in r["refs"]]) for r in rollup]
+    ctx.update(group_by=group_by, sections=sections,
+               csv_url=url_for("web.impact_csv", **_ref_args(ref), depth=ctx["depth"]))
+    return ctx
+
+
+def _tab_members(graph, ref, ent, found) -> dict:
+    return {"members": sorted(relations_of(ent, "hasMember"))}
+
+
+def _tab_ownership(graph, ref, ent, found) -> dict:
+    if ref_kind(ref) == "group":
+        report = ownership_report(graph, ref)
+        return {"report": report, "me": report["groups"][0] if report["groups"] else None}
+    # A user: what they own themselves, then what each of their groups owns.
+    groups = sorted(relations_of(ent, "memberOf"))
+    owned = [(t, None) for t in sorted(relations_of(ent, "ownerOf"))]
+    for g in groups:
+        group_entity = found.get(g)
+        if group_entity:
+            owned += [(t, g) for t in sorted(relations_of(group_entity, "ownerOf"))]
+    refs = list(dict.fromkeys(t for t, _ in owned))
+    details = dict(zip(refs, catalog.get_entities_by_refs(graph, refs))) if refs else {}
+    return {"user_owned": owned, "owned_details": details, "user_groups": groups}
+
+
+def _tab_graph(graph, ref, ent, found) -> dict:
+    depth = int_arg(request.args, "depth", 2, 1, 6)
+    kinds = [k for k in request.args.getlist("kind") if k in KINDS]
+    rels = [r for r in request.args.getlist("relation") if r in GRAPH_RELATIONS]
+    max_nodes = int_arg(request.args, "max_nodes", 150, 1, 1000)
+    sizes = sorted({25, 50, 150, 500, max_nodes})
+    return {"graph_depth": depth, "graph_kinds": kinds, "graph_relations": rels, "all_kinds": KINDS,
+            "all_relations": GRAPH_RELATIONS, "max_nodes": max_nodes, "node_limits": sizes}
+
+
+TAB_VIEWS = {
+    "relations": _tab_relations, "apis": _tab_apis, "definition": _tab_definition,
+    "dependencies": _walk_tab(dependencies, "dependencies", 1), "dependents": _walk_tab(impact, "impacted", 1),
+    "impact": _tab_impact, "members": _tab_members, "ownership": _tab_ownership, "graph": _tab_graph,
+}
+
+
+def _ref_args(ref: str) -> dict:
+    kind, namespace, name = split_ref(ref)
+    return {"kind": kind, "namespace": namespace, "name": name}
+
+
+@bp.get("/catalog/<namespace>/<kind>/<name>/impact.csv")
+def impact_csv(namespace: str, kind: str, name: str):
+    graph, ref, _ = _load_entity(namespace, kind, name)
+    depth = int_arg(request.args, "depth", DEFAULT_DEPTH, 1, MAX_DEPTH)
+    answer = impact(graph, ref, depth)
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["ref", "kind", "distance", "owner", "system", "unresolved", "path"])
+    for i in answer["impacted"]:
+        w.writerow([i["ref"], i["kind"] or "", i["distance"], i["owner"] or "", i["system"] or "",
+                    "yes" if i["unresolved"] else "", " > ".join(i["path"])])
+    if answer["cut_off"]:
+        w.writerow([f"# cut off at depth {depth}: more entities are impacted further away"])
+    k, ns, n = split_ref(ref)
+    filename = f"impact-{k}-{ns}-{n}-depth{depth}.csv"
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+# ------------------------------------------------------------------ reports
+
+
+@bp.get("/reports/ownership")
+def ownership_page():
+    group = (request.args.get("group") or "").strip() or None
+    graph = get_graph()
+    if group:
+        try:
+            group = str(parse_ref(group, default_kind="group"))
+        except RefError as exc:
+            raise BadQuery(str(exc)) from None
+    try:
+        report = ownership_report(graph, group)
+    except LookupError as exc:
+        abort(404, description=str(exc))
+    kinds = sorted({k for g in report["groups"] for k in g["total"]},
+                   key=lambda k: ("Component", "API", "Resource", "System", "Domain", "Template").index(k)
+                   if k in ("Component", "API", "Resource", "System", "Domain", "Template") else 99)
+    return render_template("ownership.html", report=report, kinds=kinds, chart=ownership_bars(report["groups"]),
+                           group=group)
+
+
+# ------------------------------------------------------------------ path finder
+
+
+@bp.get("/paths")
+def paths_page():
+    raw_from = (request.args.get("from") or "").strip()
+    raw_to = (request.args.get("to") or "").strip()
+    ctx = {"raw_from": raw_from, "raw_to": raw_to, "result": None, "error": None}
+    status = 200
+    if raw_from or raw_to:
+        try:
+            if not (raw_from and raw_to):
+                raise ValueError("enter both a start and an end entity")
+            max_hops = int_arg(request.args, "max_hops", 10, 1, 15)
+            start = str(parse_ref(raw_from, default_kind="component"))
+            end = str(parse_ref(raw_to, default_kind="component"))
+            ctx["result"] = catalog.find_paths(get_graph(), start, end, max_hops=max_hops, limit=5)
+            ctx["max_hops"] = max_hops
+        except LookupError as exc:
+            ctx["error"], status = str(exc.args[0] if exc.args else exc), 404
+        except (ValueError, RefError) as exc:   # BadQuery and QueryError are ValueErrors too
+            ctx["error"], status = str(exc), 400
+    return render_template("paths.html", **ctx), status
+
+
+# ------------------------------------------------------------------ registration
+
+
+def location_roots() -> list[Path]:
+    roots = current_app.config.get("TRELLIS_LOCATION_ROOTS")
+    if roots is None:
+        roots = [os.getcwd(), DEMO_CATALOG]
+    return [Path(r).resolve() for r in roots]
+
+
+class TargetRefused(ValueError):
+    """A registration target outside what this server may read."""
+
+
+def checked_target(target: str) -> str:
+    """What may be registered: a git URL, or a path (or file:// URL) inside one of the configured roots."""
+    if not target:
+        raise TargetRefused("Enter a path or a git URL.")
+    if target.lower().startswith("file://"):
+        local = Path(unquote(urlparse(target).path))
+    elif is_git_url(target) and not Path(target).exists():
+        return target   # a remote repository (https, ssh, git, scp-like)
+    else:
+        local = Path(target)
+    resolved = (local if local.is_absolute() else Path(os.getcwd()) / local).resolve()
+    roots = location_roots()
+    if not any(resolved == root or resolved.is_relative_to(root) for root in roots):
+        raise TargetRefused(
+            f"{target} is outside the folders this server may read ({', '.join(str(r) for r in roots)}); "
+            "register a path inside one of them, or a git URL.")
+    if not resolved.exists():
+        raise TargetRefused(f"{target} does not exist on the server.")
+    return target if target.lower().startswith("file://") else str(resolved)
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register_page():
+    ctx = {"target": "", "result": None, "error": None, "roots": location_roots()}
+    if request.method == "GET":
+        return render_template("register.html", **ctx)
+    target = (request.form.get("target") or "").strip()
+    ctx["target"] = target
+    try:
+        checked = checked_target(target)
+        graph = get_graph()
+        ctx["result"] = ingest(graph, checked)
+    except TargetRefused as exc:
+        ctx["error"] = str(exc)
+        return render_template("register.html", **ctx), 400
+    except IngestError as exc:
+        ctx["error"] = str(exc)
+        return render_template("register.html", **ctx), 422
+    except RuntimeError as exc:   # e.g. ingest.git.GitError: the repository could not be cloned
+        if isinstance(exc, GraphUnavailable):
+            raise
+        ctx["error"] = str(exc)
+        return render_template("register.html", **ctx), 422
+    return render_template("register.html", **ctx)
