@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from flask import current_app, request
+from flask import request
 
 from app.errors import ApiError
 from graph.catalog import QueryError, parse_filter_param
 from graph.model import RefError, parse_ref
 
-DEMO_CATALOG = Path(__file__).resolve().parents[2] / "examples" / "demo-catalog"
 
 
 def bad(message: str, code: str = "invalid_parameter", details: object = None) -> ApiError:
@@ -107,30 +105,12 @@ def pick_fields(entity: dict, fields: list[str]) -> dict:
     return out
 
 
-def location_roots() -> list[Path]:
-    roots = current_app.config.get("TRELLIS_LOCATION_ROOTS")
-    if roots is None:
-        roots = [Path.cwd(), DEMO_CATALOG]
-    return [Path(r).resolve() for r in roots]
-
-
 def allowed_target(target: str) -> str:
-    """A git URL (http/https/ssh/git or scp-like) or a local path under an allow-listed root; else 400.
+    """The shared location policy (app.locations), refusals as 400 with the JSON error body."""
+    from app.locations import TargetRefused, checked_target, location_roots
 
-    Why: POST /locations reads files on the server; without this any client could ingest arbitrary paths.
-    """
-    from ingest.git import is_remote_url
-
-    if is_remote_url(target):
-        if not current_app.config.get("TRELLIS_LOCATION_ALLOW_GIT", True):
-            raise bad("git locations are disabled on this server", "location_not_allowed", {"target": target})
-        return target
     try:
-        path = Path(target).resolve()
-    except (OSError, ValueError, RuntimeError):
-        raise bad("the target is not a usable path", "location_not_allowed", {"target": target}) from None
-    roots = location_roots()
-    if not any(path == root or path.is_relative_to(root) for root in roots):
-        raise bad("the target is outside the directories this server may read", "location_not_allowed",
-                  {"target": target, "allowed_roots": [str(r) for r in roots]})
-    return str(path)
+        return checked_target(target)
+    except TargetRefused as exc:
+        raise bad(str(exc), "location_not_allowed",
+                  {"target": target, "allowed_roots": [str(r) for r in location_roots()]}) from None

@@ -8,14 +8,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 from flask import (Response, abort, current_app, redirect, render_template, request, send_from_directory,
                    url_for)
 
 from app.graph_access import get_graph
+from app.locations import TargetRefused, checked_target, location_roots
 from app.web import bp
 from app.web.charts import ownership_bars
 from app.web.definitions import highlight, language_of, parse_openapi
@@ -29,10 +28,8 @@ from graph.driver import GraphUnavailable
 from graph.impact import DEFAULT_DEPTH, MAX_DEPTH, dependencies, impact
 from graph.model import RELATION_NAMES, RefError, entity_ref, parse_ref
 from graph.ownership import ownership_report
-from ingest.git import is_git_url
 from ingest.sync import IngestError, ingest
 
-DEMO_CATALOG = Path(__file__).resolve().parents[2] / "examples" / "demo-catalog"
 NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
 # Front-end files served from node_modules (installed by `npm ci` in scripts/bootstrap): name -> path.
 VENDOR_FILES = {"cytoscape.min.js": "cytoscape/dist/cytoscape.min.js"}
@@ -330,38 +327,6 @@ def paths_page():
 
 
 # ------------------------------------------------------------------ registration
-
-
-def location_roots() -> list[Path]:
-    roots = current_app.config.get("TRELLIS_LOCATION_ROOTS")
-    if roots is None:
-        roots = [os.getcwd(), DEMO_CATALOG]
-    return [Path(r).resolve() for r in roots]
-
-
-class TargetRefused(ValueError):
-    """A registration target outside what this server may read."""
-
-
-def checked_target(target: str) -> str:
-    """What may be registered: a git URL, or a path (or file:// URL) inside one of the configured roots."""
-    if not target:
-        raise TargetRefused("Enter a path or a git URL.")
-    if target.lower().startswith("file://"):
-        local = Path(unquote(urlparse(target).path))
-    elif is_git_url(target) and not Path(target).exists():
-        return target   # a remote repository (https, ssh, git, scp-like)
-    else:
-        local = Path(target)
-    resolved = (local if local.is_absolute() else Path(os.getcwd()) / local).resolve()
-    roots = location_roots()
-    if not any(resolved == root or resolved.is_relative_to(root) for root in roots):
-        raise TargetRefused(
-            f"{target} is outside the folders this server may read ({', '.join(str(r) for r in roots)}); "
-            "register a path inside one of them, or a git URL.")
-    if not resolved.exists():
-        raise TargetRefused(f"{target} does not exist on the server.")
-    return target if target.lower().startswith("file://") else str(resolved)
 
 
 @bp.route("/register", methods=["GET", "POST"])
