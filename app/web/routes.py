@@ -92,7 +92,7 @@ def catalog_page():
         graph, filters=filter_groups(chosen) or None, text=q or None, order_field=SORT_FIELDS[sort],
         order=order, limit=limit, cursor=args.get("cursor") or None,
     )
-    facets = _facets(graph, chosen)
+    facets, omitted = _facets(graph, chosen)
     rows = []
     for e in page["items"]:
         rows.append({
@@ -104,13 +104,16 @@ def catalog_page():
                ("lifecycle", "Lifecycle"), (None, "System"), (None, "Tags"), (None, "Description")]
     return render_template(
         "catalog.html", rows=rows, page=page, facets=facets, chosen=chosen, q=q, sort=sort, order=order,
-        limit=limit, page_sizes=PAGE_SIZES, columns=columns, args=args, with_args=with_args,
+        limit=limit, page_sizes=PAGE_SIZES, columns=columns, args=args, with_args=with_args, omitted=omitted,
         toggle_value=toggle_value, is_chosen=is_chosen, facet_titles={p: t for p, (_, t) in FACETS.items()},
     )
 
 
 
-def _facets(graph, chosen: dict[str, list[str]]) -> dict[str, list[dict]]:
+FACET_LIMIT = 40
+
+
+def _facets(graph, chosen: dict[str, list[str]]) -> tuple[dict[str, list[dict]], dict[str, int]]:
     """Facet counts per sidebar section. A facet with a chosen value is counted without its own choice,
     so its other values stay visible (and selectable); the rest share one query."""
     out: dict[str, list[dict]] = {}
@@ -125,9 +128,15 @@ def _facets(graph, chosen: dict[str, list[str]]) -> dict[str, list[dict]]:
     for p, values in chosen.items():   # a chosen value always shows, even when nothing matches it
         have = {str(v["value"]).lower() for v in out[p]}
         out[p] = out[p] + [{"value": v, "count": 0} for v in values if v.lower() not in have]
+    omitted: dict[str, int] = {}
     for p in out:
-        out[p] = sorted(out[p], key=lambda v: (-v["count"], str(v["value"]).lower()))
-    return {p: out[p] for p in FACETS}
+        ranked = sorted(out[p], key=lambda v: (-v["count"], str(v["value"]).lower()))
+        # A large catalog has hundreds of owners and tags: list the top ones (and any chosen value) only,
+        # so the page stays small and fast; the rest are one search away.
+        shown = [v for i, v in enumerate(ranked) if i < FACET_LIMIT or is_chosen(chosen, p, v["value"])]
+        omitted[p] = len(ranked) - len(shown)
+        out[p] = shown
+    return {p: out[p] for p in FACETS}, omitted
 
 
 # ------------------------------------------------------------------ entity pages
