@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Iterator, Sequence, TypeVar
 
+from graph import versioned
 from graph.model import RELATION_TYPES, Relation, kind_label, parse_ref
 
 if TYPE_CHECKING:
@@ -258,6 +259,7 @@ def bump_catalog_version(graph: "Graph") -> str:
         "MERGE (m:CatalogMeta {key: 'catalog'}) SET m.version = $token, m.updated_at = timestamp()",
         token=token,
     )
+    versioned.set_version(graph, token)
     return token
 
 

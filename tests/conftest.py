@@ -60,10 +60,18 @@ def neo4j_driver(neo4j_uri: str) -> Iterator[Driver]:
     driver.close()
 
 
+def _forget_catalog_version() -> None:
+    """The database was wiped behind the write path's back: drop the read caches keyed on its version."""
+    from graph import versioned
+
+    versioned.clear()
+
+
 @pytest.fixture
 def clean_db(neo4j_driver: Driver) -> Driver:
     """Empty the `neo4j` database before the test (nodes and relationships; schema kept)."""
     neo4j_driver.execute_query("MATCH (n) DETACH DELETE n", database_="neo4j")
+    _forget_catalog_version()
     return neo4j_driver
 
 
@@ -97,6 +105,7 @@ def graph(graph_session, clean_db):
 def graph_module(graph_session, neo4j_driver):
     """An empty database shared by one module's tests (for read-only tests over one loaded catalog)."""
     neo4j_driver.execute_query("MATCH (n) DETACH DELETE n", database_="neo4j")
+    _forget_catalog_version()
     return graph_session
 
 
