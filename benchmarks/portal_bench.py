@@ -151,6 +151,14 @@ def main() -> None:
                  for _ in range(args.requests)]
         facets = ["/api/v1/entity-facets?" + urlencode({"facet": f})
                   for f in rng.choices(["spec.type", "kind", "spec.lifecycle"], k=args.requests)]
+        pages = {
+            "catalog_list_page": ["/catalog?" + urlencode({"kind": k}) for k in ("component", "api", "resource")]
+            + ["/catalog?" + urlencode({"kind": "component", "lifecycle": "production"})],
+            "entity_page": [f"/catalog/{r['ns']}/{r['kind'].lower()}/{quote(r['name'])}" for r in sample],
+            "impact_api": [f"/api/v1/entities/by-name/{r['kind'].lower()}/{r['ns']}/{quote(r['name'])}/impact?depth=10"
+                           for r in sample],
+            "graph_api": ["/api/v1/graph/neighbourhood?" + urlencode({"ref": r["ref"], "depth": 2}) for r in sample],
+        }
         # A freshly started server is measured warm, as a long-running one would be: JIT-compiled (Neo4j
         # and its Cypher runtime), plans cached. 15 s of mixed traffic, on entities (the second half of the
         # sample) other than the ones measured afterwards (the first half).
@@ -167,7 +175,7 @@ def main() -> None:
 
         conc = {}
         for name, paths in pages.items():
-            sequential(port, paths[:30], warmup=30)
+            paths = paths[:1000] if len(paths) > 1000 else paths
             conc[name] = concurrent(port, paths, args.clients, args.seconds)
             print(f"{args.clients} clients {name}: {conc[name]}", flush=True)
         OUT.mkdir(exist_ok=True)
