@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from functools import lru_cache
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -264,7 +265,9 @@ def _resolve(target: str) -> tuple[Path, Path]:
     return path, (path if path.is_dir() else path.parent)
 
 
+@lru_cache(maxsize=65536)
 def _shown(file: Path, root: Path) -> str:
+    """A file as the user knows it: relative to the ingested root (resolving is a syscall: cached)."""
     try:
         return str(Path(file).resolve().relative_to(root))
     except ValueError:

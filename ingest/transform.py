@@ -1,7 +1,6 @@
 """Pure transform: an accepted descriptor document becomes an entity row plus the relations it declares."""
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ def transform(entity: dict, *, file: str, origin: str) -> Transformed:
     The stored descriptor is the file's entity plus Backstage's managed-by annotations, so the API serves
     it exactly as Backstage would; its hash is the change detector for re-ingestion.
     """
-    entity = copy.deepcopy(entity)
+    # The reader hands out fresh, unshared values (aliases expanded into copies), so no defensive copy.
     kind = canonical_kind(str(entity["kind"]))
     entity["kind"] = kind
     metadata = entity.setdefault("metadata", {})
