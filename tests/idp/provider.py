@@ -23,7 +23,7 @@ Layout (``.trellis/`` is git-ignored):
 
 Provisioning is serialised with a file lock, so parallel pytest sessions are safe.
 
-Stdlib only (no Trellis imports): usable from any test, and as a CLI::
+Stdlib plus the project's shared file lock: usable from any test, and as a CLI::
 
     python -m tests.idp.provider provision   # download + build + template, then exit
     python -m tests.idp.provider run         # start one, print its settings, wait for ^C
@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -52,7 +51,8 @@ import xml.etree.ElementTree as ET
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+
+from graph.server.local import _locked  # the same inter-process file lock the Neo4j provisioning uses
 
 __all__ = [
     "Provider",
@@ -232,18 +232,6 @@ def java_home() -> Path:
         f"Keycloak {keycloak_version()} needs Java {MIN_JAVA}+; none found "
         "(set TRELLIS_KEYCLOAK_JAVA_HOME)"
     )
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Inter-process lock so parallel sessions don't race on the shared cache."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _sha256(*paths: Path) -> str:
