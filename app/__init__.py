@@ -4,11 +4,13 @@ from __future__ import annotations
 from flask import Flask
 
 from app.graph_access import init_graph
+from app.json_provider import OrjsonProvider
 
 
 def create_app(config: dict | None = None) -> Flask:
     """Application factory (the Flask tutorial's pattern): config, the graph connection, blueprints."""
     app = Flask(__name__)
+    app.json = OrjsonProvider(app)
     app.config.from_mapping(
         NEO4J_URI=None,           # None: graph.driver.Settings.from_env()
         NEO4J_USER=None,

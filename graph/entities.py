@@ -6,9 +6,10 @@ back in the same query as a pattern comprehension.
 """
 from __future__ import annotations
 
-import json
 import uuid
 from typing import TYPE_CHECKING
+
+import orjson
 
 from graph.model import RELATION_NAMES, RELATION_TYPES
 
@@ -49,7 +50,7 @@ def get_entities_by_refs(graph: "Graph", refs: list[str]) -> list[dict | None]:
 
 def to_entity(record) -> dict:
     """Build the Backstage document from one row of ENTITY_COLUMNS."""
-    entity = json.loads(record["descriptor"])
+    entity = orjson.loads(record["descriptor"])
     ref = record["ref"]
     metadata = entity.setdefault("metadata", {})
     metadata["uid"] = entity_uid(ref)
