@@ -63,10 +63,11 @@ def kind_label(kind: str) -> str:
     canon = canonical_kind(kind)
     if canon in BUILTIN_KINDS:
         return canon
-    cleaned = re.sub(r"[^A-Za-z0-9]", "", canon)
+    # Case-folded: kinds are case-insensitive, so `DataSet` and `dataset` must get the same label.
+    cleaned = re.sub(r"[^a-z0-9]", "", canon.lower())
     if not cleaned or not cleaned[0].isalpha():
-        cleaned = "K" + cleaned
-    return "Kind" + cleaned[0].upper() + cleaned[1:]
+        cleaned = "k" + cleaned
+    return "Kind" + cleaned.capitalize()
 
 
 def parse_ref(

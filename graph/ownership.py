@@ -6,11 +6,10 @@ transitive roll-up is done here; the entity reads are three flat queries.
 """
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter, defaultdict
 from typing import TYPE_CHECKING
 
+from graph.csv_export import csv_text
 from graph.model import OWNABLE_KINDS, RELATION_NAMES
 
 if TYPE_CHECKING:
@@ -98,19 +97,17 @@ def ownership_report(graph: "Graph", group: str | None = None) -> dict:
 
 def report_csv(report: dict) -> str:
     """One CSV a spreadsheet can filter: a row per (group, owned entity), then unowned, then dangling."""
-    out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(["category", "group", "entity", "kind", "owner", "detail"])
+    rows: list[list[object]] = [["category", "group", "entity", "kind", "owner", "detail"]]
     for g in report["groups"]:
         for e in g["entities"]:
-            w.writerow(["owned", g["group"], e["ref"], e["kind"], e["owner"],
-                        "direct" if e["direct"] else "via sub-group"])
+            rows.append(["owned", g["group"], e["ref"], e["kind"], e["owner"],
+                         "direct" if e["direct"] else "via sub-group"])
     for e in report["unowned"]:
-        w.writerow(["unowned", "", e["ref"], e["kind"], e["owner"] or "", e["reason"]])
+        rows.append(["unowned", "", e["ref"], e["kind"], e["owner"] or "", e["reason"]])
     for d in report["dangling"]:
-        w.writerow(["dangling", "", d["from"], d["from"].split(":", 1)[0], "",
-                    f"{d['field'] or d['relation']} -> {d['to']} (not in the catalog)"])
-    return out.getvalue()
+        rows.append(["dangling", "", d["from"], d["from"].split(":", 1)[0], "",
+                     f"{d['field'] or d['relation']} -> {d['to']} (not in the catalog)"])
+    return csv_text(rows)
 
 
 def _tree_order(top: list[str], children: dict[str, list[str]], known) -> list[tuple[str, int]]:

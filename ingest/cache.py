@@ -6,17 +6,34 @@ lost, stale or foreign cache costs time, never correctness.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 
 def cache_root() -> Path:
-    """`$TRELLIS_CACHE`, else `~/.cache/trellis`."""
-    return Path(os.environ.get("TRELLIS_CACHE") or Path.home() / ".cache" / "trellis")
+    """`$TRELLIS_CACHE`, else `~/.cache/trellis` (resolved: paths under it are compared with resolved ones)."""
+    return Path(os.environ.get("TRELLIS_CACHE") or Path.home() / ".cache" / "trellis").resolve()
+
+
+@contextlib.contextmanager
+def ingest_lock(*scope: str) -> Iterator[None]:
+    """An inter-process lock named after `scope` (e.g. the database), held for one ingest run."""
+    name = hashlib.sha256("\n".join(scope).encode()).hexdigest()[:24]
+    path = cache_root() / "locks" / f"{name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @dataclass

@@ -38,7 +38,8 @@ def checkout(url: str, *, cache: Path | None = None, timeout: float = 300) -> Pa
     """A working tree of the repository's default branch, cloned shallow or fast-forwarded if cached."""
     cache = cache or cache_dir()
     dest = cache / hashlib.sha256(url.encode()).hexdigest()[:20]
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    # No prompts, and only ordinary transports: `ext::`/`fd::` URLs would run commands or read descriptors.
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ALLOW_PROTOCOL": "file:git:http:https:ssh"}
     if (dest / ".git").is_dir():
         _git(["fetch", "--depth", "1", "--quiet", "origin", "HEAD"], dest, env, timeout)
         _git(["reset", "--hard", "--quiet", "FETCH_HEAD"], dest, env, timeout)
@@ -46,7 +47,7 @@ def checkout(url: str, *, cache: Path | None = None, timeout: float = 300) -> Pa
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_suffix(".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    _git(["clone", "--depth", "1", "--quiet", "--no-tags", url, str(tmp)], dest.parent, env, timeout)
+    _git(["clone", "--depth", "1", "--quiet", "--no-tags", "--", url, str(tmp)], dest.parent, env, timeout)
     tmp.rename(dest)
     return dest
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from graph import write
-from ingest.cache import FileEntry, IngestCache
+from ingest.cache import FileEntry, IngestCache, ingest_lock
 from ingest.descriptors import Rejection, read_catalog
 from ingest.descriptors.reader import Reusable
 from ingest.git import checkout, is_git_url
@@ -93,7 +93,10 @@ def ingest(graph: "Graph | None", target: str, *, dry_run: bool = False, guard: 
         return _ingest(graph, target, key, result, guard, progress)
     started_at = int(time.time() * 1000)
     try:
-        _ingest(graph, target, key, result, guard, progress)
+        # One writer per catalog database on this host: two runs comparing against the same stored state
+        # would both CREATE the same new nodes and relationships (and share one git clone directory).
+        with ingest_lock(graph.settings.uri, graph.database):
+            _ingest(graph, target, key, result, guard, progress)
     except Exception as exc:
         try:
             write.bump_catalog_version(graph)
@@ -187,6 +190,8 @@ def _ingest(graph: "Graph | None", target: str, key: str, result: IngestResult, 
             continue
         added.append(item)
 
+    if read.truncated:   # files past the read limit were not seen: their entities must not look gone
+        protected.update(mine)
     removed = [
         ref for ref, stored in mine.items()
         if ref not in accepted and ref not in kept and ref not in protected and _shown(Path(stored.file or ""), root) not in failed_files
@@ -197,8 +202,6 @@ def _ingest(graph: "Graph | None", target: str, key: str, result: IngestResult, 
         result.seconds = time.perf_counter() - started
         return result
 
-    _step(progress, "removing", 0, len(removed))
-    write.remove_entities(graph, removed)
     changed = added + updated
     fresh = {t.row.ref for t in added if t.row.ref not in others}   # no node at all yet
     _step(progress, "writing entities", 0, len(changed))
@@ -211,6 +214,9 @@ def _ingest(graph: "Graph | None", target: str, key: str, result: IngestResult, 
     _step(progress, "writing relations", 0, len(relations))
     fresh.update(write.ensure_placeholders(graph, endpoints - accepted.keys()))
     write.create_relations(graph, relations, source=key, run=result.run, fresh=fresh)
+    # Last, once everything else is written: a run that fails earlier has deleted nothing.
+    _step(progress, "removing", 0, len(removed))
+    write.remove_entities(graph, removed)
     summary = {k: v for k, v in result.as_json().items() if isinstance(v, int) and not isinstance(v, bool)}
     summary["rejected"] = len(result.rejected)
     summary["conflicts"] = len(result.conflicts)
@@ -257,7 +263,7 @@ def _remember(cache: IngestCache, read, accepted: dict[str, Transformed], root: 
 def _resolve(target: str) -> tuple[Path, Path]:
     """The local path to read and the root nothing may escape."""
     if is_git_url(target):
-        repo = checkout(target)
+        repo = checkout(target).resolve()
         return repo, repo
     path = Path(target).resolve()
     if not path.exists():

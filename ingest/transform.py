@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 
 from graph.filters import entity_facts
@@ -69,7 +70,28 @@ def transform(entity: dict, *, file: str, origin: str) -> Transformed:
         tags=[str(t).lower() for t in tags] if isinstance(tags, list) else [],
         facts=entity_facts(entity),
     )
-    return Transformed(row, declared.relations, [(p.field, p.reason) for p in declared.problems])
+    problems = [(p.field, p.reason) for p in declared.problems]
+    bad_number = _non_finite(entity, "")
+    if bad_number is not None:   # JSON has no Infinity/NaN: the stored descriptor could not be read back
+        problems.append((bad_number, f"{bad_number} is not a finite number (.inf and .nan cannot be stored as JSON)"))
+    return Transformed(row, declared.relations, problems)
+
+
+def _non_finite(value: object, path: str) -> str | None:
+    """The JSON path of the first infinite or NaN float in a descriptor, if any."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path or "(document)"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _non_finite(item, f"{path}.{key}" if path else str(key))
+            if found:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _non_finite(item, f"{path}[{i}]")
+            if found:
+                return found
+    return None
 
 
 def _text(value: object) -> str | None:

@@ -315,3 +315,8 @@ def test_wrong_content_type_is_415(client):
     response = client.post("/api/v1/entities/by-refs", data="x", content_type="text/plain")
     assert response.status_code == 415
     assert_error(response.get_json(), "unsupported_media_type")
+
+
+def test_too_many_facets_is_a_400(client):
+    query = "&".join(f"facet=spec.f{i}" for i in range(21))
+    assert_error(get(client, f"/api/v1/entity-facets?{query}", 400))

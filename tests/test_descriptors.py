@@ -803,3 +803,21 @@ def test_loader_backends_agree(loader: type) -> None:
     assert out[0].data == {"a": "yes", "b": 755, "c": 16, "d": None, "e": 1000.0, "f": True, "g": "<<"}
     out = run("k: \x07\n")
     assert out[0].index is None and "control character" in out[0].reason
+
+
+def test_location_glob_with_several_double_stars_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "catalog-info.yaml").write_text(
+        "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata: {name: l}\n"
+        "spec: {targets: ['./**/**/catalog-info.yaml']}\n")
+    result = read_catalog(tmp_path)
+    assert [(r.field, "more than once" in r.reason) for r in result.rejections] == [("spec.targets[0]", True)]
+
+
+def test_json_substitution_with_an_enormous_integer_is_a_rejection(tmp_path: Path) -> None:
+    (tmp_path / "big.json").write_text("1" + "0" * 5000)
+    (tmp_path / "catalog-info.yaml").write_text(
+        "apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata: {name: a}\n"
+        "spec: {type: openapi, lifecycle: production, owner: t, definition: {$json: ./big.json}}\n")
+    result = read_catalog(tmp_path)
+    assert result.documents == [] and result.rejections[0].field == "spec.definition"

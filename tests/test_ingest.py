@@ -133,7 +133,7 @@ def test_every_kind_and_relation_lands(graph, tmp_path):
     assert set(rels(graph, "user:default/jane")) == {("MEMBER_OF", "group:default/sales")}
     assert rels(graph, "component:default/platform") == [("OWNED_BY", "user:default/jane")]
     _, slo_labels = node(graph, "servicelevel:default/web-slo")
-    assert slo_labels == {"Entity", "KindServiceLevel"}
+    assert slo_labels == {"Entity", "KindServicelevel"}
     # refs to entities nobody declared are placeholders carrying their kind label
     _, ph = node(graph, "api:ops/metrics")
     assert ph == {"Entity", "Unresolved", "API"}
@@ -300,3 +300,40 @@ def test_a_stale_cache_never_hides_missing_entities(graph, tmp_path, neo4j_drive
     result = ingest(graph, str(tmp_path))
     assert (result.reused_files, result.added, result.unchanged) == (0, 1, 1)
     assert node(graph, "component:default/b")[0] is not None
+
+
+def test_non_finite_number_rejects_only_its_document(graph, tmp_path):
+    write(tmp_path / "catalog-info.yaml",
+          component("odd", extra=", weight: .inf") + "---\n" + component("fine"))
+    result = ingest(graph, str(tmp_path))
+    assert result.added == 1
+    assert [(r["ref"], r["field"]) for r in result.rejected] == [("component:default/odd", "spec.weight")]
+
+
+def test_a_failed_run_deletes_nothing(graph, tmp_path, monkeypatch):
+    from graph import write as graph_write
+
+    f = write(tmp_path / "catalog-info.yaml", component("stays") + "---\n" + component("goes"))
+    ingest(graph, str(tmp_path))
+    write(f, component("stays", extra=", dependsOn: [component:new]") + "---\n" + component("new"))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the database went away mid-run")
+    monkeypatch.setattr(graph_write, "create_relations", broken)
+    with pytest.raises(RuntimeError):
+        ingest(graph, str(tmp_path))
+    assert node(graph, "component:default/goes")[0] is not None      # removal comes last
+    monkeypatch.undo()
+    assert ingest(graph, str(tmp_path)).removed == 1
+
+
+def test_concurrent_runs_of_one_location_do_not_collide(graph, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    write(tmp_path / "catalog-info.yaml", "---\n".join(
+        component(f"c{i}", extra=f", dependsOn: [component:c{i + 1}]") for i in range(30)))
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: ingest(graph, str(tmp_path)), range(2)))
+    assert sorted((r.added, r.unchanged) for r in results) == [(0, 30), (30, 0)]
+    doubled = graph.read("MATCH (a)-[r:DEPENDS_ON]->(b) WITH a, b, count(r) AS n WHERE n > 1 RETURN count(*) AS c")
+    assert doubled[0]["c"] == 0 and count(graph) == 30

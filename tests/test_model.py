@@ -26,8 +26,9 @@ def test_parse_ref_rejects(bad):
 def test_custom_kind_labels_are_sanitised():
     assert kind_label("component") == "Component"
     assert kind_label("api") == "API"
-    assert kind_label("my-kind`) DETACH DELETE n //") == "KindMykindDETACHDELETEn"
+    assert kind_label("my-kind`) DETACH DELETE n //") == "KindMykinddetachdeleten"
     assert kind_label("9lives") == "KindK9lives"
+    assert kind_label("DataSet") == kind_label("dataset") == "KindDataset"   # kinds are case-insensitive
 
 
 def test_component_relations_follow_backstage_defaults():

@@ -494,3 +494,10 @@ def test_escaped_script_is_shown_as_text(portal_client, xss):
     assert SCRIPT not in posted and "&lt;script&gt;" in posted
     missing = portal_client.get("/catalog/default/component/%3Cscript%3E").get_data(as_text=True)
     assert "<script>" not in missing.split("</header>")[1]
+
+
+def test_register_refuses_posts_from_other_sites(portal_client, tmp_path):
+    response = portal_client.post("/register", data={"target": str(tmp_path)},
+                                  headers={"Origin": "https://evil.example"})
+    assert response.status_code == 403
+    assert "only be sent from the portal" in response.get_data(as_text=True)

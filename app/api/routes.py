@@ -96,11 +96,16 @@ def entities_by_refs():
     return jsonify({"items": items})
 
 
+MAX_FACETS = 20
+
+
 @bp.get("/entity-facets")
 def entity_facets():
     facets = [f for f in request.args.getlist("facet") if f.strip()]
     if not facets:
         raise bad("at least one facet parameter is required", details={"parameter": "facet"})
+    if len(facets) > MAX_FACETS:   # each facet is its own pass over the matching entities
+        raise bad(f"at most {MAX_FACETS} facets per request", details={"parameter": "facet"})
     return jsonify(catalog.entity_facets(get_graph(), facets, filters_arg()))
 
 

@@ -8,8 +8,10 @@ import json
 import re
 from dataclasses import dataclass, field
 
-import yaml
 from markupsafe import Markup, escape
+
+from ingest.descriptors.limits import Limits
+from ingest.descriptors.yaml_loader import YamlProblem, load_single
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 
@@ -37,9 +39,11 @@ class OpenApiView:
 
 def parse_openapi(text: str) -> OpenApiView | None:
     """The operations of an OpenAPI 3 / Swagger 2 document (YAML or JSON), grouped by tag; None if not one."""
+    # The descriptor loader, not yaml.safe_load: its limits stop an alias bomb in a definition from
+    # expanding into gigabytes when the operations are turned into text.
     try:
-        doc = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError):
+        doc = json.loads(text) if text.lstrip().startswith("{") else load_single(text, Limits())
+    except (ValueError, RecursionError, YamlProblem):
         return None
     if not isinstance(doc, dict) or not ({"openapi", "swagger"} & doc.keys()):
         return None

@@ -5,10 +5,9 @@ Everything shown is escaped by Jinja's autoescape.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import (Response, abort, current_app, redirect, render_template, request, send_from_directory,
                    url_for)
@@ -24,6 +23,7 @@ from app.web.helpers import (DEFAULT_KIND_FOR, FACETS, KINDS, PAGE_SIZES, RELATI
                              selected_filters, short_ref, sort_choice, split_ref, tabs_for, toggle_value,
                              with_args)
 from graph import catalog
+from graph.csv_export import csv_text
 from graph.driver import GraphUnavailable
 from graph.impact import DEFAULT_DEPTH, MAX_DEPTH, dependencies, impact
 from graph.model import RELATION_NAMES, RefError, entity_ref, parse_ref
@@ -273,17 +273,15 @@ def impact_csv(namespace: str, kind: str, name: str):
     graph, ref, _ = _load_entity(namespace, kind, name)
     depth = int_arg(request.args, "depth", DEFAULT_DEPTH, 1, MAX_DEPTH)
     answer = impact(graph, ref, depth)
-    out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(["ref", "kind", "distance", "owner", "system", "unresolved", "path"])
+    rows: list[list[object]] = [["ref", "kind", "distance", "owner", "system", "unresolved", "path"]]
     for i in answer["impacted"]:
-        w.writerow([i["ref"], i["kind"] or "", i["distance"], i["owner"] or "", i["system"] or "",
-                    "yes" if i["unresolved"] else "", " > ".join(i["path"])])
+        rows.append([i["ref"], i["kind"] or "", i["distance"], i["owner"] or "", i["system"] or "",
+                     "yes" if i["unresolved"] else "", " > ".join(i["path"])])
     if answer["cut_off"]:
-        w.writerow([f"# cut off at depth {depth}: more entities are impacted further away"])
+        rows.append([f"# cut off at depth {depth}: more entities are impacted further away"])
     k, ns, n = split_ref(ref)
     filename = f"impact-{k}-{ns}-{n}-depth{depth}.csv"
-    return Response(out.getvalue(), mimetype="text/csv",
+    return Response(csv_text(rows), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
@@ -336,6 +334,21 @@ def paths_page():
 
 
 # ------------------------------------------------------------------ registration
+
+
+@bp.before_request
+def _same_origin_posts():
+    """Refuse form posts sent by other sites (a browser always names the page it posts from).
+
+    Why: without it any page a portal user visits could make their browser register a location. Sign-in
+    (the auth issue) adds CSRF tokens; this check already stops cross-site posts today.
+    """
+    if request.method != "POST":
+        return None
+    origin = request.headers.get("Origin") or request.headers.get("Referer")
+    if origin and urlsplit(origin).netloc != request.host:
+        abort(403, description="This form can only be sent from the portal's own pages.")
+    return None
 
 
 @bp.route("/register", methods=["GET", "POST"])

@@ -60,6 +60,9 @@ def location_targets(
         if _GLOB.search(target):
             matched, found_any = 0, False
             pattern = lexical.relative_to(root).as_posix()
+            if pattern.count("**") > 1:   # each extra ** multiplies the walk (~10x per ** on deep trees)
+                problems.append(Problem(field, f"target '{target}' uses '**' more than once; one is enough"))
+                continue
             try:
                 matches = sorted(root.glob(pattern))
             except ValueError as exc:

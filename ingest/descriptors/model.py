@@ -44,6 +44,7 @@ class ReadResult:
     digests: dict[Path, str] = field(default_factory=dict)   # sha256 of each file read
     reused: set[Path] = field(default_factory=set)            # files skipped as unchanged (see `reusable`)
     substituting: set[Path] = field(default_factory=set)      # files using $text/$json/$yaml (never reused)
+    truncated: bool = False                                   # the file limit was hit: some files not read
 
     @property
     def ok(self) -> bool:

@@ -66,12 +66,17 @@ class _FileReader:
         self.out.digest = hashlib.sha256(text.encode()).hexdigest()
         self.out.substituting = any(marker in text for marker in _SUBSTITUTION_MARKERS)
         if self.reusable and not self.out.substituting and self.reusable[0] == self.out.digest:
-            self.out.reused = True
+            targets: list[Path] = []
+            problems = []
             for location in self.reusable[1]:
-                targets, _ = location_targets(
+                found, trouble = location_targets(
                     location, base_dir=self.path.parent, root=self.root, max_matches=self.limits.max_files)
+                targets.extend(found)
+                problems.extend(trouble)
+            if not problems:   # else read it again, so the problems are reported on their documents
+                self.out.reused = True
                 self.out.targets.extend(targets)
-            return self.out
+                return self.out
         for item in load_documents(text, self.limits):
             if isinstance(item, LoadFailure):
                 self.reject(item.index, None, Problem(None, item.reason))
@@ -149,6 +154,7 @@ class _Reader:
         if len(self.seen) >= self.limits.max_files:
             if not self.over_limit:  # said once, not once per skipped file
                 self.over_limit = True
+                self.result.truncated = True
                 self.reject(found, None, None, Problem(
                     None, f"not read, nor any later file: one read is limited to "
                           f"{self.limits.max_files} descriptor files"))

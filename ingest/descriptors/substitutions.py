@@ -99,6 +99,8 @@ class _Substituter:
                 raise self.fail(
                     path, f"$json file '{arg}' is not valid JSON at line {exc.lineno}, "
                           f"column {exc.colno}: {exc.msg}") from None
+            except ValueError as exc:   # e.g. an integer longer than Python converts (4300 digits)
+                raise self.fail(path, f"$json file '{arg}' cannot be read: {exc}") from None
             except RecursionError:
                 raise self.fail(path, f"$json file '{arg}' is nested too deeply") from None
         else:
