@@ -143,3 +143,35 @@ def _subtree(root: str, children: dict[str, list[str]]) -> set[str]:
 
 def _unowned_reason(owner: str | None) -> str:
     return f"owner {owner} is not in the catalog" if owner else "no owner declared"
+
+
+_CLAIMS = """
+MATCH (u:Entity {ref: $ref})
+OPTIONAL MATCH (u)-[:MEMBER_OF]->(:Group)-[:CHILD_OF*0..20]->(g:Group)
+RETURN collect(DISTINCT g.ref) AS groups
+"""
+_OWNED_BY_ANY = """
+UNWIND $claims AS claim
+MATCH (e:Entity)-[:OWNED_BY]->(:Entity {ref: claim}) WHERE NOT e:Unresolved
+RETURN e.ref AS ref, claim
+ORDER BY ref
+"""
+
+
+def ownership_claims(graph: "Graph", user: str) -> list[str]:
+    """A user's ownership claims: their own ref, their groups and every ancestor of those groups.
+
+    (Backstage counts direct groups only; DESIGN.md promises the whole chain up the group tree.)
+    """
+    records = graph.read(_CLAIMS, ref=user)
+    groups = sorted(records[0]["groups"]) if records else []
+    return [user, *groups]
+
+
+def owned_through(graph: "Graph", claims: list[str]) -> list[tuple[str, str]]:
+    """(entity, claim) for everything owned by any of the claims, each entity once (its first claim)."""
+    seen: dict[str, str] = {}
+    for r in graph.read(_OWNED_BY_ANY, claims=claims):
+        seen.setdefault(r["ref"], r["claim"])
+    order = {claim: i for i, claim in enumerate(claims)}
+    return sorted(seen.items(), key=lambda item: (order[item[1]], item[0]))

@@ -249,3 +249,13 @@ def test_ownership_report_scoped_to_a_group_and_csv(catalog):
     assert "owned,group:default/team-a,component:default/svc-d,Component,group:default/team-a1,via sub-group" in lines
     with pytest.raises(LookupError):
         ownership_report(catalog, "group:default/nope")
+
+
+def test_ownership_claims_climb_the_group_tree(catalog):
+    from graph.ownership import owned_through, ownership_claims
+
+    assert ownership_claims(catalog, "user:default/bob") == ["user:default/bob", "group:default/org",
+                                                             "group:default/team-b"]
+    owned = dict(owned_through(catalog, ownership_claims(catalog, "user:default/bob")))
+    assert owned["system:default/sys-2"] == "group:default/team-b" and "resource:default/db" not in owned
+    assert ownership_claims(catalog, "user:default/nobody") == ["user:default/nobody"]

@@ -352,6 +352,8 @@ def test_user_page(portal_client):
     assert "/catalog/default/group/payments-team" in html
     owned = page(portal_client, "/catalog/default/user/dev.patel?tab=ownership")
     assert "/catalog/default/resource/payments-db" in owned
+    # claims go up the group tree: payments-team's parent commerce owns the commerce domain directly
+    assert "/catalog/default/domain/commerce" in owned and "/catalog/default/group/commerce" in owned
 
 
 def test_unknown_entity_is_a_404_page_without_traceback(portal_client):

@@ -27,7 +27,7 @@ from graph.csv_export import csv_text
 from graph.driver import GraphUnavailable
 from graph.impact import DEFAULT_DEPTH, MAX_DEPTH, dependencies, impact
 from graph.model import RELATION_NAMES, RefError, entity_ref, parse_ref
-from graph.ownership import ownership_report
+from graph.ownership import owned_through, ownership_claims, ownership_report
 from ingest.sync import IngestError, ingest
 
 NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
@@ -234,14 +234,11 @@ def _tab_ownership(graph, ref, ent, found) -> dict:
     if ref_kind(ref) == "group":
         report = ownership_report(graph, ref)
         return {"report": report, "me": report["groups"][0] if report["groups"] else None}
-    # A user: what they own themselves, then what each of their groups owns.
-    groups = sorted(relations_of(ent, "memberOf"))
-    owned = [(t, None) for t in sorted(relations_of(ent, "ownerOf"))]
-    for g in groups:
-        group_entity = found.get(g)
-        if group_entity:
-            owned += [(t, g) for t in sorted(relations_of(group_entity, "ownerOf"))]
-    refs = list(dict.fromkeys(t for t, _ in owned))
+    # A user: what they own themselves, then what their groups and those groups' ancestors own.
+    claims = ownership_claims(graph, ref)
+    groups = claims[1:]
+    owned = [(t, None if claim == ref else claim) for t, claim in owned_through(graph, claims)]
+    refs = [t for t, _ in owned]
     details = dict(zip(refs, catalog.get_entities_by_refs(graph, refs))) if refs else {}
     return {"user_owned": owned, "owned_details": details, "user_groups": groups}
 
