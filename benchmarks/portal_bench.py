@@ -160,10 +160,10 @@ def main() -> None:
             "graph_api": ["/api/v1/graph/neighbourhood?" + urlencode({"ref": r["ref"], "depth": 2}) for r in sample],
         }
         # A freshly started server is measured warm, as a long-running one would be: JIT-compiled (Neo4j
-        # and its Cypher runtime), plans cached. 15 s of mixed traffic, on entities (the second half of the
+        # and its Cypher runtime), plans cached. 40 s of mixed traffic, on entities (the second half of the
         # sample) other than the ones measured afterwards (the first half).
         everything = by_name[1000:] + lists + facets + [p for ps in pages.values() for p in ps[1000:] or ps]
-        warm = concurrent(port, everything, 4, 15)
+        warm = concurrent(port, everything, 4, 40)
         print(f"warm-up: {warm}", flush=True)
         seq = {
             "entity_by_name": sequential(port, by_name[: args.requests]),
