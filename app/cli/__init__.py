@@ -1,6 +1,8 @@
 """The `trellis` command line."""
 from __future__ import annotations
 
+import logging
+
 import click
 
 from app.cli.catalog_cmd import deps, impact, ingest, report, up
@@ -12,6 +14,9 @@ from app.cli.serve_cmd import serve
 @click.version_option(package_name="trellis")
 def main() -> None:
     """Trellis: a graph-native developer portal (Backstage-compatible catalog in Neo4j)."""
+    # The driver warns on every retried transaction (e.g. a lock conflict between two parallel write
+    # batches, which the managed transaction resolves by itself); that is noise in a terminal.
+    logging.getLogger("neo4j").setLevel(logging.ERROR)
 
 
 for command in (neo4j, ingest, impact, deps, report, up, serve):
