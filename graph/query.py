@@ -153,9 +153,11 @@ def _namespaces(graph: "Graph", version: str | None, filters: Filters) -> list[s
 
 # ------------------------------------------------------------------------------------------ facets
 
-def entity_facets(graph: "Graph", facets: list[str], filters: Filters | None = None) -> dict:
-    """`{"facets": {facet: [{value, count}]}}` over the filtered catalog, counts desc then value."""
+def entity_facets(graph: "Graph", facets: list[str], filters: Filters | None = None,
+                  text: str | None = None) -> dict:
+    """`{"facets": {facet: [{value, count}]}}` over the filtered catalog (and free text), counts desc then value."""
     filters_n = normalise(filters)
+    text = text.strip().lower() if text and text.strip() else None
     names = []
     for facet in facets:
         key = (facet or "").strip()
@@ -170,10 +172,10 @@ def entity_facets(graph: "Graph", facets: list[str], filters: Filters | None = N
         def compute(facet: str = facet) -> list[dict]:
             nonlocal compiled
             if compiled is None:
-                compiled = compile_filters(filters_n, namespaces=_namespaces(graph, version, filters_n))
+                compiled = compile_filters(filters_n, text, namespaces=_namespaces(graph, version, filters_n))
             return _facet(graph, compiled, facet.lower())
         out[facet] = copy.deepcopy(
-            versioned.cached(graph, version, ("facet", facet.lower(), _freeze(filters_n)), compute))
+            versioned.cached(graph, version, ("facet", facet.lower(), _freeze(filters_n), text), compute))
     return {"facets": out}
 
 

@@ -503,3 +503,13 @@ def test_register_refuses_posts_from_other_sites(portal_client, tmp_path):
                                   headers={"Origin": "https://evil.example"})
     assert response.status_code == 403
     assert "only be sent from the portal" in response.get_data(as_text=True)
+
+
+def test_facet_counts_follow_the_free_text(portal_client):
+    html = page(portal_client, "/catalog?q=payments-db")
+    kind_section = re.search(r'data-facet="kind".*?</section>', html, re.S).group(0)
+    counts = dict(re.findall(
+        r'data-value="([A-Za-z]+)">\s*<span class="facet__box"[^>]*>[^<]*</span>\s*'
+        r'<span class="facet__label"[^>]*>[^<]*</span>\s*<span class="facet__count">(\d+)</span>', kind_section))
+    # only payments-db and its replica match the text, not the 117 entities of the demo
+    assert counts == {"Resource": "2"}

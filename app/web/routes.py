@@ -92,7 +92,7 @@ def catalog_page():
         graph, filters=filter_groups(chosen) or None, text=q or None, order_field=SORT_FIELDS[sort],
         order=order, limit=limit, cursor=args.get("cursor") or None,
     )
-    facets, omitted = _facets(graph, chosen)
+    facets, omitted = _facets(graph, chosen, q or None)
     rows = []
     for e in page["items"]:
         rows.append({
@@ -113,17 +113,17 @@ def catalog_page():
 FACET_LIMIT = 40
 
 
-def _facets(graph, chosen: dict[str, list[str]]) -> tuple[dict[str, list[dict]], dict[str, int]]:
+def _facets(graph, chosen: dict[str, list[str]], text: str | None = None) -> tuple[dict[str, list[dict]], dict[str, int]]:
     """Facet counts per sidebar section. A facet with a chosen value is counted without its own choice,
     so its other values stay visible (and selectable); the rest share one query."""
     out: dict[str, list[dict]] = {}
     plain = [p for p in FACETS if p not in chosen]
     if plain:
-        answer = catalog.entity_facets(graph, [FACETS[p][0] for p in plain], filter_groups(chosen) or None)
+        answer = catalog.entity_facets(graph, [FACETS[p][0] for p in plain], filter_groups(chosen) or None, text)
         for p in plain:
             out[p] = answer["facets"].get(FACETS[p][0], [])
     for p in chosen:
-        answer = catalog.entity_facets(graph, [FACETS[p][0]], filter_groups(chosen, without=p) or None)
+        answer = catalog.entity_facets(graph, [FACETS[p][0]], filter_groups(chosen, without=p) or None, text)
         out[p] = answer["facets"].get(FACETS[p][0], [])
     for p, values in chosen.items():   # a chosen value always shows, even when nothing matches it
         have = {str(v["value"]).lower() for v in out[p]}
