@@ -7,7 +7,6 @@ lost, stale or foreign cache costs time, never correctness.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -15,6 +14,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
+
+from graph.server.local import file_lock
 
 
 def cache_root() -> Path:
@@ -26,14 +27,8 @@ def cache_root() -> Path:
 def ingest_lock(*scope: str) -> Iterator[None]:
     """An inter-process lock named after `scope` (e.g. the database), held for one ingest run."""
     name = hashlib.sha256("\n".join(scope).encode()).hexdigest()[:24]
-    path = cache_root() / "locks" / f"{name}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(cache_root() / "locks" / f"{name}.lock"):
+        yield
 
 
 @dataclass

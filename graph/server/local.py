@@ -135,8 +135,8 @@ def _pom_hash() -> str:
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Inter-process lock so parallel pytest sessions/CLIs don't race on one dir."""
+def file_lock(path: Path) -> Iterator[None]:
+    """Inter-process lock (flock on `path`) so parallel sessions, CLIs and ingests don't race."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
@@ -277,7 +277,7 @@ def provision(home: Path | str | None = None, *, quiet: bool = True) -> Path:
     want = _pom_hash()
     if stamp.is_file() and stamp.read_text().strip() == want:
         return dist
-    with _locked(dist / ".lock"):
+    with file_lock(dist / ".lock"):
         if stamp.is_file() and stamp.read_text().strip() == want:
             return dist  # another process provisioned while we waited
         mvn = shutil.which("mvn")
@@ -408,7 +408,7 @@ def start(
     home = _home(home)
     home.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout
-    with _locked(home / ".start.lock"):
+    with file_lock(home / ".start.lock"):
         info = _running_info(home)
         if info is not None:
             _wait_for_bolt(info, _CHILDREN.get(info.pid), deadline)

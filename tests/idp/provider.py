@@ -52,7 +52,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from graph.server.local import _locked  # the same inter-process file lock the Neo4j provisioning uses
+from graph.server.local import file_lock  # the same inter-process file lock the Neo4j provisioning uses
 
 __all__ = [
     "Provider",
@@ -372,7 +372,7 @@ def provision() -> tuple[Path, Path]:
     Returns ``(dist_dir, template_db)``. Cold: ~15 s download (169 MB), ~35 s build,
     ~30 s first start with schema creation and realm import. Warm: instant.
     """
-    with _locked(CACHE_DIR / ".lock"):
+    with file_lock(CACHE_DIR / ".lock"):
         dist = _dist_dir()
         stamp = dist / ".trellis-provisioned"
         pom_hash = _sha256(POM)
