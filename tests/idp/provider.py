@@ -56,6 +56,7 @@ from graph.server.local import file_lock  # the same inter-process file lock the
 
 __all__ = [
     "Provider",
+    "NoSuitableJava",
     "ProviderError",
     "User",
     "browser_session",
@@ -89,6 +90,10 @@ STOP_TIMEOUT = 30.0
 
 class ProviderError(RuntimeError):
     """Provisioning, starting or stopping the test identity provider failed."""
+
+
+class NoSuitableJava(ProviderError):
+    """This machine has no Java 21+ for Keycloak (Debian's packages stop at 17; the Temurin JDK is missing)."""
 
 
 @dataclass(frozen=True)
@@ -228,7 +233,7 @@ def java_home() -> Path:
         major = _java_major(cand)
         if major is not None and major >= MIN_JAVA:
             return cand
-    raise ProviderError(
+    raise NoSuitableJava(
         f"Keycloak {keycloak_version()} needs Java {MIN_JAVA}+; none found "
         "(set TRELLIS_KEYCLOAK_JAVA_HOME)"
     )
