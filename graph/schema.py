@@ -12,6 +12,8 @@ if TYPE_CHECKING:
 STATEMENTS: tuple[str, ...] = (
     "CREATE CONSTRAINT entity_ref IF NOT EXISTS FOR (n:Entity) REQUIRE n.ref IS UNIQUE",
     "CREATE CONSTRAINT ingest_source_key IF NOT EXISTS FOR (s:IngestSource) REQUIRE s.key IS UNIQUE",
+    "CREATE CONSTRAINT account_username IF NOT EXISTS FOR (a:Account) REQUIRE a.username IS UNIQUE",
+    "CREATE CONSTRAINT api_token_id IF NOT EXISTS FOR (t:ApiToken) REQUIRE t.token_id IS UNIQUE",
     "CREATE CONSTRAINT ingest_run_id IF NOT EXISTS FOR (r:IngestRun) REQUIRE r.id IS UNIQUE",
     "CREATE CONSTRAINT catalog_meta_key IF NOT EXISTS FOR (m:CatalogMeta) REQUIRE m.key IS UNIQUE",
     "CREATE INDEX entity_source IF NOT EXISTS FOR (n:Entity) ON (n.source)",

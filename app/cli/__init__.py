@@ -8,6 +8,8 @@ import click
 from app.cli.catalog_cmd import deps, impact, ingest, report, up
 from app.cli.neo4j_cmd import neo4j
 from app.cli.serve_cmd import serve
+from app.cli.tokens_cmd import tokens
+from app.cli.users_cmd import users
 
 
 @click.group(name="trellis", context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,5 +21,5 @@ def main() -> None:
     logging.getLogger("neo4j").setLevel(logging.ERROR)
 
 
-for command in (neo4j, ingest, impact, deps, report, up, serve):
+for command in (neo4j, ingest, impact, deps, report, up, serve, users, tokens):
     main.add_command(command)

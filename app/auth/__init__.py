@@ -1,0 +1,1 @@
+"""Authentication: local accounts and password hashing (sign-in routes build on this)."""
