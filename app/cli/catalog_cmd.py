@@ -5,18 +5,17 @@ import json
 import os
 import sys
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Iterator
 
 import click
 
+from app.locations import DEMO_CATALOG
 from graph.driver import Graph, GraphUnavailable, Settings, connect
 from graph.impact import DEFAULT_DEPTH, MAX_DEPTH, EntityNotFound, dependencies, impact as impact_query
 from graph.model import RefError, parse_ref
 from graph.ownership import ownership_report, report_csv
 
 EXIT_OK, EXIT_FATAL, EXIT_REJECTED = 0, 1, 2
-DEMO_CATALOG = Path(__file__).resolve().parents[2] / "examples" / "demo-catalog"
 
 
 def fail(message: str) -> None:

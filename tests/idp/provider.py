@@ -39,7 +39,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -52,7 +51,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from graph.server.local import file_lock  # the same inter-process file lock the Neo4j provisioning uses
+from graph.server.local import file_lock, free_port  # shared with the Neo4j provisioning
 
 __all__ = [
     "Provider",
@@ -187,13 +186,6 @@ def browser_session():  # -> requests.Session (requests imported lazily: this mo
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def keycloak_version() -> str:
