@@ -46,6 +46,7 @@ class EntityRow:
     system: str | None = None
     tags: list[str] = field(default_factory=list)
     facts: list[str] = field(default_factory=list)   # graph.filters.entity_facts: generic filter paths
+    restricted: bool = False                         # graph.visibility: readable by owners and admins only
 
     def props(self) -> dict:
         """Stored properties, plus lower-cased shadows so case-insensitive filters and sorts use indexes."""
@@ -54,6 +55,7 @@ class EntityRow:
             "hash": self.hash, "file": self.file, "descriptor": self.descriptor, "title": self.title,
             "description": self.description, "type": self.type, "lifecycle": self.lifecycle,
             "owner": self.owner, "system": self.system, "tags": self.tags, "facts": self.facts,
+            "restricted": self.restricted,
             "name_lc": self.name.lower(), "title_lc": _lower(self.title), "type_lc": _lower(self.type),
             "lifecycle_lc": _lower(self.lifecycle),
         }

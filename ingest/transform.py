@@ -8,13 +8,14 @@ from dataclasses import dataclass, field
 
 from graph.filters import entity_facts
 from graph.model import Relation, canonical_kind, entity_ref, relations_of
+from graph.visibility import is_restricted
 from graph.write import EntityRow
 
 MANAGED_BY_LOCATION = "backstage.io/managed-by-location"
 MANAGED_BY_ORIGIN = "backstage.io/managed-by-origin-location"
 # Part of every content hash: bump it when the stored row gains derived properties, so the next ingest
 # rewrites every entity once (an unchanged hash would otherwise skip it forever).
-ROW_FORMAT = "2"
+ROW_FORMAT = "3"
 
 
 @dataclass
@@ -69,6 +70,7 @@ def transform(entity: dict, *, file: str, origin: str) -> Transformed:
         system=system,
         tags=[str(t).lower() for t in tags] if isinstance(tags, list) else [],
         facts=entity_facts(entity),
+        restricted=is_restricted(entity),
     )
     problems = [(p.field, p.reason) for p in declared.problems]
     bad_number = _non_finite(entity, "")
