@@ -5,7 +5,7 @@ engines can apply the same rule inside their own query. The policy (app/auth) de
 this module only says how that decision looks in the graph.
 
 An entity is readable when the reader sees everything (admins, operators on the CLI), or when
-- its kind is one the reader may read (None: every kind), and
+- its kind is not one hidden from the reader (kind rules), and
 - it is not restricted (annotation `trellis.io/restricted: "true"`), or the reader holds an ownership claim
   on its owner (their own user ref, their groups and those groups' ancestors).
 Unresolved placeholders carry no owner and no restriction: they are readable (they reveal only a ref that a
@@ -22,7 +22,7 @@ RESTRICTED_ANNOTATION = "trellis.io/restricted"
 class Visibility:
     everything: bool = False
     claims: frozenset[str] = frozenset()     # entity refs, lower-case
-    kinds: frozenset[str] | None = None      # readable kinds, lower-case; None: all
+    hidden_kinds: frozenset[str] = frozenset()   # kinds this reader may not read, lower-case
 
     def predicate(self, var: str = "n") -> str:
         """A Cypher boolean expression over node variable `var` (a constant name, never user input)."""
@@ -31,23 +31,23 @@ class Visibility:
         if self.everything:
             return "true"
         parts = [f"(NOT coalesce({var}.restricted, false) OR {var}.owner IN $vis_claims)"]
-        if self.kinds is not None:
-            parts.append(f"({var}:Unresolved OR toLower({var}.kind) IN $vis_kinds)")
+        if self.hidden_kinds:
+            parts.append(f"NOT toLower(coalesce({var}.kind, '')) IN $vis_hidden_kinds")
         return " AND ".join(parts)
 
     def params(self) -> dict:
         if self.everything:
             return {}
         out: dict = {"vis_claims": sorted(self.claims)}
-        if self.kinds is not None:
-            out["vis_kinds"] = sorted(self.kinds)
+        if self.hidden_kinds:
+            out["vis_hidden_kinds"] = sorted(self.hidden_kinds)
         return out
 
     def can_read(self, entity: dict) -> bool:
         """The same rule in Python, for an entity already fetched (`kind`, `owner`, `restricted` keys)."""
         if self.everything:
             return True
-        if self.kinds is not None and str(entity.get("kind", "")).lower() not in self.kinds:
+        if str(entity.get("kind", "")).lower() in self.hidden_kinds:
             return False
         return not entity.get("restricted") or entity.get("owner") in self.claims
 
@@ -56,7 +56,7 @@ class Visibility:
         """Stable identity for caches keyed by what a reader can see."""
         if self.everything:
             return ("all",)
-        return ("some", tuple(sorted(self.claims)), None if self.kinds is None else tuple(sorted(self.kinds)))
+        return ("some", tuple(sorted(self.claims)), tuple(sorted(self.hidden_kinds)))
 
 
 EVERYTHING = Visibility(everything=True)
