@@ -25,14 +25,28 @@ def list_sources(graph: "Graph") -> list[dict]:
     } for s in (r["s"] for r in rows)]
 
 
-def list_runs(graph: "Graph", *, source: str | None = None, limit: int = 50) -> list[dict]:
-    """The latest runs, newest first (summaries: the rejected/conflict lists only by id)."""
+def list_runs(graph: "Graph", *, source: str | None = None, status: str | None = None, limit: int = 50,
+              offset: int = 0) -> list[dict]:
+    """The latest runs, newest first (summaries: the rejected/conflict lists only by count).
+
+    `source` matches either the owning source key or the configured source name that triggered the run.
+    """
     rows = graph.read(
-        "MATCH (r:IngestRun) WHERE $source IS NULL OR r.source = $source "
-        "RETURN properties(r) AS r ORDER BY r.started_at DESC, r.id LIMIT $limit",
-        source=source, limit=limit,
+        "MATCH (r:IngestRun) WHERE ($source IS NULL OR r.source = $source OR r.name = $source) "
+        "AND ($status IS NULL OR r.status = $status) "
+        "RETURN properties(r) AS r ORDER BY r.started_at DESC, r.id SKIP $offset LIMIT $limit",
+        source=source, status=status, limit=limit, offset=offset,
     )
     return [_run(r["r"], full=False) for r in rows]
+
+
+def count_runs(graph: "Graph", *, source: str | None = None, status: str | None = None) -> int:
+    rows = graph.read(
+        "MATCH (r:IngestRun) WHERE ($source IS NULL OR r.source = $source OR r.name = $source) "
+        "AND ($status IS NULL OR r.status = $status) RETURN count(r) AS c",
+        source=source, status=status,
+    )
+    return rows[0]["c"]
 
 
 def get_run(graph: "Graph", run_id: str) -> dict | None:
@@ -42,13 +56,26 @@ def get_run(graph: "Graph", run_id: str) -> dict | None:
 
 def _run(props: dict, *, full: bool) -> dict:
     out = {
-        "id": props["id"], "source": props.get("source"), "target": props.get("target"),
+        "id": props["id"], "source": props.get("source"), "name": props.get("name") or props.get("source"),
+        "target": props.get("target"), "trigger": props.get("trigger") or "manual",
         "status": props.get("status"), "error": props.get("error"),
         "started_at": props.get("started_at"), "finished_at": props.get("finished_at"),
         "seconds": props.get("seconds"),
         "counts": {k.removesuffix("_count"): props.get(k, 0) for k in _RUN_COUNTS},
+        "progress": {"stage": props.get("progress_stage"), "done": props.get("progress_done") or 0,
+                     "total": props.get("progress_total") or 0, "updated_at": props.get("updated_at")},
     }
     if full:
         out["rejected"] = json.loads(props.get("rejected") or "[]")
         out["conflicts"] = json.loads(props.get("conflicts") or "[]")
     return out
+
+
+def record_progress(graph: "Graph", run_id: str, stage: str, done: int, total: int) -> None:
+    """Live progress of a running run (stage, done, total), with a heartbeat time for stale-run detection."""
+    graph.write(
+        "MATCH (r:IngestRun {id: $id}) "
+        "SET r.progress_stage = $stage, r.progress_done = $done, r.progress_total = $total, "
+        "r.updated_at = timestamp()",
+        id=run_id, stage=stage, done=done, total=total,
+    )

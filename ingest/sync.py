@@ -6,20 +6,24 @@ location owns (the first claimant of a ref keeps it; later ones are reported as 
 """
 from __future__ import annotations
 
+import copy
 import json
 import time
 from functools import lru_cache
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterable
 
-from graph import write
+from graph import sources, write
 from ingest.cache import FileEntry, IngestCache, ingest_lock
-from ingest.descriptors import Rejection, read_catalog
+from ingest.descriptors import Limits, Rejection, read_catalog
+from ingest.descriptors.model import Problem
 from ingest.descriptors.reader import Reusable
+from ingest.descriptors.validation import describe_value, entity_ref, key_problems, validate_entity
 from ingest.git import checkout, is_git_url
 from ingest.transform import Transformed, transform
+from plugins.api import redact
 
 if TYPE_CHECKING:
     from graph.driver import Graph
@@ -81,53 +85,138 @@ def source_key(target: str) -> str:
 
 
 def ingest(graph: "Graph | None", target: str, *, dry_run: bool = False, guard: RemovalGuard | None = None,
-           progress: Progress | None = None) -> IngestResult:
+           progress: Progress | None = None, trigger: str = "manual", run_id: str | None = None,
+           name: str | None = None) -> IngestResult:
     """Ingest a descriptor file, a directory, or a git repository (local path or URL).
 
     Every real run (not dry runs) is recorded as an `:IngestRun`, failed ones too, and bumps the catalog
-    version so cached read answers (facets, totals) expire.
+    version so cached read answers (facets, totals) expire. `name` is the configured source that triggered
+    it (a scheduled `git` source); ownership stays with the location itself, so the CLI and a schedule
+    ingesting the same location agree on who owns its entities.
     """
     key = source_key(target)
-    result = IngestResult(source=key, target=target, run=uuid.uuid4().hex[:12], dry_run=dry_run)
-    if graph is None or dry_run:
-        return _ingest(graph, target, key, result, guard, progress)
+    result = IngestResult(source=key, target=target, run=run_id or new_run_id(), dry_run=dry_run)
+    return _recorded(graph, result, trigger=trigger, name=name or key, progress=progress,
+                     body=lambda step: _ingest_files(graph, target, key, result, guard, step))
+
+
+def ingest_entities(graph: "Graph | None", source: str, entities: Iterable[tuple[str, dict]], *, target: str,
+                    trigger: str = "manual", run_id: str | None = None, guard: RemovalGuard | None = None,
+                    progress: Progress | None = None, dry_run: bool = False,
+                    unavailable: Iterable[str] = ()) -> IngestResult:
+    """Ingest descriptor dicts a provider produced, exactly as if they had been read from files.
+
+    Each item is (origin, descriptor): the origin is shown in errors and stored as the entity's `file`
+    (e.g. "github:acme/payments/catalog-info.yaml"). `source` owns the result: what it stored before and no
+    longer reports is removed (through the guard), except entities from `unavailable` origins, which the
+    provider could not fetch this time (like an unreadable file, they remove nothing).
+    """
+    result = IngestResult(source=source, target=target, run=run_id or new_run_id(), dry_run=dry_run)
+    return _recorded(graph, result, trigger=trigger, name=source, progress=progress,
+                     body=lambda step: _ingest_dicts(graph, source, entities, result, guard, step,
+                                                     set(unavailable)))
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+class _LiveProgress:
+    """Reports progress to the caller and, at most every PERIOD seconds (and on each new stage), into the
+    run's `:IngestRun`, so the portal can show it while the run is going on."""
+
+    PERIOD = 0.5
+
+    def __init__(self, graph: "Graph", run_id: str, forward: Progress | None) -> None:
+        self.graph, self.run_id, self.forward = graph, run_id, forward
+        self.stage: str | None = None
+        self.last = 0.0
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self.forward:
+            self.forward(stage, done, total)
+        now = time.monotonic()
+        if stage == self.stage and now - self.last < self.PERIOD and done < total:
+            return
+        self.stage, self.last = stage, now
+        try:
+            sources.record_progress(self.graph, self.run_id, stage, done, total)
+        except Exception:   # progress is a courtesy; the run itself must not fail because of it
+            pass
+
+
+def _recorded(graph: "Graph | None", result: IngestResult, *, trigger: str, name: str,
+              progress: Progress | None, body: Callable[[Progress], object]) -> IngestResult:
+    """Run `body` as one recorded run: "running" with live progress, then ok/partial/failed with counts.
+
+    Both the file path and the entity path go through here and through `_apply`: one compare, write,
+    remove and record implementation.
+    """
+    if graph is None or result.dry_run:
+        body(lambda stage, done, total: _step(progress, stage, done, total))
+        return result
     started_at = int(time.time() * 1000)
+    extra = {"trigger": trigger, "name": name}
+    write.record_run(graph, _run_record(result, started_at, "running", None, finished=False, **extra))
+    live = _LiveProgress(graph, result.run, progress)
     try:
         # One writer per catalog database on this host: two runs comparing against the same stored state
         # would both CREATE the same new nodes and relationships (and share one git clone directory).
+        live("waiting", 0, 0)
         with ingest_lock(graph.settings.uri, graph.database):
-            _ingest(graph, target, key, result, guard, progress)
+            body(live)
     except Exception as exc:
         try:
             write.bump_catalog_version(graph)
-            write.record_run(graph, _run_record(result, started_at, "failed", str(exc)))
+            write.record_run(graph, _run_record(result, started_at, "failed", redact(str(exc)) or type(exc).__name__,
+                                                stage=live.stage, **extra))
         except Exception:   # the database itself may be what failed; the original error matters more
             pass
         raise
     if result.added or result.updated or result.removed:   # unchanged: cached answers stay valid
         write.bump_catalog_version(graph)
-    write.record_run(graph, _run_record(result, started_at, "ok" if result.ok else "partial", None))
+    write.record_run(graph, _run_record(result, started_at, "ok" if result.ok else "partial", None, **extra))
     return result
 
 
-def _run_record(result: IngestResult, started_at: int, status: str, error: str | None) -> dict:
+def _run_record(result: IngestResult, started_at: int, status: str, error: str | None, *, finished: bool = True,
+                trigger: str = "manual", name: str | None = None, stage: str | None = None) -> dict:
     """The `:IngestRun` properties: flat counts, problem lists as JSON (Neo4j stores no nested maps)."""
-    return {
-        "id": result.run, "source": result.source, "target": result.target, "status": status,
-        "error": error, "started_at": started_at, "finished_at": int(time.time() * 1000),
+    record = {
+        "id": result.run, "source": result.source, "name": name or result.source, "target": result.target,
+        "trigger": trigger, "status": status, "error": error, "started_at": started_at,
+        "finished_at": int(time.time() * 1000) if finished else None,
         "added": result.added, "updated": result.updated, "unchanged": result.unchanged,
         "removed": result.removed, "files": result.files, "reused_files": result.reused_files,
         "rejected_count": len(result.rejected), "conflicts_count": len(result.conflicts),
-        "rejected": json.dumps(result.rejected), "conflicts": json.dumps(result.conflicts),
+        "rejected": redact(json.dumps(result.rejected)), "conflicts": redact(json.dumps(result.conflicts)),
         "seconds": round(result.seconds, 3),
     }
+    if finished:
+        record.update(progress_stage=stage if status == "failed" else "done", updated_at=record["finished_at"])
+    return record
 
 
-def _ingest(graph: "Graph | None", target: str, key: str, result: IngestResult, guard: RemovalGuard | None,
-            progress: Progress | None) -> IngestResult:
+@dataclass
+class _Batch:
+    """What the get step of either path hands to `_apply`: accepted documents and what must not be removed.
+
+    `documents` are (file, shown, index, entity): `file` is stored on the entity, `shown` names it in errors.
+    """
+
+    documents: list[tuple[str, str, int | None, dict]]
+    shown: Callable[[str], str]
+    kept: dict[str, str] = field(default_factory=dict)       # ref -> shown file, reused without reading
+    protected: set[str] = field(default_factory=set)         # refs rejected this time: keep the stored one
+    failed: set[str] = field(default_factory=set)            # shown files/origins that could not be read
+    truncated: bool = False                                  # not everything was seen: remove nothing
+
+
+def _ingest_files(graph: "Graph | None", target: str, key: str, result: IngestResult, guard: RemovalGuard | None,
+                  progress: Progress) -> IngestResult:
+    """Get for a location: read its descriptor files (skipping unchanged ones), then `_apply`."""
     started = time.perf_counter()
-    guard = guard or RemovalGuard()
-    _step(progress, "reading", 0, 0)
+    progress("reading", 0, 0)
     path, root = _resolve(target)
     mine = write.stored_by_source(graph, key) if graph is not None else {}
     cache = IngestCache.for_location(key, graph.settings.uri if graph is not None else "")
@@ -137,38 +226,92 @@ def _ingest(graph: "Graph | None", target: str, key: str, result: IngestResult, 
     if not read.files:
         raise IngestError(f"no catalog-info.yaml (or .yml) descriptor files found under {target}")
     result.rejected.extend(r.as_dict() for r in read.rejections)
+    batch = _Batch(
+        documents=[(str(d.file), _shown(d.file, root), d.index, d.entity) for d in read.documents],
+        shown=lambda file: _shown(Path(file or ""), root),
+        # Entities of files skipped as unchanged: still declared, still stored, nothing to do.
+        kept={ref: _shown(f, root) for f in read.reused for ref in cache.files[str(f)].entities},
+        protected={r.ref for r in read.rejections if r.ref},
+        failed={r.file for r in read.rejections if r.ref is None},
+        truncated=read.truncated,   # files past the read limit were not seen: their entities must not look gone
+    )
+    accepted = _apply(graph, key, target, result, batch, mine, guard, progress)
+    if graph is not None and not result.dry_run:
+        _remember(cache, read, accepted, root, result)
+    result.seconds = time.perf_counter() - started
+    return result
 
-    _step(progress, "transforming", 0, len(read.documents))
-    # Entities of files skipped as unchanged: still declared, still stored, nothing to do.
-    kept = {ref: str(f) for f in read.reused for ref in cache.files[str(f)].entities}
+
+def _ingest_dicts(graph: "Graph | None", source: str, entities: Iterable[tuple[str, dict]], result: IngestResult,
+                  guard: RemovalGuard | None, progress: Progress, unavailable: set[str]) -> IngestResult:
+    """Get for a provider: validate its descriptor dicts exactly like documents of a file, then `_apply`."""
+    started = time.perf_counter()
+    progress("validating", 0, 0)
+    batch = _Batch(documents=[], shown=lambda origin: origin or "", failed=set(unavailable))
+    origins: dict[str, int] = {}
+    for origin, entity in entities:
+        origin = str(origin)
+        index = origins[origin] = origins.get(origin, 0) + 1
+        entity, problems = validate_descriptor(entity)
+        ref = entity_ref(entity)
+        if problems:
+            if ref:
+                batch.protected.add(ref)
+            else:
+                batch.failed.add(origin)
+            result.rejected.extend(Rejection(origin, index, ref, p.field, p.reason).as_dict() for p in problems)
+            continue
+        batch.documents.append((origin, origin, index, entity))
+    result.files = len(origins)
+    mine = write.stored_by_source(graph, source) if graph is not None else {}
+    _apply(graph, source, result.target, result, batch, mine, guard, progress)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def validate_descriptor(entity: object, *, max_errors: int = Limits().max_errors_per_document) -> tuple[dict, list]:
+    """One descriptor dict checked like a document of a file (envelope + kind schema), on a private copy."""
+    if not isinstance(entity, dict):
+        return {}, [Problem(None, f"the entity is {describe_value(entity)}, not a mapping with apiVersion, kind "
+                                  f"and metadata")]
+    problems = key_problems(entity)
+    if problems:
+        return entity, problems[:max_errors]
+    return validate_entity(copy.deepcopy(entity), max_errors=max_errors)
+
+
+def _apply(graph: "Graph | None", key: str, target: str, result: IngestResult, batch: _Batch,
+           mine: dict[str, write.StoredEntity], guard: RemovalGuard | None,
+           progress: Progress) -> dict[str, Transformed]:
+    """Transform, compare by hash, write, place holders, remove what `key` no longer declares, record it."""
+    guard = guard or RemovalGuard()
+    progress("transforming", 0, len(batch.documents))
     accepted: dict[str, Transformed] = {}
-    protected: set[str] = {r.ref for r in read.rejections if r.ref}
-    failed_files = {r.file for r in read.rejections if r.ref is None}
-    for doc in read.documents:
-        shown = _shown(doc.file, root)
-        item = transform(doc.entity, file=str(doc.file), origin=key)
+    protected = set(batch.protected)
+    kept = batch.kept
+    for file, shown, index, entity in batch.documents:
+        item = transform(entity, file=file, origin=key)
         ref = item.row.ref
         if item.problems:
             protected.add(ref)
             result.rejected.extend(
-                Rejection(shown, doc.index, ref, f, reason).as_dict() for f, reason in item.problems
+                Rejection(shown, index, ref, f, reason).as_dict() for f, reason in item.problems
             )
             continue
         if ref in accepted or ref in kept:
-            first = accepted[ref].row.file if ref in accepted else kept[ref]
+            first = batch.shown(accepted[ref].row.file) if ref in accepted else kept[ref]
             result.conflicts.append({
-                "ref": ref, "file": shown, "document": doc.index,
-                "reason": f"{ref} is already declared in {_shown(Path(first), root)} of this location",
+                "ref": ref, "file": shown, "document": index,
+                "reason": f"{ref} is already declared in {first} of this location",
             })
             continue
         accepted[ref] = item
 
     if graph is None:   # validation only, no database
         result.added = len(accepted)
-        result.seconds = time.perf_counter() - started
-        return result
+        return accepted
 
-    _step(progress, "comparing", 0, len(accepted))
+    progress("comparing", 0, len(accepted))
     result.unchanged = len(kept)
     others = write.stored_by_ref(graph, [ref for ref in accepted if ref not in mine])
     added: list[Transformed] = []
@@ -184,46 +327,45 @@ def _ingest(graph: "Graph | None", target: str, key: str, result: IngestResult, 
         if owner is not None and owner.source is not None:
             del accepted[ref]
             result.conflicts.append({
-                "ref": ref, "file": _shown(Path(item.row.file), root), "document": None,
+                "ref": ref, "file": batch.shown(item.row.file), "document": None,
                 "reason": f"{ref} is already owned by location {owner.source}; the first location keeps it",
             })
             continue
         added.append(item)
 
-    if read.truncated:   # files past the read limit were not seen: their entities must not look gone
+    if batch.truncated:
         protected.update(mine)
     removed = [
         ref for ref, stored in mine.items()
-        if ref not in accepted and ref not in kept and ref not in protected and _shown(Path(stored.file or ""), root) not in failed_files
+        if ref not in accepted and ref not in kept and ref not in protected
+        and batch.shown(stored.file or "") not in batch.failed
     ]
     guard.check(len(removed), len(mine))
     result.added, result.updated, result.removed = len(added), len(updated), len(removed)
     if result.dry_run:
-        result.seconds = time.perf_counter() - started
-        return result
+        return accepted
 
     changed = added + updated
     fresh = {t.row.ref for t in added if t.row.ref not in others}   # no node at all yet
-    _step(progress, "writing entities", 0, len(changed))
+    progress("writing entities", 0, len(changed))
     write.upsert_entities(
         graph, [t.row for t in changed], source=key, run=result.run, fresh=fresh,
         replace_relations=[t.row.ref for t in updated],
     )
     relations = [(rel, t.row.ref) for t in changed for rel in t.relations]
     endpoints = {r.source for r, _ in relations} | {r.target for r, _ in relations}
-    _step(progress, "writing relations", 0, len(relations))
+    progress("writing relations", 0, len(relations))
     fresh.update(write.ensure_placeholders(graph, endpoints - accepted.keys()))
     write.create_relations(graph, relations, source=key, run=result.run, fresh=fresh)
     # Last, once everything else is written: a run that fails earlier has deleted nothing.
-    _step(progress, "removing", 0, len(removed))
+    progress("removing", 0, len(removed))
     write.remove_entities(graph, removed)
+    progress("removing", len(removed), len(removed))
     summary = {k: v for k, v in result.as_json().items() if isinstance(v, int) and not isinstance(v, bool)}
     summary["rejected"] = len(result.rejected)
     summary["conflicts"] = len(result.conflicts)
     write.record_source(graph, key, target=target, run=result.run, summary=summary)
-    _remember(cache, read, accepted, root, result)
-    result.seconds = time.perf_counter() - started
-    return result
+    return accepted
 
 
 def _reusable(cache: IngestCache, stored: dict[str, write.StoredEntity]) -> dict[Path, Reusable]:

@@ -15,7 +15,10 @@ Providers pull metadata from somewhere (a Git host, a cloud, a CI system) into t
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+import os
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 if TYPE_CHECKING:
@@ -31,6 +34,71 @@ class MissingSecret(LookupError):
     """A provider asked for a secret that is set neither as an environment variable nor as a file."""
 
 
+class RetryableError(RuntimeError):
+    """A transient failure (provider 5xx, rate limit, network): the job framework retries the run later.
+
+    `retry_after` (seconds) is the provider's own hint, e.g. from a rate-limit reset header; the job waits
+    at least that long (else its exponential backoff). Nothing has been deleted when this is raised.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PluginError(LookupError):
+    """Asked for a provider nobody registered, or a plugin registered something invalid."""
+
+
+_SECRET_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+_revealed: set[str] = set()   # values handed out by secret() in this process, masked by redact()
+
+
+def redact(text: str | None) -> str | None:
+    """`text` with every secret this process has read replaced by `***` (run errors, logs)."""
+    if not text:
+        return text
+    for value in sorted(_revealed, key=len, reverse=True):
+        text = text.replace(value, "***")
+    return text
+
+
+def _reveal(value: str) -> str:
+    if len(value) >= 4:   # masking a 1-3 character "secret" would shred every message
+        _revealed.add(value)
+    return value
+
+
+def secret_env_name(name: str) -> str:
+    """`github-token` -> `TRELLIS_SECRET_GITHUB_TOKEN` (dashes and dots become underscores)."""
+    env = "TRELLIS_SECRET_" + re.sub(r"[-.]", "_", name).upper()
+    if not _SECRET_NAME.match(env):
+        raise MissingSecret(f"invalid secret name {name!r}: use letters, digits, '-', '_' or '.'")
+    return env
+
+
+def secret(name: str) -> str:
+    """A secret from `TRELLIS_SECRET_<NAME>`, else from the file named by `TRELLIS_SECRET_<NAME>_FILE`.
+
+    Only these two places: secrets never come from source options (which are stored and shown), and the
+    error names the variables to set, never a value.
+    """
+    env = secret_env_name(name)
+    value = os.environ.get(env)
+    if value:
+        return _reveal(value)
+    file = os.environ.get(env + "_FILE")
+    if file:
+        try:
+            value = Path(file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise MissingSecret(f"secret {name!r}: cannot read the file named by {env}_FILE ({exc.strerror})") from None
+        if value:
+            return _reveal(value)
+        raise MissingSecret(f"secret {name!r}: the file named by {env}_FILE is empty")
+    raise MissingSecret(f"secret {name!r} is not set: set {env} or {env}_FILE")
+
+
 @dataclass
 class SyncContext:
     """What one provider run gets. Options come from the source's configuration and hold no secrets."""
@@ -41,7 +109,7 @@ class SyncContext:
     run_id: str
     trigger: str = "manual"          # "schedule" | "manual" | "webhook"
     force: bool = False              # let the removal guard through
-    secret: Callable[[str], str] = field(default=lambda name: (_ for _ in ()).throw(MissingSecret(name)))
+    secret: Callable[[str], str] = field(default=secret)
     progress: Progress = field(default=lambda stage, done, total: None)
 
 

@@ -1,0 +1,87 @@
+"""The plugin registry: what the installed plugins (entry points in `trellis.plugins`) registered.
+
+Built-in plugins are entry points of Trellis' own distribution, so they load through exactly this path. A
+plugin that fails to import or to register is reported (name and reason) and skipped: one broken package
+must not take the portal or the workers down.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from typing import Iterable
+
+from plugins.api import ENTRY_POINT_GROUP, PluginError, Provider
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PluginFailure:
+    """A plugin that could not be loaded, and why (shown by `trellis plugins`-like views and logged)."""
+
+    plugin: str
+    reason: str
+
+
+@dataclass
+class Registry:
+    """Providers by name, plus the plugins that failed to load."""
+
+    _providers: dict[str, Provider] = field(default_factory=dict)
+    failures: list[PluginFailure] = field(default_factory=list)
+    plugins: list[str] = field(default_factory=list)   # entry point names that registered successfully
+
+    def add_provider(self, provider: Provider) -> None:
+        """Register a provider instance under its `name`; a second provider with the same name is refused."""
+        if not isinstance(provider, Provider):
+            raise PluginError(f"{provider!r} is not a plugins.api.Provider instance")
+        name = getattr(provider, "name", None)
+        if not isinstance(name, str) or not name:
+            raise PluginError(f"{type(provider).__name__} has no provider name (set the class attribute `name`)")
+        if name in self._providers and self._providers[name] is not provider:
+            raise PluginError(f"a provider named {name!r} is already registered "
+                              f"({type(self._providers[name]).__module__})")
+        self._providers[name] = provider
+
+    def provider(self, name: str) -> Provider:
+        """The provider registered as `name`, or a PluginError listing the known ones."""
+        try:
+            return self._providers[name]
+        except KeyError:
+            known = ", ".join(sorted(self._providers)) or "none"
+            raise PluginError(f"unknown provider {name!r} (registered providers: {known})") from None
+
+    def providers(self) -> list[Provider]:
+        return [self._providers[n] for n in sorted(self._providers)]
+
+
+def load_registry(entries: Iterable[EntryPoint] | None = None) -> Registry:
+    """Call every `trellis.plugins` entry point's `register(registry)`; failures are recorded, not raised."""
+    registry = Registry()
+    eps = list(entries) if entries is not None else list(entry_points(group=ENTRY_POINT_GROUP))
+    for ep in sorted(eps, key=lambda e: e.name):
+        try:
+            register = ep.load()
+            staged = Registry()           # all or nothing: a plugin failing halfway registers none of it
+            register(staged)
+            for provider in staged.providers():
+                registry.add_provider(provider)
+        except Exception as exc:   # any plugin bug: report and go on with the others
+            reason = f"{type(exc).__name__}: {exc}"
+            registry.failures.append(PluginFailure(ep.name, reason))
+            log.error("plugin %s failed to load and was skipped: %s", ep.name, reason)
+            continue
+        registry.plugins.append(ep.name)
+    return registry
+
+
+_cached: Registry | None = None
+
+
+def registry() -> Registry:
+    """The process-wide registry, loaded once (entry points do not change while a process runs)."""
+    global _cached
+    if _cached is None:
+        _cached = load_registry()
+    return _cached
