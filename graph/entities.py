@@ -12,21 +12,30 @@ from typing import TYPE_CHECKING
 import orjson
 
 from graph.model import RELATION_NAMES, RELATION_TYPES
+from graph.visibility import EVERYTHING, Visibility
 
 if TYPE_CHECKING:
     from graph.driver import Graph
 
 _UID_NAMESPACE = uuid.UUID("6f1c7d2e-5b0a-4f55-9a59-3c1d1a7e0b61")   # fixed forever: uids must stay stable
 
-# The columns every entity read returns (`n` bound to a resolved entity node).
-ENTITY_COLUMNS = (
-    "n.ref AS ref, n.descriptor AS descriptor, n.hash AS hash, "
-    "[(n)-[r]-(m) WHERE type(r) IN $rel_types | "
-    "[type(r), startNode(r) = n, m.ref, m:Unresolved AND n.ref IN coalesce(r.by, []), r.via]] AS rels"
-)
 
-_BY_REF = f"MATCH (n:Entity {{ref: $ref}}) WHERE NOT n:Unresolved RETURN {ENTITY_COLUMNS}"
-_BY_REFS = f"MATCH (n:Entity) WHERE n.ref IN $refs AND NOT n:Unresolved RETURN {ENTITY_COLUMNS}"
+
+def entity_columns(visibility: Visibility = EVERYTHING) -> str:
+    """The columns every entity read returns (`n` bound to a resolved entity node).
+
+    Relations to entities the reader may not read are left out (their refs can be sensitive too); the
+    query using these columns must pass `visibility.params()`.
+    """
+    other = "" if visibility.everything else f" AND {visibility.predicate('m')}"
+    return (
+        "n.ref AS ref, n.descriptor AS descriptor, n.hash AS hash, "
+        f"[(n)-[r]-(m) WHERE type(r) IN $rel_types{other} | "
+        "[type(r), startNode(r) = n, m.ref, m:Unresolved AND n.ref IN coalesce(r.by, []), r.via]] AS rels"
+    )
+
+
+ENTITY_COLUMNS = entity_columns()
 
 
 def entity_uid(ref: str) -> str:
@@ -34,18 +43,30 @@ def entity_uid(ref: str) -> str:
     return str(uuid.uuid5(_UID_NAMESPACE, ref))
 
 
-def get_entity(graph: "Graph", ref: str) -> dict | None:
-    """One entity by canonical ref; None for unknown refs and for unresolved placeholders."""
-    records = graph.read(_BY_REF, ref=ref, rel_types=list(RELATION_TYPES))
+def get_entity(graph: "Graph", ref: str, visibility: Visibility = EVERYTHING) -> dict | None:
+    """One entity by canonical ref; None for unknown refs, unresolved placeholders and unreadable entities."""
+    query = (f"MATCH (n:Entity {{ref: $ref}}) WHERE NOT n:Unresolved AND {visibility.predicate('n')} "
+             f"RETURN {entity_columns(visibility)}")
+    records = graph.read(query, ref=ref, rel_types=list(RELATION_TYPES), **visibility.params())
     return to_entity(records[0]) if records else None
 
 
-def get_entities_by_refs(graph: "Graph", refs: list[str]) -> list[dict | None]:
-    """Entities for refs, same order and length, None where missing (Backstage's POST by-refs)."""
+def get_entities_by_refs(graph: "Graph", refs: list[str], visibility: Visibility = EVERYTHING) -> list[dict | None]:
+    """Entities for refs, same order and length, None where missing or unreadable (Backstage's POST by-refs)."""
     if not refs:
         return []
-    found = {r["ref"]: r for r in graph.read(_BY_REFS, refs=list(set(refs)), rel_types=list(RELATION_TYPES))}
+    query = (f"MATCH (n:Entity) WHERE n.ref IN $refs AND NOT n:Unresolved AND {visibility.predicate('n')} "
+             f"RETURN {entity_columns(visibility)}")
+    found = {r["ref"]: r for r in graph.read(query, refs=list(set(refs)), rel_types=list(RELATION_TYPES),
+                                             **visibility.params())}
     return [to_entity(found[ref]) if ref in found else None for ref in refs]
+
+
+def access_facts(graph: "Graph", ref: str) -> dict | None:
+    """What the access policy needs to know about an entity (kind, owner, restricted), without reading it."""
+    rows = graph.read("MATCH (n:Entity {ref: $ref}) RETURN n.ref AS ref, n.kind AS kind, n.owner AS owner, "
+                      "coalesce(n.restricted, false) AS restricted, n:Unresolved AS unresolved", ref=ref)
+    return dict(rows[0]) if rows else None
 
 
 def to_entity(record) -> dict:

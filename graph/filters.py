@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from graph.model import RELATION_NAMES, RefError, kind_label, parse_ref
+from graph.visibility import Visibility
 
 Condition = tuple[str, "str | None"]
 Filters = list[list[Condition]]
@@ -108,6 +109,13 @@ class Compiled:
     where: str
     params: dict = field(default_factory=dict)
     prelude: list[str] = field(default_factory=list)
+
+    def visible_to(self, visibility: "Visibility") -> "Compiled":
+        """The same filter, narrowed to what `visibility` may read (inside the query: counts stay honest)."""
+        if visibility.everything:
+            return self
+        return Compiled(f"({self.where}) AND {visibility.predicate('n')}",
+                        {**self.params, **visibility.params()}, list(self.prelude))
 
 
 def normalise(filters: Filters | None) -> Filters:

@@ -16,6 +16,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from graph.model import RELATION_NAMES
+from graph.visibility import EVERYTHING, Visibility
 
 if TYPE_CHECKING:
     from graph.driver import Graph
@@ -41,7 +42,7 @@ CALL (root) {
   WITH last(nodes(path)) AS n, last(relationships(path)) AS r, length(path) AS distance,
        nodes(path)[-2].ref AS parent
   RETURN collect([n.ref, n.kind, n.owner, n.system, n:Unresolved, distance, parent, type(r),
-                  startNode(r) = n]) AS rows
+                  startNode(r) = n, coalesce(n.restricted, false)]) AS rows
 }
 RETURN root {.ref, .kind, .title, .owner, .system, unresolved: root:Unresolved} AS root, rows
 """
@@ -51,17 +52,23 @@ class EntityNotFound(LookupError):
     """The ref is not in the catalog (not even as an unresolved placeholder)."""
 
 
-def impact(graph: "Graph", ref: str, depth: int = DEFAULT_DEPTH) -> dict:
+HIDDEN_REF = "(an entity you cannot see)"
+
+
+def impact(graph: "Graph", ref: str, depth: int = DEFAULT_DEPTH, visibility: Visibility = EVERYTHING) -> dict:
     """Everything that stops working when `ref` does."""
-    return _walk(graph, ref, depth, "impact")
+    return _walk(graph, ref, depth, "impact", visibility)
 
 
-def dependencies(graph: "Graph", ref: str, depth: int = DEFAULT_DEPTH) -> dict:
+def dependencies(graph: "Graph", ref: str, depth: int = DEFAULT_DEPTH,
+                 visibility: Visibility = EVERYTHING) -> dict:
     """Everything `ref` needs, directly or transitively."""
-    return _walk(graph, ref, depth, "dependencies")
+    return _walk(graph, ref, depth, "dependencies", visibility)
 
 
-def _walk(graph: "Graph", ref: str, depth: int, walk: str) -> dict:
+def _walk(graph: "Graph", ref: str, depth: int, walk: str, visibility: Visibility) -> dict:
+    """The walk goes through every entity (a restricted database still breaks its dependants); entities the
+    reader may not read are then left out of the answer, counted in `hidden`, and masked in paths."""
     if not 1 <= depth <= MAX_DEPTH:
         raise ValueError(f"depth must be between 1 and {MAX_DEPTH}")
     relationships = WALKS[walk]
@@ -79,25 +86,31 @@ def _walk(graph: "Graph", ref: str, depth: int, walk: str) -> dict:
     cut_off = False
     hops: dict[str, dict] = {}
     parents: dict[str, str] = {}
-    for node_ref, kind, owner, system, unresolved, distance, parent, rel_type, outgoing in rows:
+    hidden: set[str] = set()
+    for node_ref, kind, owner, system, unresolved, distance, parent, rel_type, outgoing, restricted in rows:
         if distance > depth:
             cut_off = True
             continue
+        if not visibility.can_read({"kind": kind, "owner": owner, "restricted": restricted}):
+            hidden.add(node_ref)
         forward = RELATION_NAMES[rel_type][0]
         hops[node_ref] = ({"from": node_ref, "relation": forward, "to": parent} if outgoing
                           else {"from": parent, "relation": forward, "to": node_ref})
         parents[node_ref] = parent
+        if node_ref in hidden:
+            continue
         items.append({
             "ref": node_ref, "kind": kind, "distance": distance, "owner": owner, "system": system,
             "unresolved": unresolved,
         })
+    mask = (lambda r: HIDDEN_REF if r in hidden else r)
     for item in items:
         chain = [item["ref"]]
         while chain[-1] in parents:
             chain.append(parents[chain[-1]])
         chain.reverse()
-        item["path"] = chain
-        item["hops"] = [hops[x] for x in chain[1:]]
+        item["path"] = [mask(r) for r in chain]
+        item["hops"] = [{**hops[x], "from": mask(hops[x]["from"]), "to": mask(hops[x]["to"])} for x in chain[1:]]
     items.sort(key=lambda i: (i["distance"], i["ref"]))
     key = "impacted" if walk == "impact" else "dependencies"
     return {
@@ -105,6 +118,7 @@ def _walk(graph: "Graph", ref: str, depth: int, walk: str) -> dict:
         "depth": depth,
         key: items,
         "count": len(items),
+        "hidden": len(hidden),
         "by_owner": _rollup(items, "owner"),
         "by_system": _rollup(items, "system"),
         "cut_off": cut_off,

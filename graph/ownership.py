@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from graph.csv_export import csv_text
 from graph.model import OWNABLE_KINDS, RELATION_NAMES
+from graph.visibility import EVERYTHING, Visibility
 
 if TYPE_CHECKING:
     from graph.driver import Graph
@@ -23,23 +24,35 @@ RETURN g.ref AS ref, g.title AS title, g.type AS type, collect(DISTINCT p.ref) A
 _OWNED = """
 MATCH (e:Entity)-[:OWNED_BY]->(o:Entity)
 WHERE NOT e:Unresolved AND NOT o:Unresolved
-RETURN DISTINCT e.ref AS ref, e.kind AS kind, o.ref AS owner
+RETURN DISTINCT e.ref AS ref, e.kind AS kind, o.ref AS owner, coalesce(e.restricted, false) AS restricted
 """
 _UNOWNED = """
 MATCH (e:Entity) WHERE e.kind IN $kinds AND NOT e:Unresolved
   AND NOT EXISTS { (e)-[:OWNED_BY]->(o) WHERE NOT o:Unresolved }
-RETURN e.ref AS ref, e.kind AS kind, e.owner AS owner
+RETURN e.ref AS ref, e.kind AS kind, e.owner AS owner, coalesce(e.restricted, false) AS restricted
 ORDER BY ref
 """
 _DANGLING = """
 MATCH (a:Entity)-[r]-(p:Unresolved) WHERE a.ref IN r.by AND NOT a:Unresolved
-RETURN a.ref AS ref, type(r) AS type, startNode(r) = a AS outgoing, r.via AS via, p.ref AS target
+RETURN a.ref AS ref, type(r) AS type, startNode(r) = a AS outgoing, r.via AS via, p.ref AS target,
+       a.kind AS kind, a.owner AS owner, coalesce(a.restricted, false) AS restricted
 ORDER BY ref, target
 """
 
 
-def ownership_report(graph: "Graph", group: str | None = None) -> dict:
-    """The report as plain data; `group` limits it to that group and its sub-groups."""
+def ownership_report(graph: "Graph", group: str | None = None, visibility: Visibility = EVERYTHING) -> dict:
+    """The report as plain data; `group` limits it to that group and its sub-groups.
+
+    Entities `visibility` may not read are left out and counted in `totals.hidden`, so the report never
+    looks complete when it is not."""
+    hidden: set[str] = set()
+
+    def readable(row) -> bool:
+        if visibility.can_read(row):
+            return True
+        hidden.add(row["ref"])
+        return False
+
     groups = {r["ref"]: dict(r) for r in graph.read(_GROUPS)}
     if group is not None and group not in groups:
         raise LookupError(f"{group} is not a group in the catalog")
@@ -50,6 +63,8 @@ def ownership_report(graph: "Graph", group: str | None = None) -> dict:
 
     owned_by: dict[str, list[dict]] = defaultdict(list)
     for r in graph.read(_OWNED):
+        if not readable(r):
+            continue
         owned_by[r["owner"]].append({"ref": r["ref"], "kind": r["kind"], "owner": r["owner"]})
 
     top = [group] if group else sorted(r for r, g in groups.items() if not set(g["parents"]) & groups.keys())
@@ -74,12 +89,12 @@ def ownership_report(graph: "Graph", group: str | None = None) -> dict:
 
     in_scope_entities = {e["ref"] for g in rows for e in g["entities"]}
     unowned = [] if group else [
-        {**dict(r), "reason": _unowned_reason(r["owner"])}
-        for r in graph.read(_UNOWNED, kinds=list(OWNABLE_KINDS))
+        {"ref": r["ref"], "kind": r["kind"], "owner": r["owner"], "reason": _unowned_reason(r["owner"])}
+        for r in graph.read(_UNOWNED, kinds=list(OWNABLE_KINDS)) if readable(r)
     ]
     dangling = []
     for r in graph.read(_DANGLING):
-        if group and r["ref"] not in in_scope_entities:
+        if (group and r["ref"] not in in_scope_entities) or not readable(r):
             continue
         forward, inverse = RELATION_NAMES[r["type"]]
         dangling.append({
@@ -91,7 +106,8 @@ def ownership_report(graph: "Graph", group: str | None = None) -> dict:
         "groups": rows,
         "unowned": unowned,
         "dangling": dangling,
-        "totals": {"groups": len(rows), "unowned": len(unowned), "dangling": len(dangling)},
+        "totals": {"groups": len(rows), "unowned": len(unowned), "dangling": len(dangling),
+                   "hidden": len(hidden)},
     }
 
 
@@ -107,6 +123,9 @@ def report_csv(report: dict) -> str:
     for d in report["dangling"]:
         rows.append(["dangling", "", d["from"], d["from"].split(":", 1)[0], "",
                      f"{d['field'] or d['relation']} -> {d['to']} (not in the catalog)"])
+    hidden = report["totals"].get("hidden", 0)
+    if hidden:   # an export must not look complete when it is not
+        rows.append(["hidden", "", "", "", "", f"{hidden} entities you cannot see are not listed"])
     return csv_text(rows)
 
 
@@ -152,7 +171,7 @@ RETURN collect(DISTINCT g.ref) AS groups
 """
 _OWNED_BY_ANY = """
 UNWIND $claims AS claim
-MATCH (e:Entity)-[:OWNED_BY]->(:Entity {ref: claim}) WHERE NOT e:Unresolved
+MATCH (e:Entity)-[:OWNED_BY]->(:Entity {ref: claim}) WHERE NOT e:Unresolved AND %(visible)s
 RETURN e.ref AS ref, claim
 ORDER BY ref
 """
@@ -168,10 +187,11 @@ def ownership_claims(graph: "Graph", user: str) -> list[str]:
     return [user, *groups]
 
 
-def owned_through(graph: "Graph", claims: list[str]) -> list[tuple[str, str]]:
+def owned_through(graph: "Graph", claims: list[str], visibility: Visibility = EVERYTHING) -> list[tuple[str, str]]:
     """(entity, claim) for everything owned by any of the claims, each entity once (its first claim)."""
     seen: dict[str, str] = {}
-    for r in graph.read(_OWNED_BY_ANY, claims=claims):
+    query = _OWNED_BY_ANY % {"visible": visibility.predicate("e")}
+    for r in graph.read(query, claims=claims, **visibility.params()):
         seen.setdefault(r["ref"], r["claim"])
     order = {claim: i for i, claim in enumerate(claims)}
     return sorted(seen.items(), key=lambda item: (order[item[1]], item[0]))

@@ -14,9 +14,10 @@ import json
 from typing import TYPE_CHECKING
 
 from graph import versioned
-from graph.entities import ENTITY_COLUMNS, to_entity
+from graph.entities import entity_columns, to_entity
 from graph.filters import RELATION_KEYS, Filters, QueryError, compile_filters, normalise
 from graph.model import RELATION_TYPES
+from graph.visibility import EVERYTHING, Visibility
 
 if TYPE_CHECKING:
     from graph.driver import Graph
@@ -53,8 +54,10 @@ _FACETS: dict[str, tuple[str, bool]] = {
 
 def query_entities(graph: "Graph", *, filters: Filters | None = None, text: str | None = None,
                    order_field: str = "metadata.name", order: str = "asc", limit: int | None = None,
-                   cursor: str | None = None) -> dict:
+                   cursor: str | None = None, visibility: Visibility = EVERYTHING) -> dict:
     """A page of entities: `{items, totalItems, pageInfo: {nextCursor, prevCursor}}`.
+
+    Only entities `visibility` may read are listed and counted (the predicate is part of the query).
 
     With a cursor, filters/text/order come from the cursor (Backstage's rule); `limit` still applies when
     given, else the cursor's.
@@ -72,7 +75,8 @@ def query_entities(graph: "Graph", *, filters: Filters | None = None, text: str 
     filters_n: Filters = [[tuple(c) for c in g] for g in state["f"]]
     version = versioned.catalog_version(graph)
     compiled = compile_filters(filters_n, state["t"], namespaces=_namespaces(graph, version, filters_n))
-    rows = _page_rows(graph, compiled, state)
+    compiled = compiled.visible_to(visibility)
+    rows = _page_rows(graph, compiled, state, visibility)
     backward = state["dir"] == "prev"
     more = len(rows) > state["l"]
     rows = rows[: state["l"]]
@@ -90,7 +94,7 @@ def query_entities(graph: "Graph", *, filters: Filters | None = None, text: str 
             next_cursor = encode_cursor({**state, "dir": "next"})
         else:
             prev_cursor = encode_cursor({**state, "dir": "prev"})
-    total = versioned.cached(graph, version, ("total", _freeze(state["f"]), state["t"]),
+    total = versioned.cached(graph, version, ("total", _freeze(state["f"]), state["t"], visibility.key),
                              lambda: _count(graph, compiled))
     return {
         "items": [to_entity(r) for r in rows],
@@ -99,7 +103,7 @@ def query_entities(graph: "Graph", *, filters: Filters | None = None, text: str 
     }
 
 
-def _page_rows(graph: "Graph", compiled, state: dict) -> list:
+def _page_rows(graph: "Graph", compiled, state: dict, visibility: Visibility) -> list:
     value, nullable = ORDER_FIELDS[state["o"]]
     descending = (state["d"] == "desc") != (state["dir"] == "prev")
     direction = "DESC" if descending else "ASC"
@@ -128,7 +132,7 @@ def _page_rows(graph: "Graph", compiled, state: dict) -> list:
         _prelude(compiled)
         + f"MATCH (n:Entity) WHERE {where} "
         + f"WITH n ORDER BY {order_by} LIMIT $lim "
-        + f"RETURN {flag} AS sm, {sort_value} AS sv, {ENTITY_COLUMNS}"
+        + f"RETURN {flag} AS sm, {sort_value} AS sv, {entity_columns(visibility)}"
     )
     return list(graph.read(query, **params))
 
@@ -154,8 +158,10 @@ def _namespaces(graph: "Graph", version: str | None, filters: Filters) -> list[s
 # ------------------------------------------------------------------------------------------ facets
 
 def entity_facets(graph: "Graph", facets: list[str], filters: Filters | None = None,
-                  text: str | None = None) -> dict:
-    """`{"facets": {facet: [{value, count}]}}` over the filtered catalog (and free text), counts desc then value."""
+                  text: str | None = None, visibility: Visibility = EVERYTHING) -> dict:
+    """`{"facets": {facet: [{value, count}]}}` over the filtered catalog (and free text), counts desc then value.
+
+    Counts cover only what `visibility` may read."""
     filters_n = normalise(filters)
     text = text.strip().lower() if text and text.strip() else None
     names = []
@@ -173,9 +179,11 @@ def entity_facets(graph: "Graph", facets: list[str], filters: Filters | None = N
             nonlocal compiled
             if compiled is None:
                 compiled = compile_filters(filters_n, text, namespaces=_namespaces(graph, version, filters_n))
+                compiled = compiled.visible_to(visibility)
             return _facet(graph, compiled, facet.lower())
         out[facet] = copy.deepcopy(
-            versioned.cached(graph, version, ("facet", facet.lower(), _freeze(filters_n), text), compute))
+            versioned.cached(graph, version, ("facet", facet.lower(), _freeze(filters_n), text, visibility.key),
+                             compute))
     return {"facets": out}
 
 

@@ -30,6 +30,7 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE CONSTRAINT audit_event_id IF NOT EXISTS FOR (e:AuditEvent) REQUIRE e.id IS UNIQUE",
     "CREATE INDEX audit_event_at IF NOT EXISTS FOR (e:AuditEvent) ON (e.at)",
     "CREATE CONSTRAINT role_grant_key IF NOT EXISTS FOR (g:RoleGrant) REQUIRE g.principal IS UNIQUE",
+    "CREATE CONSTRAINT docs_build_id IF NOT EXISTS FOR (b:DocsBuild) REQUIRE b.id IS UNIQUE",
 )
 
 _applied: set[str] = set()

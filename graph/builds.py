@@ -1,0 +1,127 @@
+"""CI builds as runtime facts: `(:Entity)-[:HAS_BUILD]->(:Build)`, never entity properties.
+
+A Build node is keyed by `key` (`<provider>:<project>:<id>`); one build may belong to several entities that
+name the same repository/job. Each HAS_BUILD relation carries the CI source that wrote it and its run id, so
+cleanup removes only what that source wrote and did not see again. Each entity keeps its newest N builds.
+"""
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Iterable
+
+if TYPE_CHECKING:
+    from graph.driver import Graph
+
+DEFAULT_KEEP = 20
+BUILD_FIELDS = ("provider", "id", "name", "number", "status", "branch", "commit", "started_at", "duration_ms", "url")
+FAILED = {"failed"}
+FINISHED = {"succeeded", "failed"}       # what a failure rate is computed over (cancelled/skipped say nothing)
+
+_schema_done: set[str] = set()
+
+
+def ensure_schema(graph: "Graph") -> None:
+    key = f"{graph.settings.uri}/{graph.database}"
+    if key in _schema_done:
+        return
+    graph.write("CREATE CONSTRAINT build_key IF NOT EXISTS FOR (b:Build) REQUIRE b.key IS UNIQUE")
+    _schema_done.add(key)
+
+
+def annotated_entities(graph: "Graph", keys: Iterable[str]) -> list[tuple[str, dict]]:
+    """(ref, annotations) of every stored entity carrying one of the annotation `keys`."""
+    keys = sorted(set(keys))
+    rows = graph.read(
+        "MATCH (n:Entity) WHERE n.descriptor IS NOT NULL AND any(k IN $keys WHERE n.descriptor CONTAINS k) "
+        "RETURN n.ref AS ref, n.descriptor AS descriptor ORDER BY ref",
+        keys=[json.dumps(k) for k in keys],
+    )
+    out = []
+    for row in rows:
+        annotations = (json.loads(row["descriptor"]).get("metadata") or {}).get("annotations") or {}
+        if any(k in annotations for k in keys):
+            out.append((row["ref"], annotations))
+    return out
+
+
+def load_builds(graph: "Graph", source: str, run_id: str, links: list[dict],
+                keep: int = DEFAULT_KEEP) -> tuple[int, int]:
+    """Write builds and link them: `links` = [{ref, builds: [build record]}]; then trim each entity to `keep`.
+
+    Returns (records written, Build nodes created).
+    """
+    ensure_schema(graph)
+    rows = [{"ref": link["ref"], "key": b["key"], "props": {f: b.get(f) for f in BUILD_FIELDS}}
+            for link in links for b in link["builds"]]
+    created = 0
+    for start in range(0, len(rows), 500):
+        created += graph.write(
+            "UNWIND $rows AS row MATCH (e:Entity {ref: row.ref}) "
+            "MERGE (b:Build {key: row.key}) SET b += row.props "
+            "MERGE (e)-[r:HAS_BUILD]->(b) SET r.source = $source, r.run = $run",
+            rows=rows[start:start + 500], source=source, run=run_id,
+        ).counters.nodes_created
+    trim(graph, [link["ref"] for link in links], keep)
+    return len(rows), created
+
+
+def trim(graph: "Graph", refs: list[str], keep: int = DEFAULT_KEEP) -> None:
+    """Keep each entity's newest `keep` builds; drop builds no entity links to any more."""
+    graph.write(
+        "UNWIND $refs AS ref MATCH (e:Entity {ref: ref})-[r:HAS_BUILD]->(b:Build) "
+        "WITH e, r ORDER BY coalesce(b.started_at, 0) DESC, b.key DESC "
+        "WITH e, collect(r) AS rels UNWIND rels[$keep..] AS old DELETE old",
+        refs=refs, keep=max(keep, 0),
+    )
+    _drop_orphans(graph)
+
+
+def cleanup(graph: "Graph", source: str, run_id: str, keep_refs: Iterable[str] = ()) -> int:
+    """Unlink what `source` wrote before this run, except on entities whose fetch failed this run (`keep_refs`).
+
+    Called only after a sync whose remaining fetches succeeded: an entity that lost its CI annotation, or a
+    project that disappeared, loses its builds; a job that failed keeps its old ones.
+    """
+    summary = graph.write(
+        "MATCH (e:Entity)-[r:HAS_BUILD {source: $source}]->(:Build) "
+        "WHERE r.run <> $run AND NOT e.ref IN $keep DELETE r",
+        source=source, run=run_id, keep=sorted(set(keep_refs)),
+    )
+    _drop_orphans(graph)
+    return summary.counters.relationships_deleted
+
+
+def _drop_orphans(graph: "Graph") -> None:
+    graph.write("MATCH (b:Build) WHERE NOT (b)<-[:HAS_BUILD]-() DETACH DELETE b")
+
+
+def builds_for(graph: "Graph", ref: str, limit: int = DEFAULT_KEEP, provider: str | None = None) -> list[dict]:
+    """An entity's builds, newest first."""
+    rows = graph.read(
+        "MATCH (:Entity {ref: $ref})-[:HAS_BUILD]->(b:Build) WHERE $provider IS NULL OR b.provider = $provider "
+        "RETURN b ORDER BY coalesce(b.started_at, 0) DESC, b.key DESC LIMIT $limit",
+        ref=ref, provider=provider, limit=max(limit, 0),
+    )
+    return [{f: row["b"].get(f) for f in BUILD_FIELDS} for row in rows]
+
+
+def ci_health(builds: list[dict]) -> dict:
+    """Last status and failure rate over finished builds (newest first input). Pure.
+
+    The failure rate ignores running, cancelled and skipped builds: they say nothing about whether the code
+    builds. `None` when there is no finished build.
+    """
+    finished = [b for b in builds if b.get("status") in FINISHED]
+    failures = sum(1 for b in finished if b.get("status") in FAILED)
+    last = builds[0] if builds else None
+    last_finished = finished[0] if finished else None
+    return {
+        "count": len(builds),
+        "last_status": last.get("status") if last else None,
+        "last_finished_status": last_finished.get("status") if last_finished else None,
+        "last_build": last,
+        "finished": len(finished),
+        "failures": failures,
+        "failure_rate": round(failures / len(finished), 4) if finished else None,
+        "providers": sorted({b.get("provider") for b in builds if b.get("provider")}),
+    }
