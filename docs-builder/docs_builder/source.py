@@ -1,0 +1,97 @@
+"""Where an entity's docs live: Backstage's `backstage.io/techdocs-ref` annotation -> a local folder.
+
+`dir:<path>` is relative to the descriptor file (its stored `backstage.io/managed-by-location: file:<abs>`)
+and may not leave the location it was ingested from (or the git working tree it sits in). `url:<git url>`
+is cloned shallow through ingest.git (GitHub/GitLab `/tree/<branch>/<path>` forms name a folder in it).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from docs_builder.config import confined
+from docs_builder.errors import DocsBuildError
+
+TECHDOCS_ANNOTATION = "backstage.io/techdocs-ref"
+MANAGED_BY_LOCATION = "backstage.io/managed-by-location"
+MANAGED_BY_ORIGIN = "backstage.io/managed-by-origin-location"
+_TREE = re.compile(r"^(?P<repo>https?://[^?#]+?)(?:/-)?/(?:tree|blob)/[^/]+(?:/(?P<path>.*))?$")
+
+
+@dataclass(frozen=True)
+class DocsSource:
+    root: Path        # nothing outside it is read
+    folder: Path      # the folder holding mkdocs.yml
+
+
+def techdocs_ref_of(entity: dict) -> str | None:
+    annotations = (entity.get("metadata") or {}).get("annotations") or {}
+    value = annotations.get(TECHDOCS_ANNOTATION)
+    return str(value).strip() if value not in (None, "") else None
+
+
+def _git_toplevel(start: Path) -> Path | None:
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+def _location_root(entity: dict, descriptor_dir: Path) -> Path:
+    """The folder a `dir:` ref may not leave: the git working tree, else the ingested location."""
+    top = _git_toplevel(descriptor_dir)
+    if top is not None:
+        return top
+    origin = str(((entity.get("metadata") or {}).get("annotations") or {}).get(MANAGED_BY_ORIGIN) or "")
+    if origin.startswith("file:"):
+        path = Path(origin[5:]).resolve()
+        return path if path.is_dir() else path.parent
+    return descriptor_dir
+
+
+def split_repo_url(url: str) -> tuple[str, str]:
+    """`https://host/org/repo/tree/main/docs` -> (`https://host/org/repo`, `docs`); other URLs unchanged."""
+    match = _TREE.match(url.rstrip("/"))
+    if match:
+        return match["repo"], (match["path"] or "").strip("/")
+    return url, ""
+
+
+def resolve(entity: dict, *, git_timeout: float = 120) -> DocsSource:
+    """The local folder of the entity's docs (cloning `url:` refs); DocsBuildError with a clear reason."""
+    ref = techdocs_ref_of(entity)
+    if ref is None:
+        raise DocsBuildError(f"the entity has no {TECHDOCS_ANNOTATION} annotation")
+    kind, sep, target = ref.partition(":")
+    kind = kind.strip().lower()
+    if not sep or not target.strip():
+        raise DocsBuildError(f"{TECHDOCS_ANNOTATION} {ref!r} must look like dir:<path> or url:<git url>")
+    target = target.strip()
+    if kind == "dir":
+        location = str(((entity.get("metadata") or {}).get("annotations") or {}).get(MANAGED_BY_LOCATION) or "")
+        if not location.startswith("file:"):
+            raise DocsBuildError(f"dir: docs need a descriptor read from a file; this entity came from {location!r}")
+        descriptor_dir = Path(location[5:]).resolve().parent
+        root = _location_root(entity, descriptor_dir).resolve()
+        folder = (descriptor_dir / confined(target, TECHDOCS_ANNOTATION)).resolve()
+        if not folder.is_relative_to(root):
+            raise DocsBuildError(f"{TECHDOCS_ANNOTATION} {ref!r} points outside the location {root}")
+        if not folder.is_dir():
+            raise DocsBuildError(f"the docs folder {folder} does not exist")
+        return DocsSource(root=root, folder=folder)
+    if kind == "url":
+        from ingest.git import GitError, checkout, is_git_url
+
+        repo_url, sub = split_repo_url(target)
+        if not is_git_url(repo_url):
+            raise DocsBuildError(f"{TECHDOCS_ANNOTATION} {ref!r}: not a git repository URL")
+        try:
+            repo = checkout(repo_url, timeout=git_timeout).resolve()
+        except GitError as exc:
+            raise DocsBuildError(f"could not fetch the docs repository {repo_url}: {exc}") from None
+        folder = (repo / confined(sub, "the docs path")).resolve() if sub else repo
+        if not folder.is_relative_to(repo) or not folder.is_dir():
+            raise DocsBuildError(f"the docs folder {sub!r} does not exist in {repo_url}")
+        return DocsSource(root=repo, folder=folder)
+    raise DocsBuildError(f"{TECHDOCS_ANNOTATION} {ref!r}: only dir: and url: references are supported")
