@@ -1,0 +1,1 @@
+"""Built-in plugins: declared as `trellis.plugins` entry points in pyproject.toml, like any third party."""
