@@ -27,6 +27,7 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE INDEX entity_owner IF NOT EXISTS FOR (n:Entity) ON (n.owner)",
     "CREATE INDEX entity_system IF NOT EXISTS FOR (n:Entity) ON (n.system)",
     "CREATE INDEX ingest_run_started IF NOT EXISTS FOR (r:IngestRun) ON (r.started_at)",
+    "CREATE CONSTRAINT repository_key IF NOT EXISTS FOR (r:Repository) REQUIRE r.key IS UNIQUE",
     "CREATE CONSTRAINT audit_event_id IF NOT EXISTS FOR (e:AuditEvent) REQUIRE e.id IS UNIQUE",
     "CREATE INDEX audit_event_at IF NOT EXISTS FOR (e:AuditEvent) ON (e.at)",
     "CREATE CONSTRAINT role_grant_key IF NOT EXISTS FOR (g:RoleGrant) REQUIRE g.principal IS UNIQUE",

@@ -86,8 +86,11 @@ def source_key(target: str) -> str:
 
 def ingest(graph: "Graph | None", target: str, *, dry_run: bool = False, guard: RemovalGuard | None = None,
            progress: Progress | None = None, trigger: str = "manual", run_id: str | None = None,
-           name: str | None = None) -> IngestResult:
+           name: str | None = None, allowed_kinds: frozenset[str] | None = None) -> IngestResult:
     """Ingest a descriptor file, a directory, or a git repository (local path or URL).
+
+    `allowed_kinds` (lower-case) are the catalog rules for this location: documents of other kinds are
+    rejected (so a location registered through the portal cannot define `Group admins`). None: any kind.
 
     Every real run (not dry runs) is recorded as an `:IngestRun`, failed ones too, and bumps the catalog
     version so cached read answers (facets, totals) expire. `name` is the configured source that triggered
@@ -97,7 +100,7 @@ def ingest(graph: "Graph | None", target: str, *, dry_run: bool = False, guard: 
     key = source_key(target)
     result = IngestResult(source=key, target=target, run=run_id or new_run_id(), dry_run=dry_run)
     return _recorded(graph, result, trigger=trigger, name=name or key, progress=progress,
-                     body=lambda step: _ingest_files(graph, target, key, result, guard, step))
+                     body=lambda step: _ingest_files(graph, target, key, result, guard, step, allowed_kinds))
 
 
 def ingest_entities(graph: "Graph | None", source: str, entities: Iterable[tuple[str, dict]], *, target: str,
@@ -121,7 +124,7 @@ def new_run_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-class _LiveProgress:
+class LiveProgress:
     """Reports progress to the caller and, at most every PERIOD seconds (and on each new stage), into the
     run's `:IngestRun`, so the portal can show it while the run is going on."""
 
@@ -158,7 +161,9 @@ def _recorded(graph: "Graph | None", result: IngestResult, *, trigger: str, name
     started_at = int(time.time() * 1000)
     extra = {"trigger": trigger, "name": name}
     write.record_run(graph, _run_record(result, started_at, "running", None, finished=False, **extra))
-    live = _LiveProgress(graph, result.run, progress)
+    # A job's context already writes this run's progress: reuse it rather than writing everything twice.
+    live = progress if isinstance(progress, LiveProgress) and progress.run_id == result.run else \
+        LiveProgress(graph, result.run, progress)
     try:
         # One writer per catalog database on this host: two runs comparing against the same stored state
         # would both CREATE the same new nodes and relationships (and share one git clone directory).
@@ -210,17 +215,19 @@ class _Batch:
     protected: set[str] = field(default_factory=set)         # refs rejected this time: keep the stored one
     failed: set[str] = field(default_factory=set)            # shown files/origins that could not be read
     truncated: bool = False                                  # not everything was seen: remove nothing
+    allowed_kinds: frozenset[str] | None = None              # catalog rules (lower-case kinds); None: any
 
 
 def _ingest_files(graph: "Graph | None", target: str, key: str, result: IngestResult, guard: RemovalGuard | None,
-                  progress: Progress) -> IngestResult:
+                  progress: Progress, allowed_kinds: frozenset[str] | None = None) -> IngestResult:
     """Get for a location: read its descriptor files (skipping unchanged ones), then `_apply`."""
     started = time.perf_counter()
     progress("reading", 0, 0)
     path, root = _resolve(target)
     mine = write.stored_by_source(graph, key) if graph is not None else {}
     cache = IngestCache.for_location(key, graph.settings.uri if graph is not None else "")
-    read = read_catalog(path, root=root, reusable=_reusable(cache, mine))
+    # Under catalog rules every file is read again: a file cached from an unrestricted run must not slip by.
+    read = read_catalog(path, root=root, reusable=_reusable(cache, mine) if allowed_kinds is None else {})
     result.files = len(read.files)
     result.reused_files = len(read.reused)
     if not read.files:
@@ -234,6 +241,7 @@ def _ingest_files(graph: "Graph | None", target: str, key: str, result: IngestRe
         protected={r.ref for r in read.rejections if r.ref},
         failed={r.file for r in read.rejections if r.ref is None},
         truncated=read.truncated,   # files past the read limit were not seen: their entities must not look gone
+        allowed_kinds=allowed_kinds,
     )
     accepted = _apply(graph, key, target, result, batch, mine, guard, progress)
     if graph is not None and not result.dry_run:
@@ -292,6 +300,9 @@ def _apply(graph: "Graph | None", key: str, target: str, result: IngestResult, b
     for file, shown, index, entity in batch.documents:
         item = transform(entity, file=file, origin=key)
         ref = item.row.ref
+        if batch.allowed_kinds is not None and item.row.kind.lower() not in batch.allowed_kinds:
+            item.problems.append(("kind", f"the catalog rules for this location do not allow kind {item.row.kind} "
+                                          f"(allowed: {', '.join(sorted(batch.allowed_kinds))})"))
         if item.problems:
             protected.add(ref)
             result.rejected.extend(

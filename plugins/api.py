@@ -19,7 +19,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable
 
 if TYPE_CHECKING:
     from graph.driver import Graph
@@ -111,6 +111,23 @@ class SyncContext:
     force: bool = False              # let the removal guard through
     secret: Callable[[str], str] = field(default=secret)
     progress: Progress = field(default=lambda stage, done, total: None)
+    max_removal_share: float = 0.5   # the removal guard of this source (config `guard:`)
+    min_removal_count: int = 10
+    base_dir: str | None = None      # relative paths in options are relative to this (the config file's dir)
+
+    def removal_guard(self) -> Any:
+        """The source's RemovalGuard (forced when the run was triggered with --force)."""
+        from ingest.sync import RemovalGuard
+        return RemovalGuard(max_share=self.max_removal_share, min_count=self.min_removal_count, force=self.force)
+
+    def ingest(self, entities: Iterable[tuple[str, dict]], *, target: str,
+               unavailable: Iterable[str] = ()) -> "IngestResult":
+        """Load + cleanup for this run: `ingest.sync.ingest_entities` with this context's source, run id,
+        trigger, guard and progress. `unavailable`: origins that could not be fetched (their entities stay)."""
+        from ingest.sync import ingest_entities
+        return ingest_entities(self.graph, self.source, entities, target=target, trigger=self.trigger,
+                               run_id=self.run_id, guard=self.removal_guard(), progress=self.progress,
+                               unavailable=unavailable)
 
 
 class Provider(ABC):

@@ -1,0 +1,56 @@
+"""The git provider: get (read the location) -> transform/load/cleanup (ingest.sync.ingest) -> facts.
+
+Options: `target` (a path, relative to the config file, or a git URL). Ownership of the entities stays with
+the location itself (`file:/abs/path` or `url:<git url>`), so a schedule and `trellis ingest` of the same
+location agree; the run is recorded under the configured source name too.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from graph import repositories, write
+from ingest.git import checkout, is_git_url
+from ingest.sync import IngestError, IngestResult, ingest, source_key
+from plugins.api import Provider, SyncContext, redact
+from plugins.builtin.git.facts import entity_links, repo_root, repository_facts
+
+log = logging.getLogger(__name__)
+
+
+def resolve_target(target: object, base_dir: str | None) -> str:
+    if not isinstance(target, str) or not target.strip():
+        raise IngestError("the git provider needs options.target (a local path or a git URL)")
+    target = target.strip()
+    if is_git_url(target) or Path(target).is_absolute() or not base_dir:
+        return target
+    return str((Path(base_dir) / target).resolve())
+
+
+class GitProvider(Provider):
+    name = "git"
+
+    def sync(self, ctx: SyncContext) -> IngestResult:
+        target = resolve_target(ctx.options.get("target"), ctx.base_dir)
+        result = ingest(ctx.graph, target, guard=ctx.removal_guard(), progress=ctx.progress,
+                        trigger=ctx.trigger, run_id=ctx.run_id, name=ctx.source)
+        try:
+            self.record_facts(ctx, target)
+        except Exception as exc:   # facts are extras: the catalog run itself succeeded and stays recorded
+            log.warning("source %s: repository facts not recorded: %s", ctx.source, redact(str(exc)))
+        return result
+
+    @staticmethod
+    def record_facts(ctx: SyncContext, target: str) -> None:
+        """Default branch, last commit and CODEOWNERS of the repository the location lives in (if any)."""
+        url = is_git_url(target)
+        root = checkout(target).resolve() if url else repo_root(Path(target).resolve())
+        if root is None:
+            return
+        key = f"url:{target}" if url else f"file:{root}"
+        stored = write.stored_by_source(ctx.graph, source_key(target))
+        owners = repositories.declared_owners(ctx.graph, list(stored))
+        links = entity_links(root, {ref: (s.file, owners.get(ref)) for ref, s in stored.items()})
+        repositories.record_repository(ctx.graph, repository_facts(root, key=key, url=target if url else str(root)),
+                                       links, source=source_key(target))
+
