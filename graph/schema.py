@@ -27,10 +27,19 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE INDEX entity_owner IF NOT EXISTS FOR (n:Entity) ON (n.owner)",
     "CREATE INDEX entity_system IF NOT EXISTS FOR (n:Entity) ON (n.system)",
     "CREATE INDEX ingest_run_started IF NOT EXISTS FOR (r:IngestRun) ON (r.started_at)",
+    # Search (graph.search): full-text over entities and TechDocs pages, updated in each write transaction.
+    "CREATE FULLTEXT INDEX entity_search IF NOT EXISTS FOR (n:Entity) "
+    "ON EACH [n.name, n.title, n.description, n.tags, n.owner] "
+    "OPTIONS {indexConfig: {`fulltext.analyzer`: 'standard-no-stop-words', `fulltext.eventually_consistent`: false}}",
+    "CREATE FULLTEXT INDEX docpage_search IF NOT EXISTS FOR (p:DocPage) ON EACH [p.title, p.text] "
+    "OPTIONS {indexConfig: {`fulltext.analyzer`: 'standard-no-stop-words', `fulltext.eventually_consistent`: false}}",
+    "CREATE CONSTRAINT docpage_key IF NOT EXISTS FOR (p:DocPage) REQUIRE (p.entity_ref, p.path) IS UNIQUE",
     "CREATE CONSTRAINT repository_key IF NOT EXISTS FOR (r:Repository) REQUIRE r.key IS UNIQUE",
     "CREATE CONSTRAINT audit_event_id IF NOT EXISTS FOR (e:AuditEvent) REQUIRE e.id IS UNIQUE",
     "CREATE INDEX audit_event_at IF NOT EXISTS FOR (e:AuditEvent) ON (e.at)",
     "CREATE CONSTRAINT role_grant_key IF NOT EXISTS FOR (g:RoleGrant) REQUIRE g.principal IS UNIQUE",
+    "CREATE CONSTRAINT signin_throttle_key IF NOT EXISTS FOR (t:SigninThrottle) REQUIRE t.key IS UNIQUE",
+    "CREATE INDEX signin_throttle_updated IF NOT EXISTS FOR (t:SigninThrottle) ON (t.updated_at)",
     "CREATE CONSTRAINT docs_build_id IF NOT EXISTS FOR (b:DocsBuild) REQUIRE b.id IS UNIQUE",
 )
 

@@ -1,0 +1,181 @@
+"""Sign-in resolvers against a real catalog in Neo4j (email, user name, annotation, order, ambiguity), the
+pure pieces (config parsing, throttle arithmetic, safe `next`), and config validation at start."""
+from __future__ import annotations
+
+import pytest
+
+from app.auth import resolvers, throttle
+from app.auth.resolvers import Identity
+from app.auth.signin import SigninConfigError, load_settings, safe_next
+from tests.test_signin_support import load_users
+
+ALL = ("email", "username", "annotation:github.com/user-login")
+
+
+@pytest.fixture
+def people(graph, tmp_path):
+    load_users(graph, tmp_path)
+    return graph
+
+
+def ident(username: str = "someone", emails: tuple[str, ...] = (), provider: str = "oidc") -> Identity:
+    return Identity(provider=provider, subject="sub-1", username=username, emails=emails)
+
+
+def test_email_is_case_insensitive(people):
+    result = resolvers.resolve(people, ident(emails=("ALICE@example.COM",)), ("email",))
+    assert (result.user_ref, result.resolver) == ("user:default/alice", "email")
+
+
+def test_username_matches_metadata_name(people):
+    result = resolvers.resolve(people, ident("Carol"), ("username",))
+    assert (result.user_ref, result.resolver) == ("user:default/carol", "username")
+
+
+def test_annotation_matches_the_provider_login(people):
+    result = resolvers.resolve(people, ident("OctoCat", provider="github"), ("annotation:github.com/user-login",))
+    assert (result.user_ref, result.resolver) == ("user:default/carol", "annotation:github.com/user-login")
+
+
+def test_resolvers_are_tried_in_the_configured_order(people):
+    # username "alice" would match alice, but the email (tried first) is carol's
+    who = ident("alice", emails=("carol@corp.example",))
+    assert resolvers.resolve(people, who, ALL).user_ref == "user:default/carol"
+    assert resolvers.resolve(people, who, ("username", "email")).user_ref == "user:default/alice"
+
+
+def test_later_resolvers_are_used_when_earlier_ones_find_nobody(people):
+    result = resolvers.resolve(people, ident("alice-gh", emails=("nobody@else.example",)), ALL)
+    assert result.user_ref == "user:default/alice"
+    assert result.attempts == ("email: no catalog user", "username: no catalog user",
+                               "annotation:github.com/user-login: matched user:default/alice")
+
+
+def test_an_ambiguous_email_is_never_guessed(people):
+    result = resolvers.resolve(people, ident("x", emails=("shared@corp.example",)), ("email",))
+    assert result.user_ref is None
+    assert "ambiguous" in result.reason and "user:default/dave" in result.reason
+
+
+def test_no_match_says_why(people):
+    result = resolvers.resolve(people, ident("zed"), ALL)
+    assert result.user_ref is None
+    assert result.reason == ("email: no verified email; username: no catalog user; "
+                             "annotation:github.com/user-login: no catalog user")
+
+
+def test_only_declared_users_match_not_placeholders_or_other_kinds(people):
+    # platform-team is a Group, and memberOf creates no User placeholder named like it
+    assert resolvers.resolve(people, ident("platform-team"), ("username",)).user_ref is None
+
+
+def test_parse_resolvers():
+    assert resolvers.parse_resolvers(None) == ALL
+    assert resolvers.parse_resolvers(["username", " annotation:acme.com/login "]) == (
+        "username", "annotation:acme.com/login")
+    for bad in ("email", ["mail"], ["annotation:"], [3]):
+        with pytest.raises(ValueError, match="auth.resolvers"):
+            resolvers.parse_resolvers(bad)
+
+
+# ------------------------------------------------------------------ throttle arithmetic (pure)
+
+
+def test_retry_after_counts_from_the_failure_that_must_age_out():
+    window = 300_000
+    now = 1_000_000
+    times = [now - 250_000, now - 100_000, now - 50_000]       # three failures in the window
+    assert throttle.retry_after(times, 4, window, now) is None  # below the limit
+    # limit 3: locked until the oldest leaves the window (50 s from now)
+    assert throttle.retry_after(times, 3, window, now) == 50
+    # limit 2: it unlocks when only one is left, i.e. when the second oldest leaves (200 s)
+    assert throttle.retry_after(times, 2, window, now) == 200
+    assert throttle.retry_after([now - 400_000] * 10, 3, window, now) is None   # all expired
+
+
+def test_throttle_failures_are_stored_and_cleared(graph):
+    from graph import throttle as store
+
+    for _ in range(3):
+        store.record_failure(graph, "user:alice", 60_000)
+    store.record_failure(graph, "user:alice", 60_000, now=store.now_ms() - 120_000)  # already outside
+    counts = store.failures(graph, ["user:alice", "ip:1.2.3.4"], 60_000)
+    assert list(counts) == ["user:alice"] and len(counts["user:alice"]) == 3
+    store.clear(graph, "user:alice")
+    assert store.failures(graph, ["user:alice"], 60_000) == {}
+
+
+def test_throttle_limits_config():
+    assert throttle.Limits.from_config(None) == throttle.Limits(5, 30, 300)
+    assert throttle.Limits.from_config({"username": 3}).username == 3
+    for bad in ({"username": 0}, {"ip": "many"}, {"window": 5}, [1]):
+        with pytest.raises(ValueError, match="auth.throttle"):
+            throttle.Limits.from_config(bad)
+
+
+# ------------------------------------------------------------------ safe next (pure)
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("/catalog?kind=component", "/catalog?kind=component"),
+    ("/entity/component/default/x#deps", "/entity/component/default/x#deps"),
+    (None, "/"), ("", "/"), ("catalog", "/"), ("//evil.example", "/"), ("///evil.example", "/"),
+    ("/\\evil.example", "/"), ("https://evil.example/", "/"), ("javascript:alert(1)", "/"),
+    ("/ok\r\nSet-Cookie: x=y", "/"), ("/auth/login", "/"), ("/" + "a" * 3000, "/"),
+])
+def test_safe_next(value, expected):
+    assert safe_next(value) == expected
+
+
+# ------------------------------------------------------------------ configuration checked at start (pure)
+
+OIDC = {"name": "Keycloak", "discovery_url": "https://idp.example/realms/x/.well-known/openid-configuration",
+        "client_id": "portal", "client_secret": "s3cret"}
+
+
+def test_full_config_is_accepted():
+    settings = load_settings({"local": False, "oidc": OIDC, "github": {"client_id": "gh", "client_secret": "x"},
+                              "resolvers": ["email"], "require_catalog_user": True}, env={})
+    assert settings.oidc.scopes == ("openid", "email", "profile")
+    assert settings.github.api_url == "https://api.github.com/"
+    assert settings.github.token_url == "https://github.com/login/oauth/access_token"
+    assert settings.resolvers == ("email",) and settings.require_catalog_user and not settings.local
+
+
+def test_secrets_come_from_the_environment_or_a_file(tmp_path):
+    section = {k: v for k, v in OIDC.items() if k != "client_secret"}
+    with pytest.raises(SigninConfigError, match="TRELLIS_SECRET_OIDC_CLIENT_SECRET"):
+        load_settings({"oidc": section}, env={})
+    env = {"TRELLIS_SECRET_OIDC_CLIENT_SECRET": "from-env"}
+    assert load_settings({"oidc": section}, env=env).oidc.client_secret == "from-env"
+    secret_file = tmp_path / "gh-secret"
+    secret_file.write_text("from-file\n")
+    settings = load_settings({"github": {"client_id": "gh"}},
+                             env={"TRELLIS_SECRET_GITHUB_CLIENT_SECRET_FILE": str(secret_file)})
+    assert settings.github.client_secret == "from-file"
+    with pytest.raises(SigninConfigError, match="cannot read"):
+        load_settings({"github": {"client_id": "gh"}},
+                      env={"TRELLIS_SECRET_GITHUB_CLIENT_SECRET_FILE": str(tmp_path / "missing")})
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"local": False}, "no sign-in method"),
+    ({"local": "yes"}, "auth.local"),
+    ({"oidc": "keycloak"}, "auth.oidc must be a mapping"),
+    ({"oidc": {**OIDC, "discovery_url": "http://idp.example/x"}}, "must use https"),
+    ({"oidc": {**OIDC, "discovery_url": "idp.example"}}, "absolute http"),
+    ({"oidc": {**OIDC, "scopes": ["email"]}}, "must include 'openid'"),
+    ({"oidc": {k: v for k, v in OIDC.items() if k != "client_id"}}, "auth.oidc.client_id is missing"),
+    ({"github": {"client_id": "gh", "client_secret": "x", "api_url": "ftp://x"}}, "auth.github.api_url"),
+    ({"resolvers": ["nickname"]}, "unknown resolver"),
+    ({"require_catalog_user": "sure"}, "require_catalog_user"),
+    ({"throttle": {"ip": -1}}, "auth.throttle.ip"),
+])
+def test_bad_config_is_refused_with_a_clear_reason(raw, message):
+    with pytest.raises(SigninConfigError, match=message):
+        load_settings(raw, env={})
+
+
+def test_plain_http_is_allowed_only_towards_this_machine():
+    cfg = {**OIDC, "discovery_url": "http://127.0.0.1:8080/realms/t/.well-known/openid-configuration"}
+    assert load_settings({"oidc": cfg}, env={}).oidc.discovery_url.startswith("http://127.0.0.1")
