@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
 from plugins.api import ENTRY_POINT_GROUP, PluginError, Provider
 
@@ -55,6 +55,36 @@ class Registry:
     def providers(self) -> list[Provider]:
         return [self._providers[n] for n in sorted(self._providers)]
 
+    # Search engines (plugins.search) and ingest hooks, added for issue 6 (search).
+    _search_engines: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    _after_ingest: list[Callable[..., None]] = field(default_factory=list)
+
+    def add_search_engine(self, name: str, factory: Callable[..., Any]) -> None:
+        """Register `factory(graph) -> plugins.search.SearchEngine` under `name` (TRELLIS_SEARCH_ENGINE)."""
+        if not name or name == "neo4j":
+            raise PluginError(f"invalid search engine name {name!r} (neo4j is built in)")
+        if name in self._search_engines and self._search_engines[name] is not factory:
+            raise PluginError(f"a search engine named {name!r} is already registered")
+        self._search_engines[name] = factory
+
+    def search_engine(self, name: str) -> Callable[..., Any]:
+        try:
+            return self._search_engines[name]
+        except KeyError:
+            known = ", ".join(["neo4j", *sorted(self._search_engines)])
+            raise PluginError(f"unknown search engine {name!r} (available: {known})") from None
+
+    def search_engines(self) -> list[str]:
+        return sorted(self._search_engines)
+
+    def add_after_ingest(self, hook: Callable[..., None]) -> None:
+        """`hook(graph, result)` runs after every recorded ingest run (ingest.sync), e.g. to update a search
+        index; a failing hook is logged and never fails the run."""
+        self._after_ingest.append(hook)
+
+    def after_ingest_hooks(self) -> list[Callable[..., None]]:
+        return list(self._after_ingest)
+
 
 def load_registry(entries: Iterable[EntryPoint] | None = None) -> Registry:
     """Call every `trellis.plugins` entry point's `register(registry)`; failures are recorded, not raised."""
@@ -67,6 +97,10 @@ def load_registry(entries: Iterable[EntryPoint] | None = None) -> Registry:
             register(staged)
             for provider in staged.providers():
                 registry.add_provider(provider)
+            for engine_name in staged.search_engines():
+                registry.add_search_engine(engine_name, staged.search_engine(engine_name))
+            for hook in staged.after_ingest_hooks():
+                registry.add_after_ingest(hook)
         except Exception as exc:   # any plugin bug: report and go on with the others
             reason = f"{type(exc).__name__}: {exc}"
             registry.failures.append(PluginFailure(ep.name, reason))
@@ -85,3 +119,13 @@ def registry() -> Registry:
     if _cached is None:
         _cached = load_registry()
     return _cached
+
+
+def run_after_ingest(graph: Any, result: Any) -> None:
+    """Call every registered after-ingest hook (ingest.sync calls this once a run is recorded). Hooks are
+    best effort: a failure is logged with the plugin's reason and the run stays as it was recorded."""
+    for hook in registry().after_ingest_hooks():
+        try:
+            hook(graph, result)
+        except Exception:   # a search index being down must not fail an ingest
+            log.exception("after-ingest hook %s failed", getattr(hook, "__qualname__", hook))
