@@ -4,3 +4,4 @@ from flask import Blueprint
 bp = Blueprint("api", __name__)
 
 from app.api import routes  # noqa: E402,F401  (registers the routes on bp)
+from app.api import search_routes  # noqa: E402,F401

@@ -214,19 +214,6 @@ def ingest_run(id: str):  # noqa: A002  (the documented path parameter name)
     return jsonify(run)
 
 
-# ------------------------------------------------------------------------------------------ search
-
-@bp.get("/search")
-def search():
-    extra = []
-    for key, param in (("kind", "kind"), ("spec.owner", "owner")):
-        value = str_arg(param, max_len=300)
-        if value:
-            extra.append((key, value))
-    result = _page(text=str_arg("q", max_len=300), extra=extra)
-    return jsonify({"query": str_arg("q", max_len=300), **result})
-
-
 # ------------------------------------------------------------------------------------------ service
 
 @bp.get("/health")

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import re
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 from urllib.parse import quote
 
 from ingest.descriptors.files import FileProblem
 from ingest.providers.descriptors import MANAGED_BY_LOCATION, FileDocuments, annotate, decode_base64_file, split_documents
-from ingest.providers.http import ApiClient, HttpStats, etag_cache_for, token_fingerprint
+from ingest.providers.http import ApiClient, etag_cache_for, token_fingerprint
+from ingest.providers.loading import Fetched, OptionsError, load
 
 if TYPE_CHECKING:
     from ingest.sync import IngestResult
@@ -34,10 +35,6 @@ API_VERSION = "2022-11-28"
 PER_PAGE = 100
 
 
-class OptionsError(ValueError):
-    """A source's options are missing or wrong (a configuration error, not retried)."""
-
-
 @dataclass(frozen=True)
 class GitHubOptions:
     """A GitHub source's options (from the source configuration; no secrets in here)."""
@@ -45,8 +42,8 @@ class GitHubOptions:
     org: str
     api_url: str = DEFAULT_API_URL
     catalog_path: str = "catalog-info.yaml"
-    token_secret: str = "github-token"
-    webhook_secret: str = "github-webhook-secret"
+    token_secret_name: str = "github-token"
+    webhook_secret_name: str = "github-webhook-secret"
     teams: bool = True
     namespace: str = "default"
     concurrency: int = 8
@@ -69,8 +66,8 @@ class GitHubOptions:
             org=org,
             api_url=str(options.get("api_url") or DEFAULT_API_URL),
             catalog_path=path,
-            token_secret=str(options.get("token_secret", cls.token_secret)),
-            webhook_secret=str(options.get("webhook_secret", cls.webhook_secret)),
+            token_secret_name=str(options.get("token_secret_name", cls.token_secret_name)),
+            webhook_secret_name=str(options.get("webhook_secret_name", cls.webhook_secret_name)),
             teams=bool(options.get("teams", True)),
             namespace=str(options.get("namespace", "default")).lower(),
             concurrency=max(1, min(concurrency, 32)),
@@ -85,17 +82,6 @@ class Repo:
     name: str
     branch: str
     html_url: str
-
-
-@dataclass
-class Fetched:
-    """What the get step produced for one run, ready for ingest_entities."""
-
-    entities: list[tuple[str, dict]] = field(default_factory=list)        # (origin, descriptor)
-    problems: list[dict] = field(default_factory=list)                    # unreadable files/documents
-    repos: int = 0                                                        # repositories listed
-    descriptors: int = 0                                                  # descriptor files found
-    stats: HttpStats | None = None
 
 
 # ------------------------------------------------------------------------------------------ transforms
@@ -275,33 +261,14 @@ def fetch(client: ApiClient, options: GitHubOptions, *, refresh: set[str] | None
     return out
 
 
-# ------------------------------------------------------------------------------------------ load + cleanup
-
-def problems_as_rejections(problems: list[dict]) -> list[dict]:
-    """Unreadable remote files/documents in the shape of ingest rejections (file = the origin)."""
-    return [{"file": p["origin"], "document": p["document"], "ref": None, "field": None, "reason": p["reason"]}
-            for p in problems]
-
-
-def load(ctx: "SyncContext", target: str, fetched: Fetched) -> "IngestResult":
-    """Hand the fetched entities to ingest_entities; files that could not be read remove nothing."""
-    from ingest.sync import RemovalGuard, ingest_entities
-
-    unavailable = {p["origin"] for p in fetched.problems}
-    result = ingest_entities(
-        ctx.graph, ctx.source, fetched.entities, target=target, trigger=ctx.trigger, run_id=ctx.run_id,
-        guard=RemovalGuard(force=ctx.force), progress=ctx.progress, unavailable=unavailable,
-    )
-    result.rejected.extend(problems_as_rejections(fetched.problems))
-    return result
-
+# ------------------------------------------------------------------------------------------ run
 
 def sync(ctx: "SyncContext", **client_overrides: Any) -> "IngestResult":
     """One run of a GitHub source. `ctx.options["refresh_repos"]` (set by the push webhook) limits the
     requests to those repositories; the others are taken from the ETag cache, so nothing is lost."""
     options = GitHubOptions.parse(ctx.options)
     refresh = ctx.options.get("refresh_repos")
-    token = ctx.secret(options.token_secret)
+    token = ctx.secret(options.token_secret_name)
     client = client_for(options, token, **client_overrides)
     try:
         fetched = fetch(client, options, refresh=set(refresh) if refresh else None, progress=ctx.progress)

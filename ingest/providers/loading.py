@@ -1,0 +1,48 @@
+"""Load + cleanup for the Git-host providers: what a run fetched, handed to ingest.sync.ingest_entities."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ingest.providers.http import HttpStats
+
+if TYPE_CHECKING:
+    from ingest.sync import IngestResult
+    from plugins.api import SyncContext
+
+
+class OptionsError(ValueError):
+    """A source's options are missing or wrong (a configuration error, not retried)."""
+
+
+@dataclass
+class Fetched:
+    """What the get step produced for one run, ready for ingest_entities."""
+
+    entities: list[tuple[str, dict]] = field(default_factory=list)   # (origin, descriptor)
+    problems: list[dict] = field(default_factory=list)               # {"origin", "document", "reason"}
+    repos: int = 0                                                   # repositories/projects listed
+    descriptors: int = 0                                             # descriptor files found
+    stats: HttpStats | None = None
+
+
+def problems_as_rejections(problems: list[dict]) -> list[dict]:
+    """Unreadable remote files/documents in the shape of ingest rejections (file = the origin)."""
+    return [{"file": p["origin"], "document": p["document"], "ref": None, "field": None, "reason": p["reason"]}
+            for p in problems]
+
+
+def load(ctx: "SyncContext", target: str, fetched: Fetched) -> "IngestResult":
+    """Hand the fetched entities to ingest_entities; a file that could not be read removes nothing it held.
+
+    Unreadable files are reported in the returned result's `rejected` (ingest_entities only sees dicts).
+    """
+    from ingest.sync import RemovalGuard, ingest_entities
+
+    unavailable = {p["origin"] for p in fetched.problems}
+    result = ingest_entities(
+        ctx.graph, ctx.source, fetched.entities, target=target, trigger=ctx.trigger, run_id=ctx.run_id,
+        guard=RemovalGuard(force=ctx.force), progress=ctx.progress, unavailable=unavailable,
+    )
+    result.rejected.extend(problems_as_rejections(fetched.problems))
+    return result
