@@ -1,0 +1,27 @@
+"""Recording runs of runtime-fact providers (CI builds, Kubernetes workloads) like every other run.
+
+These providers write through their own graph/ modules instead of `ingest_entities`, so nothing records
+their `:IngestRun` for them. They go through the same recorder `ingest_entities` uses (running -> live
+progress -> ok/partial/failed with counts, secrets redacted), so runs look alike in the portal, the API
+and `trellis runs`.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from ingest.sync import IngestResult
+
+if TYPE_CHECKING:
+    from plugins.api import SyncContext
+
+Progress = Callable[[str, int, int], None]
+
+
+def recorded_run(ctx: "SyncContext", target: str, body: Callable[[IngestResult, Progress], object]) -> IngestResult:
+    """Run `body(result, progress)` as this context's recorded run; raises what `body` raises (recorded)."""
+    from ingest import sync
+
+    # TODO(framework): ingest.sync exposes no public recorder yet; `_recorded` is the one ingest_entities uses.
+    result = IngestResult(source=ctx.source, target=target, run=ctx.run_id)
+    return sync._recorded(ctx.graph, result, trigger=ctx.trigger, name=ctx.source, progress=ctx.progress,
+                          body=lambda progress: body(result, progress))

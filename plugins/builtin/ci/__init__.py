@@ -1,0 +1,94 @@
+"""Built-in CI plugin: GitHub Actions, GitLab CI and Jenkins providers, registered like any third party.
+
+Source options (no secrets in options; tokens come from `ctx.secret`):
+- `github-actions`: `api_url` (default https://api.github.com), `token_secret` (default `github-token`), `keep`.
+- `gitlab-ci`: `api_url` (default https://gitlab.com/api/v4), `token_secret` (default `gitlab-token`), `keep`.
+- `jenkins`: `url` (required), `user`, `token_secret` (default `jenkins-token`; used with `user`), `keep`.
+`keep` (default 20) is how many builds each entity keeps.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from plugins.api import Provider, SyncContext
+
+if TYPE_CHECKING:
+    from ingest.sync import IngestResult
+    from plugins.registry import Registry
+
+
+def _kinds():
+    from ingest.providers.ci import github_actions, gitlab, jenkins
+    from ingest.providers.ci.sync import CiKind
+
+    return {
+        "github-actions": CiKind(github_actions.PROVIDER, (github_actions.ANNOTATION,),
+                                 lambda a: (str(a.get(github_actions.ANNOTATION) or "").strip() or None),
+                                 github_actions.get_runs, github_actions.transform_run),
+        "gitlab-ci": CiKind(gitlab.PROVIDER, gitlab.ANNOTATIONS, gitlab.project_of, gitlab.get_pipelines,
+                            gitlab.transform_pipeline),
+        "jenkins": CiKind(jenkins.PROVIDER, (jenkins.ANNOTATION,),
+                          lambda a: (str(a.get(jenkins.ANNOTATION) or "").strip().strip("/") or None),
+                          jenkins.get_builds, jenkins.transform_build),
+    }
+
+
+class _CiProvider(Provider):
+    default_secret = ""
+
+    def client(self, ctx: SyncContext):
+        raise NotImplementedError
+
+    def sync(self, ctx: SyncContext) -> "IngestResult":
+        from ingest.providers.ci.runs import recorded_run
+        from ingest.providers.ci.sync import option_int, sync_builds
+
+        keep = option_int(ctx.options, "keep", 20)
+        client = self.client(ctx)
+        try:
+            return recorded_run(ctx, self.target(ctx), lambda result, progress: sync_builds(
+                ctx.graph, result, _kinds()[self.name], client, keep=keep, progress=progress))
+        finally:
+            client.close()
+
+    def target(self, ctx: SyncContext) -> str:
+        return str(ctx.options.get("api_url") or ctx.options.get("url") or self.name)
+
+
+class GitHubActionsProvider(_CiProvider):
+    name = "github-actions"
+
+    def client(self, ctx: SyncContext):
+        from ingest.providers.ci import github_actions
+
+        token = ctx.secret(ctx.options.get("token_secret") or "github-token")
+        return github_actions.client(ctx.options, token)
+
+
+class GitLabCiProvider(_CiProvider):
+    name = "gitlab-ci"
+
+    def client(self, ctx: SyncContext):
+        from ingest.providers.ci import gitlab
+
+        token = ctx.secret(ctx.options.get("token_secret") or "gitlab-token")
+        return gitlab.client(ctx.options, token)
+
+
+class JenkinsProvider(_CiProvider):
+    name = "jenkins"
+
+    def client(self, ctx: SyncContext):
+        from ingest.providers.ci import jenkins
+
+        if not ctx.options.get("url"):
+            raise ValueError("the jenkins source needs a `url` option (the Jenkins root URL)")
+        user = ctx.options.get("user")
+        token = ctx.secret(ctx.options.get("token_secret") or "jenkins-token") if user else None
+        return jenkins.client(ctx.options, user, token)
+
+
+def register(registry: "Registry") -> None:
+    """Entry point `trellis.plugins` -> `ci`."""
+    for provider in (GitHubActionsProvider(), GitLabCiProvider(), JenkinsProvider()):
+        registry.add_provider(provider)
