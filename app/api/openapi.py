@@ -151,6 +151,28 @@ _SCHEMAS: dict = {
 }
 
 
+_NSTR = {"type": ["string", "null"]}
+_SEARCH_HIT = {"type": "object", "required": ["doctype", "ref", "kind", "name", "match", "highlight"], "properties": {
+    "doctype": {"enum": ["entity", "techdocs"]}, "ref": _STR, "kind": _STR, "namespace": _STR, "name": _STR,
+    "title": _NSTR, "description": _NSTR, "type": _NSTR, "lifecycle": _NSTR, "owner": _NSTR,
+    "tags": {"type": ["array", "null"], "items": _STR}, "score": {"type": "number"},
+    "match": {"enum": ["exact", "prefix", "text"], "description": "Why it ranks where it does"},
+    "page": {"type": ["object", "null"], "description": "The docs page (techdocs results)",
+             "properties": {"path": _STR, "title": _NSTR}},
+    "highlight": {"type": "object", "description": "HTML-escaped text with <mark> around matched words",
+                  "properties": {"title": _STR, "snippet": _STR}},
+}}
+_SEARCH_RESULT = {"type": "object", "required": ["query", "total", "page", "limit", "pages", "items", "facets"],
+                  "properties": {
+    "query": _STR, "engine": _STR, "total": {"type": "integer", "minimum": 0}, "page": {"type": "integer"},
+    "limit": {"type": "integer"}, "pages": {"type": "integer"}, "filters": {"type": "object"},
+    "items": {"type": "array", "items": _SEARCH_HIT},
+    "facets": {"type": "object", "description": "kind, type, owner, lifecycle, tags: values with counts",
+               "additionalProperties": {"type": "array", "items": {"type": "object", "required": ["value", "count"],
+                                        "properties": {"value": {}, "count": {"type": "integer"}}}}},
+}}
+
+
 def _ok(schema_name: str, description: str) -> dict:
     return {"200": _json(_ref(schema_name), description)}
 
@@ -229,12 +251,31 @@ def _paths() -> dict:
         ], op_id="listIngestRuns")},
         "/ingest/runs/{id}": {"get": _op("One ingest run with its rejected documents", _ok("IngestRun", "The run"),
                                          [_path("id", "Run id")], errors=(404,), op_id="getIngestRun")},
-        "/search": {"get": _op("Simple entity search", {"200": _json({"allOf": [_ref("EntityPage"), {
-            "type": "object", "properties": {"query": {"type": ["string", "null"]}}}]}, "Matches")}, [
-            _q("q", _STR, "Text (substring of name, title, description)"), _q("kind", _STR, "Kind"),
-            _q("owner", _STR, "Owner ref (short or full)"), *[p for p in _PAGE_PARAMS if p["name"] != "filter"
-                                                                and p["name"] != "fullTextFilterTerm"],
-        ], op_id="search")},
+        "/search": {"get": _op(
+            "Search entities and docs pages (exact name/title first, then prefix, then text; typo-tolerant; "
+            "only what the reader may see, counted honestly)",
+            {"200": _json(_SEARCH_RESULT, "One page of results, the total, facet counts")}, [
+                _q("q", {"type": "string", "minLength": 1, "maxLength": 200}, "The words to find (plain text: "
+                   "quotes, `*`, `:` and the like are searched as text, not query syntax)", required=True),
+                *[_q(name, {"type": "array", "items": _STR, "maxItems": 20}, desc) for name, desc in (
+                    ("kind", "Only these kinds (repeat or comma-separate)"),
+                    ("owner", "Only these owners (refs; `name` means group:default/name)"),
+                    ("type", "Only these spec.type values"), ("lifecycle", "Only these lifecycles"),
+                    ("tag", "Only results carrying every one of these tags"))],
+                _q("page", {"type": "integer", "minimum": 1}, "Page number, from 1 (page*limit <= 10000)"),
+                _q("limit", {"type": "integer", "minimum": 1, "maximum": 100}, "Results per page (default 20)"),
+            ], op_id="search")},
+        "/search/suggest": {"get": _op(
+            "Suggestions while typing: the best few entities for the text so far",
+            {"200": _json({"type": "object", "required": ["query", "items"], "properties": {
+                "query": _STR, "items": {"type": "array", "items": {"type": "object", "required": ["ref"],
+                    "properties": {"ref": _STR, "kind": _STR, "namespace": _STR, "name": _STR,
+                                   "title": {"type": ["string", "null"]},
+                                   "label_html": {"type": "string", "description": "Escaped label, <mark> on matches"}}}}}},
+                "Suggestions")}, [
+                _q("q", {"type": "string", "maxLength": 200}, "The text typed so far"),
+                _q("limit", {"type": "integer", "minimum": 1, "maximum": 20}, "At most this many (default 8)"),
+            ], op_id="searchSuggest")},
         "/health": {"get": {"operationId": "health", "summary": "Is Neo4j reachable", "responses": {
             "200": _json({"type": "object", "required": ["neo4j"], "properties": {"neo4j": {"const": "up"}}}, "Up"),
             "503": _json({"type": "object", "required": ["neo4j", "error"], "properties": {
