@@ -130,13 +130,17 @@ def location_root(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("locations")
 
 
+from tests.portal_helpers import OPEN_PORTAL, with_csrf  # noqa: E402
+
+
 @pytest.fixture(scope="module")
 def portal_app(neo4j_uri, demo_catalog, location_root):
     """The portal (create_app) on the session's Neo4j, with the demo catalog loaded."""
     from app import create_app
 
     auth = neo4j_auth()
-    config = {"NEO4J_URI": neo4j_uri, "TESTING": True, "TRELLIS_LOCATION_ROOTS": [str(location_root)]}
+    config = {"NEO4J_URI": neo4j_uri, "TESTING": True, "TRELLIS_LOCATION_ROOTS": [str(location_root)],
+              **OPEN_PORTAL}
     if auth:
         config.update(NEO4J_USER=auth[0], NEO4J_PASSWORD=auth[1])
     app = create_app(config)
@@ -146,4 +150,25 @@ def portal_app(neo4j_uri, demo_catalog, location_root):
 
 @pytest.fixture
 def portal_client(portal_app):
-    return portal_app.test_client()
+    return with_csrf(portal_app.test_client())
+
+
+# --------------------------------------------------------------------- 5. Redis (the job broker)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory) -> Iterator[str]:
+    """URL of a throwaway project-local redis-server (ingest.jobs.redis_local) on a free port, or
+    $TRELLIS_TEST_REDIS_URL; stopped at the end of the session."""
+    external = os.environ.get("TRELLIS_TEST_REDIS_URL")
+    if external:
+        yield external
+        return
+    from ingest.jobs import redis_local
+
+    home = tmp_path_factory.mktemp("redis")
+    info = redis_local.start(home, port=0)
+    try:
+        yield info.url
+    finally:
+        redis_local.stop(home)
