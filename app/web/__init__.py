@@ -5,3 +5,4 @@ bp = Blueprint("web", __name__, template_folder="../templates", static_folder=".
                static_url_path="/static")
 
 from app.web import routes  # noqa: E402,F401  (registers the routes on bp)
+from app.web import search_views  # noqa: E402,F401  (the /search results page)
