@@ -7,6 +7,7 @@ import click
 
 from app.cli.catalog_cmd import deps, impact, ingest, report, up
 from app.cli.neo4j_cmd import neo4j
+from app.cli.search_cmd import search
 from app.cli.serve_cmd import serve
 from app.cli.tokens_cmd import tokens
 from app.cli.users_cmd import users
@@ -23,3 +24,4 @@ def main() -> None:
 
 for command in (neo4j, ingest, impact, deps, report, up, serve, users, tokens):
     main.add_command(command)
+main.add_command(search)
