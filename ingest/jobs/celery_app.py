@@ -32,7 +32,13 @@ def make_app() -> Celery:
         result_expires=7 * 24 * 3600,
         task_track_started=True,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": int(os.environ.get("TRELLIS_VISIBILITY_TIMEOUT") or 3 * 3600)},
+        broker_transport_options={
+            # A killed worker's unacknowledged task is redelivered this long after it was taken: longer
+            # than any run, or a slow run would be started twice.
+            "visibility_timeout": int(os.environ.get("TRELLIS_VISIBILITY_TIMEOUT") or 3 * 3600),
+            "unacked_restore_interval": int(os.environ.get("TRELLIS_RESTORE_INTERVAL") or 10),
+            "unacked_restore_throttle": 1 if os.environ.get("TRELLIS_RESTORE_INTERVAL") else 10,
+        },
         result_backend_transport_options={"retry_policy": {"timeout": 5.0}},
         worker_send_task_events=False,
         timezone="UTC",

@@ -118,7 +118,8 @@ def enqueue(graph: "Graph", source_name: str, *, trigger: str = "manual", force:
     try:
         record_state(graph, run_id, source, "queued", trigger=trigger)
         send(run_id)
-    except BaseException:
+    except BaseException as exc:
         lock.release(source.name, run_id)
+        fail(graph, run_id, source.name, exc, trigger=trigger)
         raise
     return Outcome(run_id, source.name, "queued")
