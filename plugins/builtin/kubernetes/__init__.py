@@ -1,0 +1,33 @@
+"""Built-in Kubernetes plugin: the `kubernetes` provider (deployments, services, namespaces as runtime facts).
+
+Source options: `clusters: [{name, url, token_secret?, namespaces?}]`. A cluster's bearer token comes from
+`ctx.secret(token_secret)` (never from options). Entities link through `backstage.io/kubernetes-id` or
+`backstage.io/kubernetes-label-selector` (optionally limited by `backstage.io/kubernetes-namespace`).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from plugins.api import Provider, SyncContext
+
+if TYPE_CHECKING:
+    from ingest.sync import IngestResult
+    from plugins.registry import Registry
+
+
+class KubernetesProvider(Provider):
+    name = "kubernetes"
+
+    def sync(self, ctx: SyncContext) -> "IngestResult":
+        from ingest.providers import kubernetes
+        from ingest.providers.ci.runs import recorded_run
+
+        clusters = kubernetes.parse_clusters(ctx.options)
+        target = ", ".join(c.name for c in clusters)
+        return recorded_run(ctx, target, lambda result, progress: kubernetes.sync_clusters(
+            ctx.graph, result, clusters, ctx.secret, progress))
+
+
+def register(registry: "Registry") -> None:
+    """Entry point `trellis.plugins` -> `kubernetes`."""
+    registry.add_provider(KubernetesProvider())
