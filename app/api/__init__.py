@@ -5,3 +5,4 @@ bp = Blueprint("api", __name__)
 
 from app.api import routes  # noqa: E402,F401  (registers the routes on bp)
 from app.api import search_routes  # noqa: E402,F401
+from app.api import ingest_routes  # noqa: E402,F401

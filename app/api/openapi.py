@@ -139,12 +139,19 @@ _SCHEMAS: dict = {
                        "conflicts": {"type": "array", "items": {"type": "object"}}},
     },
     "IngestRun": {
-        "type": "object", "required": ["id", "status", "counts"],
-        "properties": {"id": _STR, "source": {"type": ["string", "null"]}, "target": {"type": ["string", "null"]},
-                       "status": {"type": "string", "enum": ["ok", "partial", "failed"]},
+        "type": "object", "required": ["id", "status", "counts", "trigger", "progress"],
+        "properties": {"id": _STR, "source": {"type": ["string", "null"], "description": "The owning source key"},
+                       "name": {"type": ["string", "null"], "description": "The configured source that ran it"},
+                       "target": {"type": ["string", "null"]},
+                       "trigger": {"type": "string", "enum": ["manual", "schedule", "webhook"]},
+                       "status": {"type": "string", "enum": [
+                           "queued", "running", "ok", "partial", "failed", "retrying", "skipped"]},
                        "error": {"type": ["string", "null"]}, "started_at": {"type": ["integer", "null"]},
                        "finished_at": {"type": ["integer", "null"]}, "seconds": {"type": ["number", "null"]},
                        "counts": {"type": "object"},
+                       "progress": {"type": "object", "properties": {
+                           "stage": {"type": ["string", "null"]}, "done": _INT, "total": _INT,
+                           "updated_at": {"type": ["integer", "null"]}}},
                        "rejected": {"type": "array", "items": {"type": "object"}},
                        "conflicts": {"type": "array", "items": {"type": "object"}}},
     },
@@ -244,13 +251,34 @@ def _paths() -> dict:
                 op_id="addLocation", body={"required": True, "content": {JSON: {"schema": {
                     "type": "object", "required": ["target"], "properties": {"target": _STR}}}}}),
         },
-        "/ingest/runs": {"get": _op("Recorded ingest runs, newest first", {"200": _json({**items, "properties": {
-            "items": {"type": "array", "items": _ref("IngestRun")}}}, "Runs")}, [
-            _q("source", _STR, "Only runs of this location key"),
+        "/ingest/runs": {"get": _op("Recorded ingest runs, newest first (running ones with live progress)", {
+            "200": _json({**items, "required": ["items", "total", "limit", "offset"], "properties": {
+                "items": {"type": "array", "items": _ref("IngestRun")}, "total": _INT, "limit": _INT,
+                "offset": _INT, "next_offset": {"type": ["integer", "null"]}}}, "Runs")}, [
+            _q("source", _STR, "Only runs of this source (configured name or location key)"),
+            _q("status", {"type": "string", "enum": [
+                "queued", "running", "ok", "partial", "failed", "retrying", "skipped"]}, "Only runs in this state"),
             _q("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "Runs returned (default 50)"),
+            _q("offset", {"type": "integer", "minimum": 0, "maximum": 100000}, "Skip this many (paging)"),
         ], op_id="listIngestRuns")},
         "/ingest/runs/{id}": {"get": _op("One ingest run with its rejected documents", _ok("IngestRun", "The run"),
                                          [_path("id", "Run id")], errors=(404,), op_id="getIngestRun")},
+        "/ingest/sources": {"get": _op("The configured sources (TRELLIS_CONFIG) and their schedules", {
+            "200": _json({**items, "properties": {"items": {"type": "array", "items": {
+                "type": "object", "required": ["name", "provider"], "properties": {
+                    "name": _STR, "provider": _STR, "schedule": {"type": ["integer", "string", "null"]},
+                    "options": {"type": "object"}, "guard": {"type": "object"}}}}}}, "Sources")},
+            errors=(), op_id="listIngestSources")},
+        "/ingest/sources/{name}/sync": {"post": _op(
+            "Queue a run of a configured source now (a worker runs it)", {
+                "202": _json({"type": "object", "required": ["run", "source", "status"], "properties": {
+                    "run": _STR, "source": _STR, "status": {"const": "queued"}, "url": _STR}},
+                    "Queued; follow it at /ingest/runs/{run}"),
+                "409": _json(_ref("Error"), "A run of this source is already queued or running (recorded as "
+                                            "skipped; details.running names it)")},
+            [_path("name", "Configured source name"),
+             _q("force", {"type": "boolean"}, "Let the run remove more than the source's guard allows")],
+            errors=(404,), op_id="syncIngestSource")},
         "/search": {"get": _op(
             "Search entities and docs pages (exact name/title first, then prefix, then text; typo-tolerant; "
             "only what the reader may see, counted honestly)",

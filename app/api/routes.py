@@ -199,21 +199,6 @@ def add_location():
     return jsonify(result.as_json()), 200 if dry_run else 201
 
 
-@bp.get("/ingest/runs")
-def ingest_runs():
-    runs = catalog.list_runs(get_graph(), source=str_arg("source"), limit=int_arg("limit", 50, 1, 500))
-    return jsonify({"items": runs})
-
-
-@bp.get("/ingest/runs/<id>")
-def ingest_run(id: str):  # noqa: A002  (the documented path parameter name)
-    run_id = id
-    run = catalog.get_run(get_graph(), run_id)
-    if run is None:
-        raise ApiError(404, "not_found", f"no ingest run {run_id}", {"id": run_id})
-    return jsonify(run)
-
-
 # ------------------------------------------------------------------------------------------ service
 
 @bp.get("/health")

@@ -6,6 +6,7 @@ import logging
 import click
 
 from app.cli.catalog_cmd import deps, impact, ingest, report, up
+from app.cli.jobs_cmd import beat, runs, sync, worker
 from app.cli.neo4j_cmd import neo4j
 from app.cli.search_cmd import search
 from app.cli.serve_cmd import serve
@@ -25,3 +26,5 @@ def main() -> None:
 for command in (neo4j, ingest, impact, deps, report, up, serve, users, tokens):
     main.add_command(command)
 main.add_command(search)
+for command in (worker, beat, runs, sync):
+    main.add_command(command)
