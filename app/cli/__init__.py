@@ -6,6 +6,7 @@ import logging
 import click
 
 from app.cli.catalog_cmd import deps, impact, ingest, report, up
+from app.cli.docs_cmd import docs
 from app.cli.jobs_cmd import beat, runs, sync, worker
 from app.cli.neo4j_cmd import neo4j
 from app.cli.search_cmd import search
@@ -23,7 +24,7 @@ def main() -> None:
     logging.getLogger("neo4j").setLevel(logging.ERROR)
 
 
-for command in (neo4j, ingest, impact, deps, report, up, serve, users, tokens):
+for command in (neo4j, ingest, impact, deps, report, up, serve, users, tokens, docs):
     main.add_command(command)
 main.add_command(search)
 for command in (worker, beat, runs, sync):

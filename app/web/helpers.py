@@ -35,7 +35,7 @@ KINDS = ("component", "api", "resource", "system", "domain", "group", "user", "l
 TAB_TITLES = {
     "overview": "Overview", "apis": "APIs", "definition": "Definition", "dependencies": "Dependencies",
     "dependents": "Dependents", "impact": "Impact", "members": "Members", "ownership": "Ownership",
-    "relations": "Relations", "graph": "Graph",
+    "relations": "Relations", "graph": "Graph", "docs": "Docs",
 }
 TABS_BY_KIND = {
     "component": ("overview", "apis", "dependencies", "dependents", "impact", "relations", "graph"),
@@ -47,8 +47,16 @@ TABS_BY_KIND = {
 DEFAULT_TABS = ("overview", "relations", "graph")
 
 
-def tabs_for(kind: str) -> tuple[str, ...]:
-    return TABS_BY_KIND.get(kind.lower(), DEFAULT_TABS)
+TECHDOCS_ANNOTATION = "backstage.io/techdocs-ref"
+
+
+def tabs_for(kind: str, entity: dict | None = None) -> tuple[str, ...]:
+    """The kind's tabs; entities with Backstage's techdocs-ref annotation also get Docs (after Overview)."""
+    tabs = TABS_BY_KIND.get(kind.lower(), DEFAULT_TABS)
+    annotations = ((entity or {}).get("metadata") or {}).get("annotations") or {}
+    if annotations.get(TECHDOCS_ANNOTATION):
+        tabs = tabs[:1] + ("docs",) + tabs[1:]
+    return tabs
 
 
 # ------------------------------------------------------------------ refs

@@ -160,7 +160,7 @@ def _load_entity(namespace: str, kind: str, name: str):
 def entity(namespace: str, kind: str, name: str):
     graph, ref, ent = _load_entity(namespace, kind, name)
     kind = ref_kind(ref)
-    tabs = tabs_for(kind)
+    tabs = tabs_for(kind, ent)
     tab = request.args.get("tab") or "overview"
     if tab not in tabs:
         abort(404, description=f"a {ent.get('kind', kind)} page has no {tab!r} tab")

@@ -80,6 +80,12 @@ def extract_pages(site: Path, site_name: str) -> list[Page]:
     return out
 
 
+def search_path(path: str) -> str:
+    """The page path given to search: the home page is `index.html` (search needs a non-empty path, and
+    /docs/<ns>/<kind>/<name>/index.html serves the home page)."""
+    return path or "index.html"
+
+
 def index_for_search(graph: "Graph", ref: str, pages: list[Page]) -> bool:
     """Hand the pages to search (graph.search.index_doc_pages, from the search issue) when it exists."""
     try:
@@ -89,7 +95,7 @@ def index_for_search(graph: "Graph", ref: str, pages: list[Page]) -> bool:
     index = getattr(search, "index_doc_pages", None)
     if index is None:
         return False
-    index(graph, ref, [{"path": p.path, "title": p.title, "text": p.text} for p in pages])
+    index(graph, ref, [{"path": search_path(p.path), "title": p.title, "text": p.text} for p in pages])
     return True
 
 
@@ -166,7 +172,11 @@ def build_entity_docs(graph: "Graph", ref: str, storage: Storage, *, force: bool
                     "site_name": safe.config["site_name"],
                     "pages": [{"path": p.path, "title": p.title} for p in pages]}
         storage.publish(key, site, manifest)
-        indexed = index_for_search(graph, ref, pages)
+        try:
+            indexed = index_for_search(graph, ref, pages)
+        except (ValueError, LookupError) as exc:   # the site is published; say why search lags behind
+            indexed = False
+            notes.append(f"search indexing failed: {exc}")
         techdocs.finish_build(graph, build_id, status="succeeded", now=_now(), log="\n".join(notes + [log]).strip(),
                               pages=len(pages))
         return BuildOutcome(ref, "succeeded", build_id, tree.hash, pages=len(pages), indexed=indexed,

@@ -14,6 +14,9 @@ MAX_TEXT = 100_000
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 _SKIP_TEXT = {"script", "style", "noscript", "template"}
 _SPACE = re.compile(r"\s+")
+# Tags that do not separate words; every other tag is a word boundary in the extracted text.
+_INLINE = {"a", "abbr", "b", "code", "del", "em", "i", "ins", "kbd", "mark", "s", "small", "span", "strong", "sub",
+           "sup", "u", "var", "q", "cite", "time"}
 
 
 @dataclass
@@ -56,6 +59,8 @@ class _MainContent(HTMLParser):
                 self.depth = 1
             return
         self.parts.append(self.get_starttag_text() or "")
+        if tag not in _INLINE:
+            self.text.append(" ")
         if tag in _VOID:
             return
         self.depth += 1
@@ -80,6 +85,8 @@ class _MainContent(HTMLParser):
             self.done = True
             return
         self.parts.append(f"</{tag}>")
+        if tag not in _INLINE:
+            self.text.append(" ")
         if tag in _SKIP_TEXT and self.skip:
             self.skip -= 1
         if tag == "h1":
@@ -133,7 +140,7 @@ def extract(path: str, document: str, site_name: str = "") -> Page:
         title = _clean("".join(parser.doc_title))
         if site_name and title.endswith(f" - {site_name}"):
             title = title[: -len(site_name) - 3]
-    text = _clean(" ".join(parser.text))[:MAX_TEXT]
+    text = _clean("".join(parser.text))[:MAX_TEXT]
     return Page(path=path, title=title or path or "Home", body="".join(parser.parts).strip(), text=text)
 
 
