@@ -1,4 +1,4 @@
-"""Catalog commands: ingest, impact, deps, report, up."""
+"""Catalog commands: ingest (with a progress bar on a terminal), impact, deps, report, up (with the jobs)."""
 from __future__ import annotations
 
 import json
@@ -66,9 +66,10 @@ def ingest(target: str, as_json: bool, dry_run: bool, force: bool) -> None:
     from ingest.git import GitError
     from ingest.sync import IngestError, RemovalGuard, ingest as run_ingest
 
-    with open_graph() as graph:
+    with open_graph() as graph, _progress_bar(enabled=not as_json and sys.stdout.isatty()) as progress:
         try:
-            result = run_ingest(graph, target, dry_run=dry_run, guard=RemovalGuard(force=force))
+            result = run_ingest(graph, target, dry_run=dry_run, guard=RemovalGuard(force=force),
+                                progress=progress, trigger="manual")
         except (IngestError, GitError) as exc:
             fail(str(exc))
     if as_json:
@@ -76,6 +77,24 @@ def ingest(target: str, as_json: bool, dry_run: bool, force: bool) -> None:
     else:
         _print_ingest(result)
     sys.exit(EXIT_OK if result.ok else EXIT_REJECTED)
+
+
+@contextmanager
+def _progress_bar(*, enabled: bool) -> Iterator:
+    """A rich progress bar fed by the ingest's (stage, done, total) reports; None when not on a terminal."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), transient=True) as bar:
+        task = bar.add_task("starting", total=None)
+
+        def report(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage, completed=done, total=total or None)
+
+        yield report
 
 
 def _print_ingest(result) -> None:
@@ -209,8 +228,12 @@ def ownership(fmt: str, group: str | None) -> None:
 @click.option("--catalog", default=str(DEMO_CATALOG), show_default=True, help="What to load.")
 @click.option("--port", type=int, default=8000, show_default=True, help="Portal port.")
 @click.option("--no-serve", is_flag=True, help="Only start Neo4j and load the catalog.")
-def up(catalog: str, port: int, no_serve: bool) -> None:
-    """Start a local Neo4j (unless NEO4J_URI is set), load the demo catalog and serve the portal."""
+@click.option("--no-jobs", is_flag=True, help="Do not start Redis, a job worker and the scheduler.")
+def up(catalog: str, port: int, no_serve: bool, no_jobs: bool) -> None:
+    """Start a local Neo4j (unless NEO4J_URI is set), load the demo catalog and serve the portal.
+
+    Next to the portal it runs the jobs: a project-local Redis (unless TRELLIS_REDIS_URL is set), a worker,
+    and the scheduler when TRELLIS_CONFIG names scheduled sources; Ctrl-C stops them with the portal."""
     from app.cli.serve_cmd import run_server
     from ingest.sync import IngestError, ingest as run_ingest
 
@@ -233,6 +256,67 @@ def up(catalog: str, port: int, no_serve: bool) -> None:
         "\nTry:\n  trellis impact resource:default/payments-db\n  trellis deps component:default/checkout-service\n"
         "  trellis report ownership --format csv"
     )
-    if not no_serve:
-        click.echo("")
+    if no_serve:
+        return
+    click.echo("")
+    jobs = None if no_jobs else _start_jobs()
+    try:
         run_server("127.0.0.1", port, workers=2, threads=8)
+    finally:
+        if jobs is not None:
+            jobs.stop()
+
+
+class _Jobs:
+    """Redis (if we started it), a worker and maybe beat: child processes stopped together."""
+
+    def __init__(self) -> None:
+        self.procs: list = []
+        self.redis_home = None
+
+    def stop(self) -> None:
+        import signal
+        import subprocess
+
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if self.redis_home is not None:
+            from ingest.jobs import redis_local
+            redis_local.stop(self.redis_home)
+        click.echo("Stopped the job worker" + (" and Redis" if self.redis_home else "") + ".")
+
+
+def _start_jobs() -> "_Jobs":
+    import subprocess
+
+    from ingest.jobs.config import ConfigError, load_config
+
+    jobs = _Jobs()
+    if not os.environ.get("TRELLIS_REDIS_URL"):
+        from ingest.jobs import redis_local
+
+        try:
+            info = redis_local.start()
+        except redis_local.RedisError as exc:
+            fail(f"{exc} (or run `trellis up --no-jobs`)")
+        jobs.redis_home = info.home
+        os.environ["TRELLIS_REDIS_URL"] = info.url
+        click.echo(f"Redis running at {info.url}")
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        jobs.stop()
+        fail(str(exc))
+    cli = [sys.executable, "-c", "from app.cli import main; main()"]
+    jobs.procs.append(subprocess.Popen([*cli, "worker", "--concurrency", "1"], start_new_session=True))
+    if any(s.schedule is not None for s in config.sources):
+        jobs.procs.append(subprocess.Popen([*cli, "beat"], start_new_session=True))
+    click.echo(f"Job worker started ({len(config.sources)} configured sources"
+               + (", scheduler on" if len(jobs.procs) > 1 else "") + ")")
+    return jobs
