@@ -32,6 +32,10 @@ class ConfigError(ValueError):
     """The sources file is missing, unreadable or invalid; the message lists every problem."""
 
 
+class UnknownSource(ConfigError):
+    """The sources file is fine but has no source of that name."""
+
+
 @dataclass(frozen=True)
 class SourceConfig:
     name: str
@@ -54,7 +58,7 @@ class JobsConfig:
                 return s
         known = ", ".join(s.name for s in self.sources) or "none"
         where = f" in {self.path}" if self.path else " (no TRELLIS_CONFIG file)"
-        raise ConfigError(f"unknown source {name!r}{where}; configured sources: {known}")
+        raise UnknownSource(f"unknown source {name!r}{where}; configured sources: {known}")
 
 
 def parse_config(data: Any, *, path: str | None = None) -> JobsConfig:
