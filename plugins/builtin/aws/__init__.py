@@ -1,0 +1,31 @@
+"""Built-in AWS plugin: the `aws` provider (Lambda, ECS, RDS, S3, DynamoDB, SQS as Resource entities).
+
+Source options: `accounts: [{name, regions, account_id?, endpoint_url?, role_arn?, access_key_secret?,
+secret_key_secret?}]` (or top-level `regions` for one account), `services` (default all six), `namespace`,
+`default_owner` (owner of resources without an `owner` tag; default `unknown`), `endpoint_url`.
+Keys come from `ctx.secret(<name>)` when `access_key_secret`/`secret_key_secret` are set, else from boto3's
+default credential chain (environment, instance role).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from plugins.api import Provider, SyncContext
+
+if TYPE_CHECKING:
+    from ingest.sync import IngestResult
+    from plugins.registry import Registry
+
+
+class AwsProvider(Provider):
+    name = "aws"
+
+    def sync(self, ctx: SyncContext) -> "IngestResult":
+        from ingest.providers import aws
+
+        return aws.sync(ctx)
+
+
+def register(registry: "Registry") -> None:
+    """Entry point `trellis.plugins` -> `aws`."""
+    registry.add_provider(AwsProvider())
