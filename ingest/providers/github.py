@@ -12,6 +12,8 @@
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -210,6 +212,8 @@ def fetch(client: ApiClient, options: GitHubOptions, *, refresh: set[str] | None
     step("listing repositories", 0, 0)
     listed = list(client.items(f"orgs/{quote(org)}/repos", {"per_page": PER_PAGE, "type": "all"},
                                reuse_cached=partial))
+    if partial and not refresh <= {r.get("name") for r in listed}:   # a repository newer than the cache
+        listed = list(client.items(f"orgs/{quote(org)}/repos", {"per_page": PER_PAGE, "type": "all"}))
     repos = repos_to_read(listed)
     out.repos = len(listed)
 
@@ -275,3 +279,52 @@ def sync(ctx: "SyncContext", **client_overrides: Any) -> "IngestResult":
     finally:
         client.close()
     return load(ctx, f"github:{options.org}", fetched)
+
+
+# ------------------------------------------------------------------------------------------ webhooks
+
+@dataclass(frozen=True)
+class Push:
+    """What a `push` webhook delivery says, as far as the catalog cares."""
+
+    org: str
+    repo: str
+    branch: str
+    default_branch: str
+
+    @property
+    def to_default_branch(self) -> bool:
+        return self.branch == self.default_branch
+
+
+def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
+    """GitHub's `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`, compared in constant time."""
+    if not secret or not header or not header.startswith("sha256="):
+        return False
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), header.strip().encode())
+
+
+def push_event(payload: Any) -> Push | None:
+    """The repository and branch of a push delivery (None when the payload is not one)."""
+    if not isinstance(payload, dict):
+        return None
+    repo = payload.get("repository")
+    ref = payload.get("ref")
+    if not isinstance(repo, dict) or not isinstance(ref, str) or not isinstance(repo.get("name"), str):
+        return None
+    owner = repo.get("owner") if isinstance(repo.get("owner"), dict) else {}
+    org = owner.get("login") or owner.get("name") or str(repo.get("full_name", "/")).split("/")[0]
+    if not org:
+        return None
+    branch = ref[len("refs/heads/"):] if ref.startswith("refs/heads/") else ""
+    return Push(org=str(org), repo=repo["name"], branch=branch, default_branch=str(repo.get("default_branch") or ""))
+
+
+def watches(options: dict[str, Any], org: str) -> bool:
+    """Whether a GitHub source with these options reads organisation `org` (logins are case-insensitive)."""
+    return str(options.get("org", "")).lower() == org.lower()
+
+
+def webhook_secret_name(options: dict[str, Any]) -> str:
+    return str(options.get("webhook_secret_name") or GitHubOptions.webhook_secret_name)

@@ -33,16 +33,11 @@ def problems_as_rejections(problems: list[dict]) -> list[dict]:
 
 
 def load(ctx: "SyncContext", target: str, fetched: Fetched) -> "IngestResult":
-    """Hand the fetched entities to ingest_entities; a file that could not be read removes nothing it held.
+    """Hand the fetched entities to ingest_entities through the context (its guard, run id, progress).
 
-    Unreadable files are reported in the returned result's `rejected` (ingest_entities only sees dicts).
+    A file that could not be read removes nothing it held; it is reported in the returned result's
+    `rejected` (ingest_entities only sees dicts, so the recorded run does not list it).
     """
-    from ingest.sync import RemovalGuard, ingest_entities
-
-    unavailable = {p["origin"] for p in fetched.problems}
-    result = ingest_entities(
-        ctx.graph, ctx.source, fetched.entities, target=target, trigger=ctx.trigger, run_id=ctx.run_id,
-        guard=RemovalGuard(force=ctx.force), progress=ctx.progress, unavailable=unavailable,
-    )
+    result = ctx.ingest(fetched.entities, target=target, unavailable={p["origin"] for p in fetched.problems})
     result.rejected.extend(problems_as_rejections(fetched.problems))
     return result
