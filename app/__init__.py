@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from app.config import load_settings
 from app.graph_access import init_graph
 from app.json_provider import OrjsonProvider
 
@@ -20,13 +21,23 @@ def create_app(config: dict | None = None) -> Flask:
     )
     if config:
         app.config.update(config)
+    # Sign-in, roles and rules are checked here: a misconfigured portal refuses to start (ConfigError).
+    app.config.update(load_settings(config))
     init_graph(app)
 
+    from app.admin import bp as admin_bp
     from app.api import bp as api_bp
-    from app.web import bp as web_bp
+    from app.auth.headers import add_security_headers
+    from app.auth.session import init_session
+    from app.auth.signin import init_signin
     from app.errors import register_error_handlers
+    from app.web import bp as web_bp
 
+    init_session(app)
+    init_signin(app)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(web_bp)
+    app.register_blueprint(admin_bp)
+    add_security_headers(app)
     register_error_handlers(app)
     return app

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, make_response, render_template, request
+from urllib.parse import quote
+
+from flask import Flask, jsonify, make_response, redirect, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from app.auth.access import Denied
 from graph.driver import GraphUnavailable
 
 log = logging.getLogger(__name__)
@@ -37,6 +40,14 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
         return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.errorhandler(Denied)
+    def _denied(exc: Denied):
+        if exc.status == 401 and not _wants_json():
+            target = request.full_path if request.query_string else request.path
+            return redirect("/auth/login?next=" + quote(target, safe="/"))
+        code = {401: "unauthorized", 403: "forbidden", 404: "not_found"}.get(exc.status, "forbidden")
+        return error_response(exc.status, code, exc.message)
 
     @app.errorhandler(GraphUnavailable)
     def _graph_down(exc: GraphUnavailable):

@@ -50,3 +50,15 @@ def checked_target(target: str) -> str:
     if not resolved.exists():
         raise TargetRefused(f"{target} does not exist on the server.")
     return target if target.lower().startswith("file://") else str(resolved)
+
+
+def catalog_rules() -> list[str]:
+    """Kinds a location registered through the portal or the API may define (Backstage's catalog.rules).
+
+    Operators ingesting from the CLI or configured sources are not bound by them; users registering a
+    location are, so nobody can register `Group admins` with themselves as a member.
+    """
+    kinds: set[str] = set()
+    for rule in current_app.config.get("TRELLIS_CATALOG_RULES") or []:
+        kinds.update(str(k) for k in rule.get("allow") or [])
+    return sorted(kinds)

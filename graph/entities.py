@@ -92,3 +92,9 @@ def to_entity(record) -> dict:
         for field, target in sorted(problems)
     ]}
     return entity
+
+
+def entity_source(graph: "Graph", ref: str) -> str | None:
+    """The key of the location or provider source that owns the entity (None for placeholders)."""
+    rows = graph.read("MATCH (n:Entity {ref: $ref}) RETURN n.source AS source", ref=ref)
+    return rows[0]["source"] if rows else None

@@ -23,6 +23,7 @@ class Visibility:
     everything: bool = False
     claims: frozenset[str] = frozenset()     # entity refs, lower-case
     hidden_kinds: frozenset[str] = frozenset()   # kinds this reader may not read, lower-case
+    nothing: bool = False                        # a reader who may read nothing at all
 
     def predicate(self, var: str = "n") -> str:
         """A Cypher boolean expression over node variable `var` (a constant name, never user input)."""
@@ -30,13 +31,15 @@ class Visibility:
             raise ValueError(f"not a Cypher variable name: {var!r}")
         if self.everything:
             return "true"
+        if self.nothing:
+            return "false"
         parts = [f"(NOT coalesce({var}.restricted, false) OR {var}.owner IN $vis_claims)"]
         if self.hidden_kinds:
             parts.append(f"NOT toLower(coalesce({var}.kind, '')) IN $vis_hidden_kinds")
         return " AND ".join(parts)
 
     def params(self) -> dict:
-        if self.everything:
+        if self.everything or self.nothing:
             return {}
         out: dict = {"vis_claims": sorted(self.claims)}
         if self.hidden_kinds:
@@ -47,6 +50,8 @@ class Visibility:
         """The same rule in Python, for an entity already fetched (`kind`, `owner`, `restricted` keys)."""
         if self.everything:
             return True
+        if self.nothing:
+            return False
         if str(entity.get("kind", "")).lower() in self.hidden_kinds:
             return False
         return not entity.get("restricted") or entity.get("owner") in self.claims
@@ -56,10 +61,13 @@ class Visibility:
         """Stable identity for caches keyed by what a reader can see."""
         if self.everything:
             return ("all",)
+        if self.nothing:
+            return ("none",)
         return ("some", tuple(sorted(self.claims)), tuple(sorted(self.hidden_kinds)))
 
 
 EVERYTHING = Visibility(everything=True)
+NOTHING = Visibility(nothing=True)
 
 
 def is_restricted(entity: dict) -> bool:

@@ -256,7 +256,7 @@ def cli(graph, neo4j_uri, monkeypatch):
     root.add_command(users)
 
     def invoke(*args: str, input: str | None = None):
-        return CliRunner(mix_stderr=False).invoke(root, ["users", *args], input=input, catch_exceptions=False)
+        return CliRunner().invoke(root, ["users", *args], input=input, catch_exceptions=False)
     return invoke
 
 
@@ -324,5 +324,5 @@ def test_cli_unreachable_neo4j_is_exit_1(monkeypatch):
     def root() -> None:
         pass
     root.add_command(users)
-    result = CliRunner(mix_stderr=False).invoke(root, ["users", "list"])
+    result = CliRunner().invoke(root, ["users", "list"])
     assert result.exit_code == 1 and "not reachable" in result.stderr and result.stderr.count("\n") == 1

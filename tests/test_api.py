@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from app import create_app
+from tests.portal_helpers import OPEN_PORTAL, with_csrf
 from graph.impact import impact
 from ingest.sync import ingest
 
@@ -26,8 +27,8 @@ def demo_graph(graph_module):
 def client(demo_graph, neo4j_uri, tmp_path_factory):
     roots = [str(tmp_path_factory.getbasetemp()), str(DEMO)]
     app = create_app({"NEO4J_URI": neo4j_uri, "TESTING": True, "TRELLIS_LOCATION_ROOTS": roots,
-                      "TRELLIS_LOCATION_ALLOW_GIT": False})
-    yield app.test_client()
+                      "TRELLIS_LOCATION_ALLOW_GIT": False, **OPEN_PORTAL})
+    yield with_csrf(app.test_client())
     app.extensions["trellis.graph"].close()
 
 
@@ -254,13 +255,13 @@ def test_locations_runs_and_post(client, tmp_path_factory):
     assert any(loc["key"].endswith("examples/demo-catalog") for loc in listed)
     folder = tmp_path_factory.mktemp("loc")
     (folder / "catalog-info.yaml").write_text(
-        "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: api-solo}\nspec: {type: team, children: []}\n"
+        "apiVersion: backstage.io/v1alpha1\nkind: Resource\nmetadata: {name: api-solo}\nspec: {type: database, owner: x}\n"
         "---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: broken}\nspec: {type: service}\n")
     response = client.post("/api/v1/locations", json={"target": str(folder)})
     assert response.status_code == 201, response.get_json()
     result = response.get_json()
     assert result["added"] == 1 and {r["ref"] for r in result["rejected"]} == {"component:default/broken"}
-    assert get(client, "/api/v1/entities/by-name/group/default/api-solo")["metadata"]["name"] == "api-solo"
+    assert get(client, "/api/v1/entities/by-name/resource/default/api-solo")["metadata"]["name"] == "api-solo"
     runs = get(client, "/api/v1/ingest/runs")["items"]
     assert runs[0]["id"] == result["run"] and runs[0]["status"] == "partial"
     run = get(client, f"/api/v1/ingest/runs/{result['run']}")

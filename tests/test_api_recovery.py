@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from app import create_app
+from tests.portal_helpers import OPEN_PORTAL
 from graph.server import free_port, start, stop
 
 
@@ -23,7 +24,7 @@ def own_server():
 
 def test_503_while_down_then_recovers(own_server):
     home, ports, uri = own_server
-    app = create_app({"NEO4J_URI": uri, "TESTING": True})
+    app = create_app({"NEO4J_URI": uri, "TESTING": True, **OPEN_PORTAL})
     client = app.test_client()
     try:
         assert client.get("/api/v1/health").status_code == 200
@@ -42,7 +43,7 @@ def test_503_while_down_then_recovers(own_server):
 
 
 def test_app_starts_while_neo4j_is_down():
-    app = create_app({"NEO4J_URI": f"bolt://127.0.0.1:{free_port()}", "TESTING": True})
+    app = create_app({"NEO4J_URI": f"bolt://127.0.0.1:{free_port()}", "TESTING": True, **OPEN_PORTAL})
     try:
         response = app.test_client().get("/api/v1/entities/by-name/component/default/x")
         assert response.status_code == 503

@@ -17,7 +17,7 @@ def run(graph, neo4j_uri, monkeypatch):
     monkeypatch.setenv("NEO4J_URI", neo4j_uri)
 
     def invoke(*args: str):
-        return CliRunner(mix_stderr=False).invoke(main, list(args), catch_exceptions=False)
+        return CliRunner().invoke(main, list(args), catch_exceptions=False)
     return invoke
 
 
@@ -142,7 +142,7 @@ def test_neo4j_unreachable_is_exit_1(monkeypatch, tmp_path):
 
     monkeypatch.setenv("NEO4J_URI", f"bolt://127.0.0.1:{free_port()}")
     (tmp_path / "catalog-info.yaml").write_text("kind: Group\n")
-    result = CliRunner(mix_stderr=False).invoke(main, ["ingest", str(tmp_path)])
+    result = CliRunner().invoke(main, ["ingest", str(tmp_path)])
     assert result.exit_code == 1
     assert result.stderr.startswith("error: Neo4j is not reachable at bolt://127.0.0.1:")
     assert len(result.stderr.strip().splitlines()) == 1

@@ -8,6 +8,8 @@ import textwrap
 
 import pytest
 
+from tests.portal_helpers import OPEN_PORTAL
+
 from app import create_app
 
 SCRIPT = "<script>alert(1)</script>"
@@ -452,7 +454,7 @@ def test_database_down_is_a_503_page_that_recovers_by_itself(monkeypatch):
         raise GraphUnavailable("Neo4j is not reachable at bolt://127.0.0.1:1: connection refused")
 
     monkeypatch.setattr("app.web.routes.get_graph", unreachable)
-    app = create_app({"NEO4J_URI": "bolt://127.0.0.1:1", "TESTING": True})
+    app = create_app({"NEO4J_URI": "bolt://127.0.0.1:1", "TESTING": True, **OPEN_PORTAL})
     try:
         response = app.test_client().get("/catalog")
         html = response.get_data(as_text=True)

@@ -216,7 +216,7 @@ def cli(tgraph, neo4j_uri, monkeypatch):
     root.add_command(tokens_group)
 
     def run(*args: str):
-        return CliRunner(mix_stderr=False).invoke(root, ["tokens", *args], catch_exceptions=False)
+        return CliRunner().invoke(root, ["tokens", *args], catch_exceptions=False)
 
     return run
 
@@ -273,5 +273,5 @@ def test_cli_errors(cli):
 
 def test_cli_neo4j_unreachable(monkeypatch):
     monkeypatch.setenv("NEO4J_URI", "bolt://127.0.0.1:1")
-    res = CliRunner(mix_stderr=False).invoke(tokens_group, ["list"], catch_exceptions=False)
+    res = CliRunner().invoke(tokens_group, ["list"], catch_exceptions=False)
     assert res.exit_code == 1 and res.stderr.startswith("error: ")

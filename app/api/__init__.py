@@ -4,5 +4,8 @@ from flask import Blueprint
 bp = Blueprint("api", __name__)
 
 from app.api import routes  # noqa: E402,F401  (registers the routes on bp)
+from app.api import builds_routes  # noqa: E402,F401
 from app.api import search_routes  # noqa: E402,F401
 from app.api import ingest_routes  # noqa: E402,F401
+from app.api import webhooks  # noqa: E402,F401
+from app.api import admin_routes  # noqa: E402,F401

@@ -185,9 +185,14 @@ def _ok(schema_name: str, description: str) -> dict:
 
 
 def _op(summary: str, responses: dict, params: list | None = None, *, errors=(400,), body: dict | None = None,
-        op_id: str) -> dict:
+        op_id: str, public: bool = False) -> dict:
+    # Every operation but the public ones needs a signed-in session or an API token: 401 without, 403 when
+    # the role, ownership or the token's scopes do not allow it.
+    codes = (*errors, 503) if public else (*errors, 401, 403, 503)
     op = {"operationId": op_id, "summary": summary, "parameters": params or [],
-          "responses": {**responses, **{str(c): {"$ref": f"#/components/responses/E{c}"} for c in (*errors, 503)}}}
+          "responses": {**responses, **{str(c): {"$ref": f"#/components/responses/E{c}"} for c in codes}}}
+    if public:
+        op["security"] = []
     if body:
         op["requestBody"] = body
     return op
@@ -202,14 +207,42 @@ def _paths() -> dict:
                                  _ok("EntityPage", "A page of entities"), _PAGE_PARAMS, op_id="listEntities")},
         "/entities/by-query": {"get": _op("Query entities (Backstage by-query)", _ok("EntityPage", "A page"),
                                           _PAGE_PARAMS, op_id="queryEntities")},
-        "/entities/by-name/{kind}/{namespace}/{name}": {"get": _op(
-            "One entity", _ok("Entity", "The entity"), _NAME_PARAMS, errors=(400, 404), op_id="getEntityByName")},
+        "/entities/by-name/{kind}/{namespace}/{name}": {
+            "get": _op("One entity", _ok("Entity", "The entity"), _NAME_PARAMS, errors=(400, 404),
+                       op_id="getEntityByName"),
+            "delete": _op("Unregister one entity (its owners and admins); its location brings it back on the "
+                          "next ingest if its descriptor is still there", {"204": {"description": "Removed"}},
+                          _NAME_PARAMS, errors=(400, 404), op_id="deleteEntityByName"),
+        },
         "/entities/by-name/{kind}/{namespace}/{name}/impact": {"get": _op(
             "Blast radius: what stops working when this entity does", _ok("Walk", "Impacted entities"),
             walk_params, errors=(400, 404), op_id="getImpact")},
         "/entities/by-name/{kind}/{namespace}/{name}/dependencies": {"get": _op(
             "What this entity needs, transitively", _ok("Walk", "Dependencies"), walk_params, errors=(400, 404),
             op_id="getDependencies")},
+        "/entities/by-name/{kind}/{namespace}/{name}/builds": {"get": _op(
+            "The entity's CI builds (GitHub Actions, GitLab pipelines, Jenkins), newest first, with CI health",
+            {"200": _json({"type": "object", "required": ["entity", "builds", "health"], "properties": {
+                "entity": _STR,
+                "builds": {"type": "array", "items": {"type": "object", "properties": {
+                    "provider": {"enum": ["github-actions", "gitlab", "jenkins"]}, "id": _STR,
+                    "name": {"type": ["string", "null"]}, "number": {"type": ["integer", "null"]},
+                    "status": {"enum": ["succeeded", "failed", "cancelled", "running", "queued", "skipped",
+                                        "unknown"]},
+                    "branch": {"type": ["string", "null"]}, "commit": {"type": ["string", "null"]},
+                    "started_at": {"type": ["integer", "null"], "description": "epoch milliseconds"},
+                    "duration_ms": {"type": ["integer", "null"]}, "url": {"type": ["string", "null"]}}}},
+                "health": {"type": "object", "properties": {
+                    "count": _INT, "last_status": {"type": ["string", "null"]},
+                    "last_finished_status": {"type": ["string", "null"]},
+                    "last_build": {"type": ["object", "null"]}, "finished": _INT, "failures": _INT,
+                    "failure_rate": {"type": ["number", "null"],
+                                     "description": "failed / (succeeded + failed); null without finished builds"},
+                    "providers": {"type": "array", "items": _STR}}}}}, "Builds and CI health")},
+            [*_NAME_PARAMS, _q("limit", {"type": "integer", "minimum": 1, "maximum": 100}, "At most this many "
+                               "builds (default 20)"),
+             _q("provider", {"enum": ["github-actions", "gitlab", "jenkins"]}, "Only this CI provider")],
+            errors=(400, 404), op_id="getEntityBuilds")},
         "/entities/by-refs": {"post": _op(
             "Entities by refs, same order, null for missing",
             {"200": _json({**items, "properties": {"items": {"type": "array", "items": {
@@ -279,6 +312,27 @@ def _paths() -> dict:
             [_path("name", "Configured source name"),
              _q("force", {"type": "boolean"}, "Let the run remove more than the source's guard allows")],
             errors=(404,), op_id="syncIngestSource")},
+        "/webhooks/github": {"post": _op(
+            "GitHub webhook (no sign-in: authenticated by X-Hub-Signature-256 with a github source's webhook "
+            "secret). `push` to the default branch re-ingests the source reading that organisation: 202 when "
+            "queued for a worker, 200 when run synchronously (no job broker); `ping` and other events: 200",
+            {"200": _json({"type": "object", "required": ["status"], "properties": {
+                "status": {"type": "string", "enum": ["ok", "ignored", "accepted"]}, "event": _STR,
+                "reason": _STR, "runs": {"type": "array", "items": {"type": "object"}}}}, "Handled or ignored"),
+             "202": _json({"type": "object", "required": ["status", "runs"], "properties": {
+                 "status": {"const": "accepted"}, "runs": {"type": "array", "items": {"type": "object"}}}},
+                 "Re-ingestion queued"),
+             "401": _json(_ref("Error"), "Signature missing or not matching any GitHub source's secret"),
+             "413": _json(_ref("Error"), "Delivery larger than 25 MB"),
+             "502": _json(_ref("Error"), "The re-ingestion (synchronous fallback) failed; the run is recorded")},
+            [{"name": "X-Hub-Signature-256", "in": "header", "required": False, "schema": _STR,
+              "description": "`sha256=` + hex HMAC-SHA256 of the raw body with the webhook secret"},
+             {"name": "X-GitHub-Event", "in": "header", "required": False, "schema": _STR,
+              "description": "`push`, `ping`, ... (others are ignored)"},
+             {"name": "X-GitHub-Delivery", "in": "header", "required": False, "schema": _STR,
+              "description": "Delivery id (echoed for ping)"}],
+            errors=(400, 404), op_id="githubWebhook",
+            body={"required": True, "content": {JSON: {"schema": {"type": "object"}}}})},
         "/search": {"get": _op(
             "Search entities and docs pages (exact name/title first, then prefix, then text; typo-tolerant; "
             "only what the reader may see, counted honestly)",
@@ -304,11 +358,34 @@ def _paths() -> dict:
                 _q("q", {"type": "string", "maxLength": 200}, "The text typed so far"),
                 _q("limit", {"type": "integer", "minimum": 1, "maximum": 20}, "At most this many (default 8)"),
             ], op_id="searchSuggest")},
-        "/health": {"get": {"operationId": "health", "summary": "Is Neo4j reachable", "responses": {
+        "/entities/by-name/{kind}/{namespace}/{name}/refresh": {"post": _op(
+            "Re-ingest the location the entity comes from (its owners and admins)",
+            _ok("IngestResult", "What the re-ingest changed"), _NAME_PARAMS, errors=(400, 404, 409, 422),
+            op_id="refreshEntity")},
+        "/admin/roles": {
+            "get": _op("Role grants (admin)", {"200": _json({"type": "object"}, "Grants")}, op_id="listRoles"),
+            "post": _op("Grant a role (admin)", {"201": _json({"type": "object"}, "The grant")},
+                        body={"required": True, "content": {JSON: {"schema": {
+                            "type": "object", "required": ["principal", "role"],
+                            "properties": {"principal": _STR, "role": {"enum": ["viewer", "editor", "admin"]}}}}}},
+                        errors=(400, 415), op_id="grantRole"),
+            "delete": _op("Revoke a role grant (admin)", {"204": {"description": "Revoked"}},
+                          [_q("principal", _STR, "user:ns/name, group:ns/name, local:name or service:name",
+                              required=True)], errors=(400, 404), op_id="revokeRole"),
+        },
+        "/audit": {"get": _op("The audit log, newest first (admin)", {"200": _json(
+            {"type": "object", "required": ["items"],
+             "properties": {"items": {"type": "array", "items": {"type": "object"}}}}, "Events")}, [
+            _q("actor", _STR, "Principal id, e.g. local:alice"), _q("action", _STR, "e.g. sign_in, denied"),
+            _q("outcome", {"enum": ["ok", "denied", "failed"]}, "Outcome"),
+            _q("before", {"type": "integer", "minimum": 0}, "Only events before this time (ms)"),
+            _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "Page size (default 100)"),
+        ], op_id="auditLog")},
+        "/health": {"get": {"operationId": "health", "summary": "Is Neo4j reachable", "security": [], "responses": {
             "200": _json({"type": "object", "required": ["neo4j"], "properties": {"neo4j": {"const": "up"}}}, "Up"),
             "503": _json({"type": "object", "required": ["neo4j", "error"], "properties": {
                 "neo4j": {"const": "down"}, "error": _SCHEMAS["Error"]["properties"]["error"]}}, "Down")}}},
-        "/openapi.json": {"get": {"operationId": "openapi", "summary": "This document", "responses": {
+        "/openapi.json": {"get": {"operationId": "openapi", "summary": "This document", "security": [], "responses": {
             "200": _json({"type": "object"}, "OpenAPI 3.1")}}},
     }
 
@@ -323,10 +400,21 @@ def openapi_document() -> dict:
                                 "Errors: `{\"error\": {\"code\", \"message\", \"details\"}}`."},
         "servers": [{"url": "/api/v1"}],
         "paths": _paths(),
+        "security": [{"bearerToken": []}, {"session": []}],
         "components": {
             "schemas": _SCHEMAS,
+            "securitySchemes": {
+                "bearerToken": {"type": "http", "scheme": "bearer",
+                                "description": "A personal or service API token `trl_...` (scopes catalog:read, "
+                                               "catalog:write, reports:read, admin)"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "__Host-trellis",
+                            "description": "The portal's session cookie; unsafe methods also need the "
+                                           "X-CSRF-Token header"},
+            },
             "responses": {f"E{code}": _json(error, text) for code, text in (
-                (400, "Bad request"), (404, "Not found"), (415, "Unsupported media type"),
+                (400, "Bad request"), (401, "Not signed in, or the API token was rejected"),
+                (403, "Not allowed (role, ownership, token scope or CSRF token)"), (404, "Not found"),
+                (409, "Conflict"), (415, "Unsupported media type"), (422, "The location cannot be ingested"),
                 (503, "The catalog database is not reachable"))},
         },
     }

@@ -15,6 +15,8 @@ from app.api.params import (
     allowed_target, bad, filters_arg, int_arg, json_body, list_arg, order_args, pick_fields, ref_arg, str_arg,
     to_ref,
 )
+from app.auth import access
+from app.auth.audit import audit
 from app.errors import ApiError, error_response
 from app.graph_access import get_graph
 from graph import catalog
@@ -48,8 +50,10 @@ def _page(text: str | None = None, extra: list | None = None) -> dict:
     """One page of `query_entities` from Backstage's by-query parameters."""
     cursor = str_arg("cursor", max_len=20000)
     limit = int_arg("limit", None, 1, catalog.MAX_LIMIT)
+    access.require("read")
+    visible = access.visibility()
     if cursor:
-        result = catalog.query_entities(get_graph(), cursor=cursor, limit=limit)
+        result = catalog.query_entities(get_graph(), cursor=cursor, limit=limit, visibility=visible)
     else:
         filters = filters_arg()
         if extra:
@@ -57,7 +61,7 @@ def _page(text: str | None = None, extra: list | None = None) -> dict:
         order_field, order = order_args()
         result = catalog.query_entities(
             get_graph(), filters=filters, text=text or str_arg("fullTextFilterTerm"),
-            order_field=order_field, order=order, limit=limit,
+            order_field=order_field, order=order, limit=limit, visibility=visible,
         )
     fields = list_arg("fields")
     if fields:
@@ -74,10 +78,24 @@ def entities():
 @bp.get("/entities/by-name/<kind>/<namespace>/<name>")
 def entity_by_name(kind: str, namespace: str, name: str):
     ref = _named_ref(kind, namespace, name)
-    entity = catalog.get_entity(get_graph(), ref)
+    access.require("read")
+    entity = catalog.get_entity(get_graph(), ref, access.visibility())
     if entity is None:
+        _readable_or_404(ref)
         raise ApiError(404, "not_found", f"{ref} is not in the catalog", {"ref": ref})
     return jsonify(entity)
+
+
+def _readable_or_404(ref: str) -> dict:
+    """The entity's access facts when the reader may read it; a 404 (audited if it exists) otherwise."""
+    facts = catalog.access_facts(get_graph(), ref)
+    if facts is None:
+        raise ApiError(404, "not_found", f"{ref} is not in the catalog", {"ref": ref})
+    try:
+        access.require("read", facts)
+    except access.Denied:
+        raise ApiError(404, "not_found", f"{ref} is not in the catalog", {"ref": ref}) from None
+    return facts
 
 
 @bp.post("/entities/by-refs")
@@ -89,7 +107,8 @@ def entities_by_refs():
     if len(refs) > MAX_BY_REFS:
         raise bad(f"at most {MAX_BY_REFS} entityRefs per request", "invalid_body")
     canonical = [to_ref(r, "entityRefs") for r in refs]
-    items = catalog.get_entities_by_refs(get_graph(), canonical)
+    access.require("read")
+    items = catalog.get_entities_by_refs(get_graph(), canonical, access.visibility())
     fields = body.get("fields")
     if isinstance(fields, list) and fields and all(isinstance(f, str) for f in fields):
         items = [pick_fields(e, fields) if e is not None else None for e in items]
@@ -106,7 +125,8 @@ def entity_facets():
         raise bad("at least one facet parameter is required", details={"parameter": "facet"})
     if len(facets) > MAX_FACETS:   # each facet is its own pass over the matching entities
         raise bad(f"at most {MAX_FACETS} facets per request", details={"parameter": "facet"})
-    return jsonify(catalog.entity_facets(get_graph(), facets, filters_arg()))
+    access.require("read")
+    return jsonify(catalog.entity_facets(get_graph(), facets, filters_arg(), visibility=access.visibility()))
 
 
 @bp.get("/entities/by-name/<kind>/<namespace>/<name>/impact")
@@ -121,8 +141,10 @@ def entity_dependencies(kind: str, namespace: str, name: str):
 
 def _walk(query, ref: str):
     depth = int_arg("depth", DEFAULT_DEPTH, 1, MAX_DEPTH)
+    access.require("read")
+    _readable_or_404(ref)
     try:
-        return jsonify(query(get_graph(), ref, depth))
+        return jsonify(query(get_graph(), ref, depth, access.visibility()))
     except EntityNotFound as exc:
         raise ApiError(404, "not_found", str(exc), {"ref": ref}) from None
 
@@ -139,20 +161,24 @@ def _named_ref(kind: str, namespace: str, name: str) -> str:
 @bp.get("/graph/neighbourhood")
 def graph_neighbourhood():
     ref = ref_arg("ref")
+    access.require("read")
+    _readable_or_404(ref)
     with _unknown_is_404():
         return jsonify(catalog.neighbourhood(
             get_graph(), ref, depth=int_arg("depth", 2, 1, 10), kinds=[k.lower() for k in list_arg("kind")] or None,
             relations=list_arg("relation") or None, max_nodes=int_arg("max_nodes", 150, 1, 1000),
+            visibility=access.visibility(),
         ))
 
 
 @bp.get("/graph/paths")
 def graph_paths():
     from_ref, to_ref_ = ref_arg("from"), ref_arg("to")
+    access.require("read")
     with _unknown_is_404():
         return jsonify(catalog.find_paths(
             get_graph(), from_ref, to_ref_, max_hops=int_arg("max_hops", 10, 1, 15),
-            limit=int_arg("limit", 5, 1, 50),
+            limit=int_arg("limit", 5, 1, 50), visibility=access.visibility(),
         ))
 
 
@@ -165,8 +191,9 @@ def ownership():
         raise bad("format must be json or csv", details={"parameter": "format"})
     group = request.args.get("group")
     scope = to_ref(group, "group", default_kind="group") if group and group.strip() else None
+    access.require("read", scope="reports:read")
     with _unknown_is_404():
-        report = ownership_report(get_graph(), scope)
+        report = ownership_report(get_graph(), scope, access.visibility())
     if fmt == "json":
         return jsonify(report)
     name = "ownership" + (f"-{scope.split('/')[-1]}" if scope else "") + ".csv"
@@ -178,14 +205,17 @@ def ownership():
 
 @bp.get("/locations")
 def locations():
+    access.require("read")
     return jsonify({"items": catalog.list_sources(get_graph())})
 
 
 @bp.post("/locations")
 def add_location():
+    from app.locations import catalog_rules
     from ingest.git import GitError
     from ingest.sync import IngestError, ingest
 
+    access.require("ingest")
     body = json_body()
     target = body.get("target")
     if not isinstance(target, str) or not target.strip():
@@ -193,15 +223,22 @@ def add_location():
     dry_run = (request.args.get("dryRun") or "").lower() in ("1", "true", "yes")
     path = allowed_target(target.strip())
     try:
-        result = ingest(get_graph(), path, dry_run=dry_run)
+        result = ingest(get_graph(), path, dry_run=dry_run,
+                        allowed_kinds=frozenset(k.lower() for k in catalog_rules()))
     except (IngestError, GitError) as exc:
+        audit("register_location", "failed", target=path, details={"reason": str(exc)})
         raise ApiError(400, "location_not_ingestible", str(exc), {"target": target}) from None
+    if not dry_run:
+        audit("register_location", "ok", target=path, details={
+            "added": result.added, "updated": result.updated, "removed": result.removed,
+            "rejected": len(result.rejected)})
     return jsonify(result.as_json()), 200 if dry_run else 201
 
 
 # ------------------------------------------------------------------------------------------ service
 
 @bp.get("/health")
+@access.public
 def health():
     try:
         current_app.extensions["trellis.graph"].verify()
@@ -212,5 +249,46 @@ def health():
 
 
 @bp.get("/openapi.json")
+@access.public
 def openapi():
     return jsonify(openapi_document())
+
+
+# ------------------------------------------------------------------------------------------ entity writes
+
+@bp.post("/entities/by-name/<kind>/<namespace>/<name>/refresh")
+def refresh_entity(kind: str, namespace: str, name: str):
+    """Re-ingest the location that owns the entity (Backstage's refresh); owners and admins only."""
+    from app.locations import catalog_rules
+    from ingest.git import GitError
+    from ingest.sync import IngestError, ingest
+
+    ref = _named_ref(kind, namespace, name)
+    facts = _readable_or_404(ref)
+    access.require("write", facts)
+    source = catalog.entity_source(get_graph(), ref)
+    if not source or not source.startswith(("file:", "url:")):
+        raise ApiError(409, "not_refreshable", f"{ref} does not come from a registered location", {"ref": ref})
+    target = source.split(":", 1)[1]
+    try:
+        result = ingest(get_graph(), target, allowed_kinds=frozenset(k.lower() for k in catalog_rules()))
+    except (IngestError, GitError) as exc:
+        audit("refresh", "failed", target=ref, details={"reason": str(exc)})
+        raise ApiError(422, "location_not_ingestible", str(exc), {"ref": ref, "location": source}) from None
+    audit("refresh", "ok", target=ref, details={"location": source, "updated": result.updated})
+    return jsonify(result.as_json())
+
+
+@bp.delete("/entities/by-name/<kind>/<namespace>/<name>")
+def delete_entity(kind: str, namespace: str, name: str):
+    """Unregister one entity (owners and admins). Its location brings it back on the next ingest unless the
+    descriptor is gone too, as in Backstage; other entities still pointing at it keep a placeholder."""
+    from graph import write
+
+    ref = _named_ref(kind, namespace, name)
+    facts = _readable_or_404(ref)
+    access.require("write", facts)
+    write.remove_entities(get_graph(), [ref])
+    write.bump_catalog_version(get_graph())
+    audit("delete_entity", "ok", target=ref)
+    return "", 204

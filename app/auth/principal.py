@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from flask import session
+from flask import g, session
 from flask_login import current_user, login_user, logout_user
 
 PROVIDERS = ("local", "oidc", "github", "guest", "token")
@@ -74,6 +74,8 @@ def end_session() -> None:
 
 def current_principal() -> Principal | None:
     """The signed-in (or token-authenticated, or guest) principal of this request, or None."""
+    if "trellis_principal" in g:   # decided once per request by app.auth.session
+        return g.trellis_principal
     user = current_user
     if user is None or not getattr(user, "is_authenticated", False):
         return None

@@ -529,7 +529,11 @@ def logout():
     if principal.provider == "oidc" and _settings().oidc:
         url = _oidc_logout_url(landing, id_token)
         if url:
-            return redirect(url, code=303)
+            # Not a redirect: the portal's CSP (form-action 'self') forbids a form POST from ending up at
+            # another origin, so this page navigates there itself (meta refresh, plus a link).
+            html = render_template("login.html", settings=_settings(), error=None, username="", next_url="/",
+                                   principal=None, signed_out=True, provider_logout_url=url)
+            return Response(html, status=200, headers={"Cache-Control": "no-store"})
     return redirect(landing, code=303)
 
 

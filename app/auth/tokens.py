@@ -178,10 +178,9 @@ def has_scope(granted, required: str) -> bool:
     return ADMIN_SCOPE in granted or required in granted
 
 
-def verify_token(graph, presented: str, required_scope: str, now_ms: int | None = None) -> dict:
-    """The token's record (without hash) if `presented` is valid now for `required_scope`; else TokenRejected."""
-    if required_scope not in SCOPES:
-        raise ValueError(f"unknown scope {required_scope!r}")
+def authenticate_token(graph, presented: str, now_ms: int | None = None, *, touch: bool = True) -> dict:
+    """The token's record (without hash) if `presented` is a valid, unrevoked, unexpired token; else
+    TokenRejected. Scopes are checked by the caller (the policy knows what each request needs)."""
     token_id = parse_token(presented)
     if token_id is None:
         raise TokenRejected(MALFORMED)
@@ -195,11 +194,26 @@ def verify_token(graph, presented: str, required_scope: str, now_ms: int | None 
         raise TokenRejected(REVOKED)
     if record.get("expires_at") is None or now >= record["expires_at"]:
         raise TokenRejected(EXPIRED)
+    if touch:
+        _touch(graph, record, now)
+    return {k: v for k, v in record.items() if k != "token_hash"}
+
+
+def _touch(graph, record: dict, now: int) -> None:
+    store.touch_token(graph, record["token_id"], now)
+    record["last_used_at"] = max(now, record.get("last_used_at") or 0)
+
+
+def verify_token(graph, presented: str, required_scope: str, now_ms: int | None = None) -> dict:
+    """The token's record (without hash) if `presented` is valid now for `required_scope`; else TokenRejected."""
+    if required_scope not in SCOPES:
+        raise ValueError(f"unknown scope {required_scope!r}")
+    now = current_ms() if now_ms is None else now_ms
+    record = authenticate_token(graph, presented, now, touch=False)
     if not has_scope(record.get("scopes") or [], required_scope):
         raise TokenRejected(WRONG_SCOPE)
-    store.touch_token(graph, token_id, now)
-    record["last_used_at"] = max(now, record.get("last_used_at") or 0)
-    return {k: v for k, v in record.items() if k != "token_hash"}
+    _touch(graph, record, now)
+    return record
 
 
 def token_status(record: dict, now: int | None = None) -> str:

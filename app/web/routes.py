@@ -12,8 +12,10 @@ from urllib.parse import urlsplit
 from flask import (Response, abort, current_app, redirect, render_template, request, send_from_directory,
                    url_for)
 
+from app.auth import access
 from app.graph_access import get_graph
-from app.locations import TargetRefused, checked_target, location_roots
+from app.auth.audit import audit
+from app.locations import TargetRefused, catalog_rules, checked_target, location_roots
 from app.web import bp
 from app.web.charts import ownership_bars
 from app.web.definitions import highlight, language_of, parse_openapi
@@ -63,6 +65,7 @@ def _bad_query(exc: ValueError):
 
 
 @bp.get("/static/vendor/<name>")
+@access.public
 def vendor(name: str):
     """Third-party front-end files from node_modules (pinned in package-lock.json), never from a CDN."""
     relative = VENDOR_FILES.get(name)
@@ -77,6 +80,7 @@ def vendor(name: str):
 
 @bp.get("/")
 def index():
+    access.require("read")
     return redirect(url_for("web.catalog"))
 
 
@@ -87,12 +91,13 @@ def catalog_page():
     q = (args.get("q") or "").strip()
     sort, order = sort_choice(args)
     limit = page_size(args)
-    graph = get_graph()
+    access.require("read")
+    graph, visible = get_graph(), access.visibility()
     page = catalog.query_entities(
         graph, filters=filter_groups(chosen) or None, text=q or None, order_field=SORT_FIELDS[sort],
-        order=order, limit=limit, cursor=args.get("cursor") or None,
+        order=order, limit=limit, cursor=args.get("cursor") or None, visibility=visible,
     )
-    facets, omitted = _facets(graph, chosen, q or None)
+    facets, omitted = _facets(graph, chosen, q or None, visible)
     rows = []
     for e in page["items"]:
         rows.append({
@@ -113,17 +118,19 @@ def catalog_page():
 FACET_LIMIT = 40
 
 
-def _facets(graph, chosen: dict[str, list[str]], text: str | None = None) -> tuple[dict[str, list[dict]], dict[str, int]]:
+def _facets(graph, chosen: dict[str, list[str]], text: str | None, visible) -> tuple[dict[str, list[dict]], dict[str, int]]:
     """Facet counts per sidebar section. A facet with a chosen value is counted without its own choice,
     so its other values stay visible (and selectable); the rest share one query."""
     out: dict[str, list[dict]] = {}
     plain = [p for p in FACETS if p not in chosen]
     if plain:
-        answer = catalog.entity_facets(graph, [FACETS[p][0] for p in plain], filter_groups(chosen) or None, text)
+        answer = catalog.entity_facets(graph, [FACETS[p][0] for p in plain], filter_groups(chosen) or None, text,
+                                       visibility=visible)
         for p in plain:
             out[p] = answer["facets"].get(FACETS[p][0], [])
     for p in chosen:
-        answer = catalog.entity_facets(graph, [FACETS[p][0]], filter_groups(chosen, without=p) or None, text)
+        answer = catalog.entity_facets(graph, [FACETS[p][0]], filter_groups(chosen, without=p) or None, text,
+                                       visibility=visible)
         out[p] = answer["facets"].get(FACETS[p][0], [])
     for p, values in chosen.items():   # a chosen value always shows, even when nothing matches it
         have = {str(v["value"]).lower() for v in out[p]}
@@ -148,8 +155,12 @@ def _load_entity(namespace: str, kind: str, name: str):
     except RefError as exc:
         abort(404, description=str(exc))
     graph = get_graph()
-    entity = catalog.get_entity(graph, ref)
+    access.require("read")
+    entity = catalog.get_entity(graph, ref, access.visibility())
     if entity is None:
+        facts = catalog.access_facts(graph, ref)
+        if facts is not None and not facts["unresolved"]:
+            access.require("read", facts)   # not readable for this user: a 404 (and an audited denial)
         abort(404, description=(
             f"{ref} is not in the catalog. If other entities refer to it, registering its descriptor "
             "file will fill it in."))
@@ -165,7 +176,7 @@ def entity(namespace: str, kind: str, name: str):
     if tab not in tabs:
         abort(404, description=f"a {ent.get('kind', kind)} page has no {tab!r} tab")
     targets = sorted({r["targetRef"] for r in ent.get("relations") or []})
-    found = dict(zip(targets, catalog.get_entities_by_refs(graph, targets))) if targets else {}
+    found = dict(zip(targets, catalog.get_entities_by_refs(graph, targets, access.visibility()))) if targets else {}
     unresolved = sorted(t for t, e in found.items() if e is None)
     ctx = {
         "entity": ent, "ref": ref, "kind": kind, "tab": tab, "tabs": [(t, TAB_TITLES[t]) for t in tabs],
@@ -208,7 +219,7 @@ def _tab_definition(graph, ref, ent, found) -> dict:
 def _walk_tab(walk, key: str, default_depth: int):
     def view(graph, ref, ent, found) -> dict:
         depth = int_arg(request.args, "depth", default_depth, 1, MAX_DEPTH)
-        answer = walk(graph, ref, depth)
+        answer = walk(graph, ref, depth, access.visibility())
         return {"walk": answer, "walk_items": answer[key], "depth": depth, "max_depth": MAX_DEPTH}
     return view
 
@@ -232,14 +243,15 @@ def _tab_members(graph, ref, ent, found) -> dict:
 
 def _tab_ownership(graph, ref, ent, found) -> dict:
     if ref_kind(ref) == "group":
-        report = ownership_report(graph, ref)
+        report = ownership_report(graph, ref, access.visibility())
         return {"report": report, "me": report["groups"][0] if report["groups"] else None}
     # A user: what they own themselves, then what their groups and those groups' ancestors own.
     claims = ownership_claims(graph, ref)
     groups = claims[1:]
-    owned = [(t, None if claim == ref else claim) for t, claim in owned_through(graph, claims)]
+    visible = access.visibility()
+    owned = [(t, None if claim == ref else claim) for t, claim in owned_through(graph, claims, visible)]
     refs = [t for t, _ in owned]
-    details = dict(zip(refs, catalog.get_entities_by_refs(graph, refs))) if refs else {}
+    details = dict(zip(refs, catalog.get_entities_by_refs(graph, refs, visible))) if refs else {}
     return {"user_owned": owned, "owned_details": details, "user_groups": groups}
 
 
@@ -269,11 +281,13 @@ def _ref_args(ref: str) -> dict:
 def impact_csv(namespace: str, kind: str, name: str):
     graph, ref, _ = _load_entity(namespace, kind, name)
     depth = int_arg(request.args, "depth", DEFAULT_DEPTH, 1, MAX_DEPTH)
-    answer = impact(graph, ref, depth)
+    answer = impact(graph, ref, depth, access.visibility())
     rows: list[list[object]] = [["ref", "kind", "distance", "owner", "system", "unresolved", "path"]]
     for i in answer["impacted"]:
         rows.append([i["ref"], i["kind"] or "", i["distance"], i["owner"] or "", i["system"] or "",
                      "yes" if i["unresolved"] else "", " > ".join(i["path"])])
+    if answer["hidden"]:   # an export must not look complete when it is not
+        rows.append([f"# {answer['hidden']} more impacted entities you cannot see are not listed"])
     if answer["cut_off"]:
         rows.append([f"# cut off at depth {depth}: more entities are impacted further away"])
     k, ns, n = split_ref(ref)
@@ -288,6 +302,7 @@ def impact_csv(namespace: str, kind: str, name: str):
 @bp.get("/reports/ownership")
 def ownership_page():
     group = (request.args.get("group") or "").strip() or None
+    access.require("read", scope="reports:read")
     graph = get_graph()
     if group:
         try:
@@ -295,7 +310,7 @@ def ownership_page():
         except RefError as exc:
             raise BadQuery(str(exc)) from None
     try:
-        report = ownership_report(graph, group)
+        report = ownership_report(graph, group, access.visibility())
     except LookupError as exc:
         abort(404, description=str(exc))
     kinds = sorted({k for g in report["groups"] for k in g["total"]},
@@ -312,6 +327,7 @@ def ownership_page():
 def paths_page():
     raw_from = (request.args.get("from") or "").strip()
     raw_to = (request.args.get("to") or "").strip()
+    access.require("read")
     ctx = {"raw_from": raw_from, "raw_to": raw_to, "result": None, "error": None}
     status = 200
     if raw_from or raw_to:
@@ -321,7 +337,8 @@ def paths_page():
             max_hops = int_arg(request.args, "max_hops", 10, 1, 15)
             start = str(parse_ref(raw_from, default_kind="component"))
             end = str(parse_ref(raw_to, default_kind="component"))
-            ctx["result"] = catalog.find_paths(get_graph(), start, end, max_hops=max_hops, limit=5)
+            ctx["result"] = catalog.find_paths(get_graph(), start, end, max_hops=max_hops, limit=5,
+                                               visibility=access.visibility())
             ctx["max_hops"] = max_hops
         except LookupError as exc:
             ctx["error"], status = str(exc.args[0] if exc.args else exc), 404
@@ -337,8 +354,8 @@ def paths_page():
 def _same_origin_posts():
     """Refuse form posts sent by other sites (a browser always names the page it posts from).
 
-    Why: without it any page a portal user visits could make their browser register a location. Sign-in
-    (the auth issue) adds CSRF tokens; this check already stops cross-site posts today.
+    Why: defence in depth next to the CSRF token every form carries (app.auth.csrf): a browser always
+    names the page it posts from, so a cross-site post is refused even before the token is checked.
     """
     if request.method != "POST":
         return None
@@ -350,7 +367,9 @@ def _same_origin_posts():
 
 @bp.route("/register", methods=["GET", "POST"])
 def register_page():
-    ctx = {"target": "", "result": None, "error": None, "roots": location_roots()}
+    access.require("ingest")
+    ctx = {"target": "", "result": None, "error": None, "roots": location_roots(),
+           "allowed_kinds": catalog_rules()}
     if request.method == "GET":
         return render_template("register.html", **ctx)
     target = (request.form.get("target") or "").strip()
@@ -358,7 +377,9 @@ def register_page():
     try:
         checked = checked_target(target)
         graph = get_graph()
-        ctx["result"] = ingest(graph, checked)
+        ctx["result"] = ingest(graph, checked, allowed_kinds=frozenset(k.lower() for k in catalog_rules()))
+        audit("register_location", "ok", target=checked,
+              details={k: ctx["result"].as_json()[k] for k in ("added", "updated", "removed")})
     except TargetRefused as exc:
         ctx["error"] = str(exc)
         return render_template("register.html", **ctx), 400

@@ -1,0 +1,156 @@
+"""Portal settings: defaults < the YAML file named by TRELLIS_CONFIG < environment variables < create_app(config).
+
+Why one loader: sign-in, roles, permission rules and catalog rules must be read and checked in one place, at
+start, so a misconfigured portal refuses to start with a clear reason instead of running open.
+
+The YAML file (all sections optional):
+    env: production | development
+    auth: {...}                      # sign-in methods (app/auth/signin.py)
+    roles: {"group:default/platform-team": admin, "user:default/alice": editor, "local:ops": admin}
+    default_role: viewer             # role of any signed-in person without a grant (null: none)
+    guest_role: viewer               # development only: role of visitors who are not signed in
+    permissions: {Group: {read: viewer, write: admin}, ...}   # per kind, minimum role
+    catalog_rules: [{allow: [Component, API, ...]}]          # what portal-registered locations may define
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ENVIRONMENTS = ("production", "development")
+ROLES = ("viewer", "editor", "admin")
+
+# Backstage's default catalog rule allows Component, API and Location; a portal also lets teams describe
+# their resources, systems, domains and templates. Groups and users come from operators (CLI, providers).
+DEFAULT_CATALOG_RULES = [{"allow": ["Component", "API", "Resource", "System", "Domain", "Location", "Template"]}]
+DEFAULT_PERMISSIONS = {
+    "Group": {"write": "admin"},
+    "User": {"write": "admin"},
+    "Location": {"write": "admin"},
+}
+
+
+class ConfigError(RuntimeError):
+    """The portal's configuration is unusable; the message says which setting and why."""
+
+
+def load_settings(overrides: dict | None) -> dict:
+    """Every TRELLIS_* setting, checked. Raises ConfigError."""
+    overrides = dict(overrides or {})
+    config_file = overrides.get("TRELLIS_CONFIG") or os.environ.get("TRELLIS_CONFIG")
+    file_data = _read_file(config_file) if config_file else {}
+
+    settings: dict = {
+        "TRELLIS_ENV": "production",
+        "TRELLIS_AUTH": {"local": True},
+        "TRELLIS_ROLES": {},
+        "TRELLIS_DEFAULT_ROLE": "viewer",
+        "TRELLIS_GUEST_ROLE": None,
+        "TRELLIS_PERMISSIONS": DEFAULT_PERMISSIONS,
+        "TRELLIS_CATALOG_RULES": DEFAULT_CATALOG_RULES,
+        "TRELLIS_SECURE_COOKIES": None,     # None: secure in production, not in development (plain http)
+    }
+    for key, setting in (("env", "TRELLIS_ENV"), ("auth", "TRELLIS_AUTH"), ("roles", "TRELLIS_ROLES"),
+                         ("default_role", "TRELLIS_DEFAULT_ROLE"), ("guest_role", "TRELLIS_GUEST_ROLE"),
+                         ("permissions", "TRELLIS_PERMISSIONS"), ("catalog_rules", "TRELLIS_CATALOG_RULES")):
+        if key in file_data:
+            settings[setting] = file_data[key]
+    for name in ("TRELLIS_ENV", "TRELLIS_GUEST_ROLE", "TRELLIS_DEFAULT_ROLE"):
+        if os.environ.get(name):
+            settings[name] = os.environ[name]
+    settings.update({k: v for k, v in overrides.items() if k.startswith("TRELLIS_")})
+    _check(settings)
+    settings["SECRET_KEY"] = overrides.get("SECRET_KEY") or _secret_key(settings["TRELLIS_ENV"])
+    return settings
+
+
+def _read_file(path: str) -> dict:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"TRELLIS_CONFIG={path}: cannot read it ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"TRELLIS_CONFIG={path}: not valid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"TRELLIS_CONFIG={path}: the top level must be a mapping")
+    return data
+
+
+def _role(value: object, setting: str, *, allow_none: bool = True) -> None:
+    if value is None and allow_none:
+        return
+    if value not in ROLES:
+        raise ConfigError(f"{setting}: {value!r} is not a role; use one of {', '.join(ROLES)}")
+
+
+def _check(s: dict) -> None:
+    if s["TRELLIS_ENV"] not in ENVIRONMENTS:
+        raise ConfigError(f"TRELLIS_ENV must be production or development, not {s['TRELLIS_ENV']!r}")
+    _role(s["TRELLIS_DEFAULT_ROLE"], "default_role")
+    _role(s["TRELLIS_GUEST_ROLE"], "guest_role")
+    if s["TRELLIS_GUEST_ROLE"] and s["TRELLIS_ENV"] != "development":
+        raise ConfigError(
+            "guest mode (TRELLIS_GUEST_ROLE / guest_role) lets anyone in without signing in; it is only "
+            "allowed with TRELLIS_ENV=development. Remove it, or run in development mode on a trusted machine.")
+    roles = s["TRELLIS_ROLES"]
+    if not isinstance(roles, dict):
+        raise ConfigError("roles must map principals (user:ns/name, group:ns/name, local:username, "
+                          "service:name) to roles")
+    for principal, role in roles.items():
+        if not isinstance(principal, str) or ":" not in principal:
+            raise ConfigError(f"roles: {principal!r} is not a principal (user:ns/name, group:ns/name, "
+                              "local:username or service:name)")
+        _role(role, f"roles[{principal}]", allow_none=False)
+    perms = s["TRELLIS_PERMISSIONS"]
+    if not isinstance(perms, dict):
+        raise ConfigError("permissions must map kinds to {read: role, write: role}")
+    for kind, rule in perms.items():
+        if not isinstance(rule, dict) or set(rule) - {"read", "write"}:
+            raise ConfigError(f"permissions[{kind}] must be a mapping with read and/or write")
+        for action, role in rule.items():
+            _role(role, f"permissions[{kind}].{action}", allow_none=False)
+    rules = s["TRELLIS_CATALOG_RULES"]
+    if not isinstance(rules, list) or not all(
+            isinstance(r, dict) and isinstance(r.get("allow"), list) and all(isinstance(k, str) for k in r["allow"])
+            for r in rules):
+        raise ConfigError("catalog_rules must be a list of {allow: [Kind, ...]} entries")
+    if not isinstance(s["TRELLIS_AUTH"], dict):
+        raise ConfigError("auth must be a mapping of sign-in methods")
+
+
+def _secret_key(env: str) -> str:
+    """The session signing key: TRELLIS_SECRET_KEY or the file TRELLIS_SECRET_KEY_FILE names.
+
+    Production refuses to start without one (a random per-process key would sign users out on every restart
+    and break multi-worker serving). Development keeps a generated key in .trellis/secret-key.
+    """
+    value = os.environ.get("TRELLIS_SECRET_KEY")
+    path = os.environ.get("TRELLIS_SECRET_KEY_FILE")
+    if not value and path:
+        try:
+            value = Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"TRELLIS_SECRET_KEY_FILE={path}: cannot read it ({exc.strerror})") from None
+    if value:
+        if len(value) < 32:
+            raise ConfigError("TRELLIS_SECRET_KEY must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+        return value
+    if env == "production":
+        raise ConfigError("TRELLIS_SECRET_KEY (or TRELLIS_SECRET_KEY_FILE) is required in production: it signs "
+                          "session cookies. Generate one with `openssl rand -hex 32`.")
+    key_file = REPO_ROOT / ".trellis" / "secret-key"
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:   # made earlier, or by another worker just now
+        pass
+    else:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return key_file.read_text(encoding="utf-8").strip()
