@@ -540,3 +540,51 @@ def doc_pages(graph: "Graph", entity_ref: str) -> list[dict]:
     return [dict(r) for r in graph.read(
         "MATCH (p:DocPage {entity_ref: $ref}) RETURN p.path AS path, p.title AS title, p.text AS text "
         "ORDER BY p.path", ref=str(parse_ref(entity_ref)))]
+
+
+# ------------------------------------------------------------------ documents for external engines
+
+class SearchUnavailable(RuntimeError):
+    """The configured search engine cannot be reached (the API answers 503, like a Neo4j outage)."""
+
+
+_DOC_FIELDS = ("n.ref AS ref, n.kind AS kind, n.namespace AS namespace, n.name AS name, n.title AS title, "
+               "n.description AS description, n.type AS type, n.lifecycle AS lifecycle, n.owner AS owner, "
+               "coalesce(n.tags, []) AS tags, coalesce(n.restricted, false) AS restricted, n.source AS source")
+
+
+def entity_documents(graph: "Graph", *, source: str | None = None, run: str | None = None,
+                     batch: int = 5000) -> "Iterable[list[dict]]":
+    """Every catalog entity (no placeholders) as a flat search document, in ref order, `batch` at a time.
+
+    `source` limits it to one location's entities, `run` to those written by that ingest run (what changed).
+    """
+    after = ""
+    while True:
+        rows = graph.read(
+            "MATCH (n:Entity) WHERE n.ref > $after AND NOT n:Unresolved "
+            "AND ($source IS NULL OR n.source = $source) AND ($run IS NULL OR n.run = $run) "
+            f"RETURN {_DOC_FIELDS} ORDER BY n.ref LIMIT $batch",
+            after=after, source=source, run=run, batch=batch,
+        )
+        if not rows:
+            return
+        yield [dict(r) for r in rows]
+        after = rows[-1]["ref"]
+
+
+def doc_page_documents(graph: "Graph", refs: Iterable[str] | None = None) -> list[dict]:
+    """Docs pages with the fields of the entity they document (for filters and visibility), optionally only
+    those of `refs`."""
+    rows = graph.read(
+        "MATCH (p:DocPage)-[:DOCUMENTS]->(n:Entity) WHERE $refs IS NULL OR n.ref IN $refs "
+        f"RETURN {_DOC_FIELDS}, p.path AS page_path, p.title AS page_title, p.text AS text ORDER BY n.ref, p.path",
+        refs=None if refs is None else list(refs),
+    )
+    return [dict(r) for r in rows]
+
+
+def source_refs(graph: "Graph", source: str) -> set[str]:
+    """The refs a location owns now (to find what an external index must forget)."""
+    return {r["ref"] for r in graph.read(
+        "MATCH (n:Entity {source: $source}) WHERE NOT n:Unresolved RETURN n.ref AS ref", source=source)}

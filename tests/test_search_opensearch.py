@@ -1,0 +1,135 @@
+"""The Elasticsearch-API engine plugin against a real OpenSearch 2.19 node (Maven Central jars, started here):
+the same answers as the Neo4j engine, rebuild with an atomic alias swap, incremental updates after ingest."""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from graph.search import SearchQuery, index_doc_pages, search as neo4j_search
+from graph.visibility import EVERYTHING, Visibility
+from ingest.sync import ingest
+from plugins.builtin.opensearch import make_engine
+from plugins.builtin.opensearch.engine import query_body, visibility_filter
+from plugins.registry import load_registry, run_after_ingest
+from tests.test_search import CATALOG
+
+OUTSIDER = Visibility(claims=frozenset({"user:default/someone"}))
+
+
+@pytest.fixture(scope="module")
+def node():
+    if shutil.which("java") is None:
+        pytest.skip("no java on PATH: the OpenSearch node needs Java 11+")
+    from plugins.builtin.opensearch.server import start
+
+    home = Path(tempfile.mkdtemp(prefix="trellis-test-opensearch-"))
+    node = start(home)
+    yield node
+    node.stop()
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def loaded(graph_module, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("os-catalog")
+    (folder / "catalog-info.yaml").write_text(CATALOG)
+    result = ingest(graph_module, str(folder))
+    assert result.added == 11
+    index_doc_pages(graph_module, "component:default/ledger", [
+        {"path": "index.md", "title": "Ledger handbook", "text": "How reconciliation works at month end."}])
+    return graph_module, folder
+
+
+@pytest.fixture(scope="module")
+def engine(node, loaded):
+    graph, _ = loaded
+    eng = make_engine(graph, "opensearch", url=node.url, index="trellis-test")
+    report = eng.rebuild()
+    assert report["entities"] == 11 and report["pages"] == 1, report
+    return eng
+
+
+def refs(result) -> list[str]:
+    return [h.ref for h in result.hits]
+
+
+def test_same_ranking_as_the_neo4j_engine(engine, loaded):
+    graph, _ = loaded
+    for text in ("payments", "Payments Service", "paymnets-gateway", "ledgr", "typescript", "keys", "java"):
+        ours = engine.search(SearchQuery(text, limit=50), EVERYTHING)
+        reference = neo4j_search(graph, SearchQuery(text, limit=50), EVERYTHING)
+        assert ours.total == reference.total, text
+        assert refs(ours)[:1] == refs(reference)[:1], text
+        assert set(refs(ours)) == set(refs(reference)), text
+        assert [h.tier for h in ours.hits] == [h.tier for h in reference.hits], text
+    assert engine.search(SearchQuery("payments")).hits[0].ref == "system:default/payments"
+    assert "component:default/ledger" in refs(engine.search(SearchQuery("ledgr")))[:3]
+
+
+def test_visibility_is_a_filter_inside_the_query(engine):
+    assert engine.search(SearchQuery("keys"), EVERYTHING).total == 2
+    hidden = engine.search(SearchQuery("keys"), OUTSIDER)
+    assert hidden.total == 0 and hidden.facets["kind"] == []
+    owner = engine.search(SearchQuery("keys"), Visibility(claims=frozenset({"group:default/vault-team"})))
+    assert owner.total == 2
+    java = engine.search(SearchQuery("java", limit=2), OUTSIDER)
+    assert java.total == 3 and len(java.hits) == 2
+    assert {f["value"]: f["count"] for f in java.facets["tags"]}["java"] == 3
+    assert visibility_filter(EVERYTHING) is None
+
+
+def test_facets_filters_pages_and_docs(engine):
+    result = engine.search(SearchQuery("payments", limit=1))
+    kinds = {f["value"]: f["count"] for f in result.facets["kind"]}
+    assert kinds == {"Component": 5, "API": 1, "System": 1, "Group": 1, "Resource": 2}
+    assert sum(kinds.values()) == result.total and len(result.hits) == 1
+    only = engine.search(SearchQuery("payments", kinds=("component",), lifecycles=("production",)))
+    assert only.total == 3
+    walked = [h.ref for p in range(1, 5) for h in engine.search(SearchQuery("payments", limit=3, page=p)).hits]
+    assert walked == refs(engine.search(SearchQuery("payments", limit=50)))
+    docs = engine.search(SearchQuery("reconciliation"))
+    assert docs.hits[0].doctype == "techdocs" and docs.hits[0].ref == "component:default/ledger"
+    assert "<mark>reconciliation</mark>" in docs.hits[0].snippet_html
+    assert engine.suggest("payments-v")[0]["ref"] == "resource:default/payments-vault"
+    assert engine.suggest("payments-v", OUTSIDER) == []
+
+
+@pytest.mark.parametrize("text", ['"(*:~', 'payments"(', "name:payments", "pay*", "a AND b", "\\", "[a TO z]"])
+def test_special_characters_are_text(engine, text):
+    result = engine.search(SearchQuery(text))
+    if text == 'payments"(':
+        assert refs(result)[0] == "system:default/payments"
+    body = query_body(SearchQuery(text))
+    assert "query_string" not in str(body)          # never a query-parsing clause
+
+
+def test_rebuild_swaps_the_alias_atomically(engine):
+    before = engine.backend.alias_indices("trellis-test")
+    report = engine.rebuild()
+    after = engine.backend.alias_indices("trellis-test")
+    assert len(before) == 1 and after == [report["index"]] and report["replaced"] == before
+    assert not engine.backend.client.indices.exists(index=before[0])
+    assert engine.search(SearchQuery("payments")).total == 10
+
+
+def test_each_ingest_updates_the_index(engine, node, loaded, monkeypatch):
+    graph, folder = loaded
+    monkeypatch.setenv("TRELLIS_SEARCH_ENGINE", "opensearch")
+    monkeypatch.setenv("TRELLIS_OPENSEARCH_URL", node.url)
+    monkeypatch.setenv("TRELLIS_SEARCH_INDEX", "trellis-test")
+    import plugins.registry as reg
+    monkeypatch.setattr(reg, "_cached", load_registry())
+    text = CATALOG.replace("Double-entry book of every payments movement.", "Zebrafish accounting.")
+    text = text.replace("metadata: {name: refund-worker", "metadata: {name: refund-robot")
+    (folder / "catalog-info.yaml").write_text(text)
+    result = ingest(graph, str(folder))
+    assert result.updated == 1 and result.added == 1 and result.removed == 1, result.as_json()
+    run_after_ingest(graph, result)          # what ingest.sync calls once the run is recorded
+    assert refs(engine.search(SearchQuery("zebrafish"))) == ["component:default/ledger"]
+    assert refs(engine.search(SearchQuery("refund-robot")))[0] == "component:default/refund-robot"
+    assert "component:default/refund-worker" not in refs(engine.search(SearchQuery("refund-worker", limit=50)))
+    # the ledger's docs page survived its entity's update
+    assert refs(engine.search(SearchQuery("reconciliation"))) == ["component:default/ledger"]
