@@ -68,9 +68,7 @@ def parse_config(data: Any, *, path: str | None = None) -> JobsConfig:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(_message(path, ["the file must be a mapping with a `sources` list"]))
-    unknown = set(data) - {"sources"}
-    if unknown:
-        problems.append(f"unknown top-level key(s): {', '.join(sorted(map(str, unknown)))}")
+    # The same file holds the portal's settings (app.config: env, auth, roles...): only `sources` is ours.
     raw = data.get("sources") or []
     if not isinstance(raw, list):
         raise ConfigError(_message(path, ["sources must be a list"]))
