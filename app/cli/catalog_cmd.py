@@ -259,12 +259,40 @@ def up(catalog: str, port: int, no_serve: bool, no_jobs: bool) -> None:
     if no_serve:
         return
     click.echo("")
-    jobs = None if no_jobs else _start_jobs()
+    if no_jobs:
+        run_server("127.0.0.1", port, workers=2, threads=8)   # replaces this process
+        return
+    _serve_with_jobs(port)
+
+
+def _serve_with_jobs(port: int) -> None:
+    """The portal as a child process next to the jobs, so Ctrl-C (or SIGTERM) stops all of them in order."""
+    import signal
+    import subprocess
+
+    from app.cli.serve_cmd import gunicorn_argv
+
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
+    jobs = _start_jobs()
+    portal = None
     try:
-        run_server("127.0.0.1", port, workers=2, threads=8)
+        click.echo(f"Trellis portal on http://127.0.0.1:{port}/  (REST API: http://127.0.0.1:{port}/api/v1/)",
+                   err=True)
+        portal = subprocess.Popen(gunicorn_argv("127.0.0.1", port, 2, 8))
+        portal.wait()
+    except KeyboardInterrupt:
+        pass
     finally:
-        if jobs is not None:
-            jobs.stop()
+        if portal is not None and portal.poll() is None:
+            portal.send_signal(signal.SIGTERM)
+            try:
+                portal.wait(30)
+            except subprocess.TimeoutExpired:
+                portal.kill()
+        jobs.stop()
 
 
 class _Jobs:
