@@ -400,3 +400,17 @@ def techdocs_now() -> int:
     import time
 
     return int(time.time() * 1000)
+
+
+def test_built_pages_are_found_by_search_and_the_hit_opens_the_page(client, docs_repo):
+    from graph.search import SearchQuery, search
+
+    assert docs_repo["outcomes"][FANCY].indexed
+    result = search(docs_repo["graph"], SearchQuery(text="trains arrive"))
+    hits = [h for h in result.hits if h.doctype == "techdocs" and h.ref == FANCY]
+    assert hits and hits[0].page == {"path": "index.html", "title": "Fancy docs"}, [h.as_json() for h in result.hits]
+    # the search page links the hit to the docs page, which the portal serves
+    page = client.get("/search?q=trains+arrive").get_data(as_text=True)
+    assert 'href="/docs/default/component/fancy-docs/index.html"' in page
+    served = client.get("/docs/default/component/fancy-docs/index.html")
+    assert served.status_code == 200 and "Trains arrive every" in docs_html(served)
