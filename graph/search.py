@@ -35,7 +35,9 @@ ANALYZER = "standard-no-stop-words"    # no stop words: "the-one-service" stays 
 FACETS: tuple[str, ...] = ("kind", "type", "owner", "lifecycle", "tags")
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
-MAX_WINDOW = 10_000                    # deepest result reachable by paging (page * limit)
+MAX_CANDIDATES = 2_000                 # best matches per index that are ranked, counted and faceted
+MAX_WINDOW = MAX_CANDIDATES            # deepest result reachable by paging (page * limit)
+SUGGEST_CANDIDATES = 200
 MAX_QUERY_CHARS = 200
 MAX_TERMS = 12
 FACET_TOP = 30                         # values listed per facet
@@ -161,6 +163,7 @@ class SearchResult:
     hits: list[SearchHit]
     facets: dict[str, list[dict]] = field(default_factory=dict)   # facet -> [{"value", "count"}]
     engine: str = "neo4j"
+    total_exact: bool = True               # False: more matched than were ranked; total is a lower bound
 
     @property
     def pages(self) -> int:
@@ -169,7 +172,8 @@ class SearchResult:
     def as_json(self) -> dict:
         q = self.query
         return {
-            "query": q.text, "engine": self.engine, "total": self.total, "page": q.page, "limit": q.limit,
+            "query": q.text, "engine": self.engine, "total": self.total, "total_exact": self.total_exact,
+            "page": q.page, "limit": q.limit,
             "pages": self.pages, "filters": {k: list(v) for k, v in q.filters().items()},
             "items": [h.as_json() for h in self.hits], "facets": self.facets,
         }
@@ -256,10 +260,12 @@ def _whole_clause(raw: str, fields: tuple[tuple[str, float, float, float], ...])
     """The whole word as the analyzer would keep it (`node.js`), escaped."""
     word = escape_lucene(raw.strip("._:'"))
     parts: list[str] = []
-    for name, exact, prefix, _ in fields:
+    for name, exact, prefix, fuzz in fields:
         parts.append(f"{name}:{word}^{_fmt(exact)}")
         if prefix:
             parts.append(f"{name}:{word}*^{_fmt(prefix)}")
+        if fuzz:
+            parts.append(f"{name}:{word}~1^{_fmt(fuzz)}")
     return "(" + " ".join(parts) + ")"
 
 
@@ -345,11 +351,11 @@ def highlight(text: str | None, terms: list[str], *, width: int | None = None) -
 # ---------------------------------------------------------------------------------- the Neo4j engine
 
 _ENTITY_PART = (
-    "CALL db.index.fulltext.queryNodes('" + ENTITY_INDEX + "', $lucene) YIELD node, score "
+    "CALL db.index.fulltext.queryNodes('" + ENTITY_INDEX + "', $lucene, {limit: $cap}) YIELD node, score "
     "RETURN node AS n, null AS p, score"
 )
 _DOCS_PART = (
-    "CALL db.index.fulltext.queryNodes('" + DOCPAGE_INDEX + "', $doc_lucene) YIELD node, score "
+    "CALL db.index.fulltext.queryNodes('" + DOCPAGE_INDEX + "', $doc_lucene, {limit: $cap}) YIELD node, score "
     "MATCH (node)-[:DOCUMENTS]->(n:Entity) RETURN n, node AS p, score"
 )
 _TIER = (
@@ -364,15 +370,15 @@ _FILTERS = {
     "lifecycle": "n.lifecycle_lc IN $f_lifecycle",
     "tags": "all(t IN $f_tags WHERE t IN coalesce(n.tags, []))",
 }
-_HIT = ("{ref: n.ref, kind: n.kind, namespace: n.namespace, name: n.name, title: n.title, "
-        "description: n.description, type: n.type, lifecycle: n.lifecycle, owner: n.owner, tags: n.tags, "
-        "page_path: p.path, page_title: p.title, page_text: p.text, score: score, tier: tier}")
+_FACET_VALUE = {"kind": "h.n.kind", "type": "h.n.type", "owner": "h.n.owner", "lifecycle": "h.n.lifecycle"}
 
 
-def _candidates(query: SearchQuery, visibility: Visibility) -> tuple[str, dict[str, Any]]:
-    """The matching, visible, filtered (n, p, score, tier) rows as a Cypher prefix, and its parameters."""
+def _candidates(query: SearchQuery, visibility: Visibility, cap: int) -> tuple[str, dict[str, Any]]:
+    """The Cypher that yields (n, p, score, tier, visible) for the best `cap` matches of each index, and its
+    parameters. `visible` is the reader's visibility predicate and the facet filters: evaluated inside the
+    query, so what is counted and paged is only what the reader may see."""
     params: dict[str, Any] = {
-        "lucene": lucene_query(query.text, ENTITY_FIELDS), "forms": exact_forms(query.text),
+        "lucene": lucene_query(query.text, ENTITY_FIELDS), "forms": exact_forms(query.text), "cap": cap,
         **visibility.params(),
     }
     if query.docs:
@@ -384,7 +390,7 @@ def _candidates(query: SearchQuery, visibility: Visibility) -> tuple[str, dict[s
     for facet, values in query.filters().items():
         where.append(_FILTERS[facet])
         params[f"f_{facet}"] = list(values)
-    cypher = source + "WITH n, p, score WHERE " + " AND ".join(where) + f" WITH n, p, score, {_TIER} AS tier "
+    cypher = source + f"WITH n, p, score, {_TIER} AS tier, (" + " AND ".join(where) + ") AS visible "
     return cypher, params
 
 
@@ -403,21 +409,6 @@ def _hit(row: dict, terms: list[str]) -> SearchHit:
     )
 
 
-def facet_counts(values: dict[str, list], top: int = FACET_TOP) -> dict[str, list[dict]]:
-    """Per facet, the most frequent values with their counts (ties by value), from raw value lists."""
-    out: dict[str, list[dict]] = {}
-    for facet, raw in values.items():
-        counter: Counter = Counter()
-        for value in raw:
-            if isinstance(value, list):
-                counter.update(v for v in value if v is not None)
-            elif value is not None:
-                counter[value] += 1
-        ordered = sorted(counter.items(), key=lambda kv: (-kv[1], str(kv[0])))[:top]
-        out[facet] = [{"value": v, "count": c} for v, c in ordered]
-    return out
-
-
 class Neo4jSearch:
     """The default engine: Neo4j's full-text indexes, queried with the reader's visibility inside."""
 
@@ -433,23 +424,36 @@ class Neo4jSearch:
         return suggest(self.graph, text, visibility, limit)
 
 
-def search(graph: "Graph", query: SearchQuery, visibility: Visibility = EVERYTHING) -> SearchResult:
-    """One page of results with the honest total (and facet counts), in a single statement."""
+def _facet_subquery(facet: str) -> str:
+    value = "t" if facet == "tags" else _FACET_VALUE[facet]
+    unwind = "UNWIND coalesce(h.n.tags, []) AS t " if facet == "tags" else ""
+    return (f"CALL {{ WITH hits UNWIND hits AS h {unwind}WITH {value} AS value, count(*) AS count "
+            f"WHERE value IS NOT NULL RETURN collect({{value: value, count: count}})[..$top] AS f_{facet} }} ")
+
+
+def search(graph: "Graph", query: SearchQuery, visibility: Visibility = EVERYTHING, *,
+           cap: int = MAX_CANDIDATES) -> SearchResult:
+    """One page of results with the total and facet counts, in a single statement.
+
+    The best `cap` matches of each index (by Lucene score) are ranked, counted and faceted; past that the
+    total is reported as a lower bound (`SearchResult.total_exact` False, shown as "N+"), as search engines
+    do, so a one-letter query over 100k entities stays fast. Whatever is counted is only what the reader may
+    see: the visibility predicate is evaluated inside the query, never afterwards.
+    """
     terms = query_terms(query.text)
     if not terms or visibility.nothing:
         return SearchResult(query, 0, [], {f: [] for f in FACETS} if query.facets else {})
-    prefix, params = _candidates(query, visibility)
-    params.update(skip=query.skip, limit=query.limit)
-    facet_cols = ""
-    if query.facets:
-        facet_cols = (", [h IN hits | h.kind] AS kind, [h IN hits | h.type] AS type, "
-                      "[h IN hits | h.owner] AS owner, [h IN hits | h.lifecycle] AS lifecycle, "
-                      "[h IN hits | h.tags] AS tags")
+    prefix, params = _candidates(query, visibility, cap)
+    params.update(skip=query.skip, limit=query.limit, top=FACET_TOP)
+    facets = "".join(_facet_subquery(f) for f in FACETS) if query.facets else ""
+    facet_cols = "".join(f", f_{f}" for f in FACETS) if query.facets else ""
     cypher = (
-        prefix + "ORDER BY tier, score DESC, n.ref, p.path "
-        "WITH collect({n: n, p: p, score: score, tier: tier, kind: n.kind, type: n.type, owner: n.owner, "
-        "lifecycle: n.lifecycle, tags: n.tags}) AS hits "
-        "RETURN size(hits) AS total, "
+        prefix +
+        "ORDER BY tier, score DESC, n.ref, p.path "
+        "WITH collect(CASE WHEN visible THEN {n: n, p: p, score: score, tier: tier} END) AS hits, "
+        "sum(CASE WHEN p IS NULL THEN 1 ELSE 0 END) AS raw_entities, "
+        "sum(CASE WHEN p IS NULL THEN 0 ELSE 1 END) AS raw_pages " + facets +
+        "RETURN size(hits) AS total, raw_entities >= $cap OR raw_pages >= $cap AS capped, "
         "[h IN hits[$skip..($skip + $limit)] | {ref: h.n.ref, kind: h.n.kind, namespace: h.n.namespace, "
         "name: h.n.name, title: h.n.title, description: h.n.description, type: h.n.type, "
         "lifecycle: h.n.lifecycle, owner: h.n.owner, tags: h.n.tags, page_path: h.p.path, "
@@ -457,8 +461,10 @@ def search(graph: "Graph", query: SearchQuery, visibility: Visibility = EVERYTHI
     )
     record = graph.read(cypher, **params)[0]
     hits = [_hit(row, terms) for row in record["items"]]
-    facets = facet_counts({f: record[f] for f in FACETS}) if query.facets else {}
-    return SearchResult(query, record["total"], hits, facets)
+    facet_values = {f: [dict(v) for v in record[f"f_{f}"]] for f in FACETS} if query.facets else {}
+    for values in facet_values.values():
+        values.sort(key=lambda v: (-v["count"], str(v["value"])))
+    return SearchResult(query, record["total"], hits, facet_values, total_exact=not record["capped"])
 
 
 def suggest(graph: "Graph", text: str, visibility: Visibility = EVERYTHING, limit: int = 8) -> list[dict]:
@@ -467,9 +473,9 @@ def suggest(graph: "Graph", text: str, visibility: Visibility = EVERYTHING, limi
     terms = query_terms(query.text)
     if not terms or visibility.nothing:
         return []
-    prefix, params = _candidates(query, visibility)
+    prefix, params = _candidates(query, visibility, SUGGEST_CANDIDATES)
     rows = graph.read(
-        prefix + "ORDER BY tier, score DESC, n.ref LIMIT $limit "
+        prefix + "WITH n, tier, score WHERE visible ORDER BY tier, score DESC, n.ref LIMIT $limit "
         "RETURN n.ref AS ref, n.kind AS kind, n.name AS name, n.title AS title, n.namespace AS namespace",
         limit=query.limit, **params,
     )

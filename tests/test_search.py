@@ -269,3 +269,11 @@ def test_hits_carry_escaped_highlights(catalog):
     assert hit.snippet_html == "REST API for &lt;payments&gt; &amp; <mark>refunds</mark>"
     as_json = hit.as_json()
     assert as_json["highlight"]["snippet"] == hit.snippet_html and as_json["match"] == "text"
+
+
+def test_dotted_names_are_found_whole_and_with_a_typo(graph, tmp_path):
+    (tmp_path / "catalog-info.yaml").write_text(
+        "apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata: {name: jonas.martin2}\nspec: {memberOf: []}\n")
+    ingest(graph, str(tmp_path))
+    for text in ("jonas.martin2", "jonas", "ojnas.martin2", "jonas.martni2"):
+        assert refs(find(graph, text))[:1] == ["user:default/jonas.martin2"], text

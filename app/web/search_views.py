@@ -80,5 +80,5 @@ def search_page():
     return render_template(
         "search.html", q=query.text, query=query, result=result, error=error, args=args, chosen=chosen,
         facet_params=FACET_PARAMS, facet_titles=FACET_TITLES, facets_order=FACETS, page_sizes=PAGE_SIZES,
-        search_url=search_url, toggle_url=toggle_url, docs_url=docs_url, safe=Markup,
+        search_url=search_url, toggle_url=toggle_url, docs_url=docs_url, safe=Markup, max_window=MAX_WINDOW,
     )

@@ -115,9 +115,12 @@ def _whole_word_query(raw: str) -> dict:
     """The whole word as the analyzer keeps it (`node.js`), as text (match queries never parse syntax)."""
     word = raw.strip("._:'")
     return {"bool": {"should": [
-        {"bool": {"filter": [{"term": {"doctype": "entity"}}], "must": [{"multi_match": {
+        {"bool": {"filter": [{"term": {"doctype": "entity"}}], "should": [{"multi_match": {
             "query": word, "type": "phrase", "fields": ["name^10", "title^8", "tags.text^3", "owner.text^2",
-                                                        "description"]}}]}},
+                                                        "description"]}},
+            {"fuzzy": {"name": {"value": word.lower(), "fuzziness": 1, "boost": 3}}},
+            {"fuzzy": {"title": {"value": word.lower(), "fuzziness": 1, "boost": 2}}}],
+            "minimum_should_match": 1}},
         {"bool": {"filter": [{"term": {"doctype": "techdocs"}}], "must": [{"multi_match": {
             "query": word, "type": "phrase", "fields": ["page_title^4", "text"]}}]}},
     ], "minimum_should_match": 1}}
@@ -213,13 +216,14 @@ def result_from_response(query: SearchQuery, response: dict, engine: str) -> Sea
             snippet_html=highlight(s.get("text") if is_doc else s.get("description"), terms, width=240),
         ))
     total = response["hits"].get("total", len(hits))      # suggestions do not count
+    exact = not (isinstance(total, dict) and total.get("relation") == "gte")
     total = total["value"] if isinstance(total, dict) else int(total)
     facets: dict[str, list[dict]] = {}
     if query.facets:
         for facet in FACETS:
             buckets = response.get("aggregations", {}).get(facet, {}).get("buckets", [])
             facets[facet] = [{"value": b["key"], "count": b["doc_count"]} for b in buckets]
-    return SearchResult(query, total, hits, facets, engine=engine)
+    return SearchResult(query, total, hits, facets, engine=engine, total_exact=exact)
 
 
 # ---------------------------------------------------------------------------------- the client side
