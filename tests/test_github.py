@@ -216,3 +216,17 @@ def test_transient_5xx_and_rate_limit_mid_run_back_off_and_complete(graph, api):
     result, sleeps = run(graph, api, clock=lambda: 1_800_000_000.0, backoff=0.25)
     assert refs(graph) == EXPECTED and result.added == len(EXPECTED)
     assert sorted(sleeps) == [0.25, 31.0]
+
+
+def test_a_repository_the_token_may_not_read_is_isolated(graph, api):
+    run(graph, api)
+    api.queue("/repos/acme/checkout/contents/catalog-info.yaml",
+              (403, {}, {"message": "Resource protected by organization SAML enforcement."}))
+    payload = api.routes["/repos/acme/payments/contents/catalog-info.yaml"]
+    payload["content"] = base64.b64encode(
+        base64.b64decode(payload["content"]).replace(b"Takes the money", b"Moves the money")).decode()
+    result, _ = run(graph, api)
+    assert result.updated == 1 and result.removed == 0         # the others still sync
+    assert "component:default/checkout-service" in refs(graph)   # the unreadable one keeps its entities
+    (problem,) = [r for r in result.rejected if r["file"] == "github:acme/checkout/catalog-info.yaml"]
+    assert "403" in problem["reason"] and "SAML" in problem["reason"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable
@@ -22,13 +23,14 @@ from urllib.parse import quote
 
 from ingest.descriptors.files import FileProblem
 from ingest.providers.descriptors import MANAGED_BY_LOCATION, FileDocuments, annotate, decode_base64_file, split_documents
-from ingest.providers.http import ApiClient, etag_cache_for, token_fingerprint
+from ingest.providers.http import ApiClient, BadCredentials, ProviderError, etag_cache_for, token_fingerprint
 from ingest.providers.loading import Fetched, OptionsError, load
 
 if TYPE_CHECKING:
     from ingest.sync import IngestResult
     from plugins.api import SyncContext
 
+log = logging.getLogger(__name__)
 DEFAULT_API_URL = "https://api.github.com"
 PROJECT_SLUG = "github.com/project-slug"
 TEAM_SLUG = "github.com/team-slug"
@@ -218,10 +220,15 @@ def fetch(client: ApiClient, options: GitHubOptions, *, refresh: set[str] | None
     out.repos = len(listed)
 
     def one(repo: Repo) -> tuple[Repo, Any]:
-        page = client.get(
-            f"repos/{quote(org)}/{quote(repo.name)}/contents/{quote(options.catalog_path)}",
-            {"ref": repo.branch}, allow_404=True, reuse_cached=cached_ok(repo.name),
-        )
+        try:
+            page = client.get(
+                f"repos/{quote(org)}/{quote(repo.name)}/contents/{quote(options.catalog_path)}",
+                {"ref": repo.branch}, allow_404=True, reuse_cached=cached_ok(repo.name),
+            )
+        except BadCredentials:
+            raise
+        except ProviderError as exc:   # this repository only (e.g. 403, SSO); retryable errors fail the run
+            return repo, exc
         return repo, (page.body if page is not None else None)
 
     step("reading descriptors", 0, len(repos))
@@ -231,8 +238,11 @@ def fetch(client: ApiClient, options: GitHubOptions, *, refresh: set[str] | None
                 step("reading descriptors", done, len(repos))
             if payload is None:
                 continue
-            out.descriptors += 1
             origin = origin_of(org, repo.name, options.catalog_path)
+            if isinstance(payload, ProviderError):   # its entities stay; the run reports why
+                out.problems.append({"origin": origin, "document": None, "reason": str(payload)})
+                continue
+            out.descriptors += 1
             docs = descriptor_entities(org, repo, options.catalog_path, payload)
             out.entities.extend((origin, entity) for _, entity in docs.documents)
             out.problems.extend(
@@ -278,6 +288,7 @@ def sync(ctx: "SyncContext", **client_overrides: Any) -> "IngestResult":
         fetched = fetch(client, options, refresh=set(refresh) if refresh else None, progress=ctx.progress)
     finally:
         client.close()
+    log.info("GitHub source %s: %s", ctx.source, client.stats.as_dict())
     return load(ctx, f"github:{options.org}", fetched)
 
 

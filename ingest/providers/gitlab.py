@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable
@@ -19,13 +20,14 @@ from urllib.parse import quote
 
 from ingest.descriptors.files import FileProblem
 from ingest.providers.descriptors import MANAGED_BY_LOCATION, FileDocuments, annotate, decode_base64_file, split_documents
-from ingest.providers.http import ApiClient, etag_cache_for, token_fingerprint
+from ingest.providers.http import ApiClient, BadCredentials, ProviderError, etag_cache_for, token_fingerprint
 from ingest.providers.loading import Fetched, OptionsError, load
 
 if TYPE_CHECKING:
     from ingest.sync import IngestResult
     from plugins.api import SyncContext
 
+log = logging.getLogger(__name__)
 DEFAULT_API_URL = "https://gitlab.com/api/v4"
 PROJECT_SLUG = "gitlab.com/project-slug"
 GROUP_PATH = "gitlab.com/team-path"
@@ -216,8 +218,13 @@ def fetch(client: ApiClient, options: GitLabOptions,
     out.repos = len(listed)
 
     def one(project: Project) -> tuple[Project, Any]:
-        page = client.get(f"projects/{project.id}/repository/files/{quote(options.catalog_path, safe='')}",
-                          {"ref": project.branch}, allow_404=True)
+        try:
+            page = client.get(f"projects/{project.id}/repository/files/{quote(options.catalog_path, safe='')}",
+                              {"ref": project.branch}, allow_404=True)
+        except BadCredentials:
+            raise
+        except ProviderError as exc:   # this project only (e.g. 403); retryable errors fail the run
+            return project, exc
         return project, (page.body if page is not None else None)
 
     step("reading descriptors", 0, len(projects))
@@ -227,8 +234,11 @@ def fetch(client: ApiClient, options: GitLabOptions,
                 step("reading descriptors", done, len(projects))
             if payload is None:
                 continue
-            out.descriptors += 1
             origin = origin_of(project.path, options.catalog_path)
+            if isinstance(payload, ProviderError):   # its entities stay; the run reports why
+                out.problems.append({"origin": origin, "document": None, "reason": str(payload)})
+                continue
+            out.descriptors += 1
             docs = descriptor_entities(project, options.catalog_path, payload)
             out.entities.extend((origin, entity) for _, entity in docs.documents)
             out.problems.extend(
@@ -256,4 +266,5 @@ def sync(ctx: "SyncContext", **client_overrides: Any) -> "IngestResult":
         fetched = fetch(client, options, progress=ctx.progress)
     finally:
         client.close()
+    log.info("GitLab source %s: %s", ctx.source, client.stats.as_dict())
     return load(ctx, f"gitlab:{options.group}", fetched)
