@@ -246,12 +246,17 @@ def up(catalog: str, port: int, no_serve: bool, no_jobs: bool) -> None:
             fail(str(exc))
         os.environ["NEO4J_URI"] = info.uri
         click.echo(f"Neo4j running at {info.uri}")
+    from app.cli.demo_access import prepare_demo_access
+
     with open_graph() as graph:
         try:
             result = run_ingest(graph, catalog)
         except IngestError as exc:
             fail(str(exc))
+        access_note = prepare_demo_access(graph)
     _print_ingest(result)
+    if access_note:
+        click.echo("\n" + access_note)
     click.echo(
         "\nTry:\n  trellis impact resource:default/payments-db\n  trellis deps component:default/checkout-service\n"
         "  trellis report ownership --format csv"
