@@ -178,6 +178,7 @@ def docs_repo(tmp_path_factory, portal_app, graph_module, storage):
     result = ingest(graph_module, str(repo))
     assert result.added == 8 and not result.rejected, result.as_json()
     portal_app.extensions["trellis.docs_storage"] = storage
+    portal_app.config["TRELLIS_FRAME_SOURCES"] = ["https://www.youtube-nocookie.com"]   # the iframe allow-list
     outcomes = {ref: build_entity_docs(graph_module, ref, storage) for ref in (PLAIN, FANCY, BROKEN, HOOKED, XSS, REMOTE)}
     return {"repo": repo, "outcomes": outcomes, "graph": graph_module}
 

@@ -169,3 +169,15 @@ def test_links_leaving_the_repository_are_not_part_of_the_tree(tmp_path):
     before = tree.hash
     (repo / "docs" / "index.md").write_text("# Home, changed\n")
     assert collect(repo.resolve(), repo.resolve(), "docs", b"site_name: x\n").hash != before
+
+
+def test_iframes_keep_their_source_only_on_the_frame_allow_list():
+    from app.web.docs_views import iframe_hosts, sanitise_html
+
+    allowed = iframe_hosts(["https://www.youtube-nocookie.com", "player.vimeo.com", "http://plain.example"])
+    assert allowed == {"www.youtube-nocookie.com", "player.vimeo.com"}
+    html = ('<iframe src="https://www.youtube-nocookie.com/embed/x"></iframe>'
+            '<iframe src="https://evil.example/x"></iframe><iframe src="http://player.vimeo.com/1"></iframe>')
+    out = sanitise_html(html, allowed)
+    assert out.count("<iframe") == 3 and out.count("src=") == 1 and "evil.example" not in out
+    assert "src=" not in sanitise_html(html)    # nothing configured: no embedded frames at all

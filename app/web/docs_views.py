@@ -2,7 +2,7 @@
 "Build docs" button and the entity page's Docs tab.
 
 Built HTML comes from users' repositories, so every page is sanitised with nh3 when it is served (no scripts,
-no event handlers, no `javascript:` URLs, iframes only from allowed hosts); paths are checked before storage
+no event handlers, no `javascript:` URLs, iframes only from TRELLIS_FRAME_SOURCES); paths are checked before storage
 is asked (nothing outside the site: 404); static files are served only with safe types. Access follows the
 entity: reading docs needs "read" on it, building needs "write".
 """
@@ -26,7 +26,6 @@ from graph import techdocs
 from graph.entities import get_entity
 from graph.model import RefError, entity_ref
 
-DEFAULT_IFRAME_HOSTS = ("www.youtube-nocookie.com", "www.youtube.com", "player.vimeo.com")
 _EXTRA_TAGS = {"details", "summary", "figure", "figcaption", "iframe", "mark", "section", "article", "aside",
                "nav", "header", "footer", "main", "dl", "dt", "dd", "sup", "sub", "kbd", "abbr", "del", "ins",
                "caption", "colgroup", "col", "label", "time"}
@@ -53,16 +52,28 @@ def docs_storage() -> Storage:
     return storage
 
 
-def _iframe_hosts() -> set[str]:
-    return {h.lower() for h in current_app.config.get("TRELLIS_DOCS_IFRAME_HOSTS") or DEFAULT_IFRAME_HOSTS}
+def iframe_hosts(frame_sources: list[str] | tuple[str, ...] | None) -> frozenset[str]:
+    """Hosts docs may embed: those of TRELLIS_FRAME_SOURCES, the same list the Content-Security-Policy's
+    frame-src allows (app/auth/headers.py), so the sanitiser and the browser enforce one allow-list."""
+    hosts = set()
+    for source in frame_sources or ():
+        parts = urlsplit(source if "://" in source else f"https://{source}")
+        if parts.scheme == "https" and parts.hostname and "*" not in parts.hostname:
+            hosts.add(parts.hostname.lower())
+    return frozenset(hosts)
 
 
-def sanitise_html(html: str, iframe_hosts: set[str] | frozenset[str] = frozenset(DEFAULT_IFRAME_HOSTS)) -> str:
-    """Built docs HTML -> HTML safe to put inside a portal page (nh3/ammonia, allow-lists only)."""
+def _iframe_hosts() -> frozenset[str]:
+    return iframe_hosts(current_app.config.get("TRELLIS_FRAME_SOURCES"))
+
+
+def sanitise_html(html: str, allowed_frames: frozenset[str] = frozenset()) -> str:
+    """Built docs HTML -> HTML safe to put inside a portal page (nh3/ammonia, allow-lists only); iframes
+    keep their `src` only for https URLs on `allowed_frames` hosts."""
     def attribute_filter(tag: str, attr: str, value: str) -> str | None:
         if tag == "iframe" and attr == "src":
             parts = urlsplit(value)
-            return value if parts.scheme == "https" and (parts.hostname or "").lower() in iframe_hosts else None
+            return value if parts.scheme == "https" and (parts.hostname or "").lower() in allowed_frames else None
         if attr == "id" and value.startswith("trellis-"):
             return None      # page ids belong to the portal
         return value
