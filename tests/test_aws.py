@@ -159,8 +159,9 @@ def catalog(graph, tmp_path):
     assert ingest(graph, str(tmp_path)).added == 2
 
 
-def _ctx(graph, run_id, options):
-    return SyncContext(graph=graph, source="aws-test", options=options, run_id=run_id)
+def _ctx(graph, run_id, options, secret=None):
+    return SyncContext(graph=graph, source="aws-test", options=options, run_id=run_id,
+                       **({"secret": secret} if secret else {}))
 
 
 def _resources(graph) -> dict[str, dict]:
@@ -211,14 +212,19 @@ def test_a_failing_account_keeps_its_resources_and_is_reported(graph, catalog, a
 
     _boto(aws_env, "sqs", "eu-west-1").create_queue(QueueName="eu-queue")
     _boto(aws_env, "sqs", "us-east-2").create_queue(QueueName="us-queue")
-    accounts = [{"name": "eu", "regions": ["eu-west-1"], "endpoint_url": aws_env},
+    accounts = [{"name": "eu", "regions": ["eu-west-1"], "endpoint_url": aws_env,
+                 "access_key_secret_name": "eu-key", "secret_key_secret_name": "eu-secret"},
                 {"name": "us", "regions": ["us-east-2"], "endpoint_url": aws_env}]
-    AwsProvider().sync(_ctx(graph, "run1", {"accounts": accounts, "services": ["sqs"]}))
+    asked: list[str] = []
+    AwsProvider().sync(_ctx(graph, "run1", {"accounts": accounts, "services": ["sqs"]},
+                            secret=lambda name: asked.append(name) or "testing"))
+    assert asked == ["eu-key", "eu-secret"]      # explicit keys come from secrets, never from options
     assert set(_resources(graph)) == {"resource:default/eu-queue", "resource:default/us-queue"}
     _boto(aws_env, "sqs", "eu-west-1").create_queue(QueueName="eu-queue-2")
     dead = f"http://127.0.0.1:{free_port()}"          # nothing listens there
     accounts[1]["endpoint_url"] = dead
-    result = AwsProvider().sync(_ctx(graph, "run2", {"accounts": accounts, "services": ["sqs"]}))
+    result = AwsProvider().sync(_ctx(graph, "run2", {"accounts": accounts, "services": ["sqs"]},
+                                     secret=lambda name: "testing"))
     assert result.removed == 0 and result.added == 1
     assert set(_resources(graph)) == {"resource:default/eu-queue", "resource:default/eu-queue-2",
                                       "resource:default/us-queue"}

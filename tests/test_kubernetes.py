@@ -142,8 +142,8 @@ def test_sync_loads_workloads_and_isolates_a_failing_cluster(graph, catalog, mon
         bad.json("/apis/apps/v1/deployments", {"kind": "Status", "status": "Failure", "reason": "Unauthorized",
                                                "code": 401}, status=401)
         result = KubernetesProvider().sync(_ctx(graph, "run1", [
-            {"name": "prod", "url": good.url, "token_secret": "k8s-prod"},
-            {"name": "edge", "url": bad.url, "token_secret": "k8s-edge"},
+            {"name": "prod", "url": good.url, "token_secret_name": "k8s-prod"},
+            {"name": "edge", "url": bad.url, "token_secret_name": "k8s-edge"},
         ]))
         assert good.requests[0]["headers"]["authorization"] == "Bearer secret-k8s-prod"
         assert good.requests[0]["query"]["limit"] == "500"

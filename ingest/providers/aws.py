@@ -44,8 +44,8 @@ class Account:
     account_id: str | None = None
     endpoint_url: str | None = None
     role_arn: str | None = None
-    access_key_secret: str | None = None
-    secret_key_secret: str | None = None
+    access_key_secret_name: str | None = None
+    secret_key_secret_name: str | None = None
 
 
 @dataclass
@@ -59,8 +59,8 @@ def origin(account: str, region: str, service: str) -> str:
 
 
 def parse_accounts(options: dict) -> list[Account]:
-    """`accounts: [{name, regions, account_id?, endpoint_url?, role_arn?, access_key_secret?,
-    secret_key_secret?}]`, or a single account from top-level `regions` (+ the same keys)."""
+    """`accounts: [{name, regions, account_id?, endpoint_url?, role_arn?, access_key_secret_name?,
+    secret_key_secret_name?}]`, or a single account from top-level `regions` (+ the same keys)."""
     raw = options.get("accounts")
     if raw is None:
         raw = [{**{k: v for k, v in options.items() if k != "accounts"}, "name": options.get("name", "default")}]
@@ -81,7 +81,7 @@ def parse_accounts(options: dict) -> list[Account]:
         seen.add(name)
         out.append(Account(name, tuple(regions), _opt(item.get("account_id")),
                            _opt(item.get("endpoint_url") or options.get("endpoint_url")), _opt(item.get("role_arn")),
-                           _opt(item.get("access_key_secret")), _opt(item.get("secret_key_secret"))))
+                           _opt(item.get("access_key_secret_name")), _opt(item.get("secret_key_secret_name"))))
     return out
 
 
@@ -105,9 +105,9 @@ def session(account: Account, secret: Callable[[str], str]):
     import boto3
 
     kwargs: dict[str, Any] = {}
-    if account.access_key_secret and account.secret_key_secret:
-        kwargs = {"aws_access_key_id": secret(account.access_key_secret),
-                  "aws_secret_access_key": secret(account.secret_key_secret)}
+    if account.access_key_secret_name and account.secret_key_secret_name:
+        kwargs = {"aws_access_key_id": secret(account.access_key_secret_name),
+                  "aws_secret_access_key": secret(account.secret_key_secret_name)}
     base = boto3.session.Session(**kwargs)
     if not account.role_arn:
         return base
@@ -313,7 +313,7 @@ class AwsUnavailable(RuntimeError):
     """Every configured account/region/service failed: nothing was loaded and nothing is removed."""
 
 
-def sync(ctx) -> "IngestResult":
+def sync(ctx: "SyncContext") -> "IngestResult":
     """get -> transform -> load + cleanup (ingest_entities) for one AWS source; failures per origin in errors."""
     from ingest.providers.ci.runs import add_problems
 
@@ -335,3 +335,4 @@ def sync(ctx) -> "IngestResult":
 
 if TYPE_CHECKING:
     from ingest.sync import IngestResult
+    from plugins.api import SyncContext

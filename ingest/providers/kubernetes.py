@@ -228,15 +228,15 @@ def link(entities: list[tuple[str, dict]], workloads: list[dict]) -> tuple[list[
 class Cluster:
     name: str
     url: str
-    token_secret: str | None = None
+    token_secret_name: str | None = None
     namespaces: tuple[str, ...] = ()
 
 
 def parse_clusters(options: dict) -> list[Cluster]:
-    """The `clusters` option: [{name, url, token_secret?, namespaces?}], with a clear error when malformed."""
+    """The `clusters` option: [{name, url, token_secret_name?, namespaces?}], with a clear error when malformed."""
     raw = options.get("clusters")
     if not isinstance(raw, list) or not raw:
-        raise ValueError("the kubernetes source needs a `clusters` list of {name, url[, token_secret, namespaces]}")
+        raise ValueError("the kubernetes source needs a `clusters` list of {name, url[, token_secret_name, namespaces]}")
     out, names = [], set()
     for i, item in enumerate(raw):
         if not isinstance(item, dict) or not item.get("name") or not item.get("url"):
@@ -248,7 +248,7 @@ def parse_clusters(options: dict) -> list[Cluster]:
         namespaces = item.get("namespaces") or []
         if not isinstance(namespaces, list) or not all(isinstance(n, str) and n for n in namespaces):
             raise ValueError(f"clusters[{i}].namespaces must be a list of namespace names")
-        out.append(Cluster(name, str(item["url"]), item.get("token_secret"), tuple(namespaces)))
+        out.append(Cluster(name, str(item["url"]), item.get("token_secret_name"), tuple(namespaces)))
     return out
 
 
@@ -279,7 +279,7 @@ def sync_clusters(graph: "Graph", result: "IngestResult", clusters: list[Cluster
     for done, cluster in enumerate(clusters):
         progress(f"reading cluster {cluster.name}", done, len(clusters))
         try:
-            token = secret(cluster.token_secret) if cluster.token_secret else None
+            token = secret(cluster.token_secret_name) if cluster.token_secret_name else None
             http = client(cluster.url, token, **client_kwargs)
             try:
                 raw = get_cluster(http, list(cluster.namespaces) or None)

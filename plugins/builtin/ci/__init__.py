@@ -1,9 +1,9 @@
 """Built-in CI plugin: GitHub Actions, GitLab CI and Jenkins providers, registered like any third party.
 
 Source options (no secrets in options; tokens come from `ctx.secret`):
-- `github-actions`: `api_url` (default https://api.github.com), `token_secret` (default `github-token`), `keep`.
-- `gitlab-ci`: `api_url` (default https://gitlab.com/api/v4), `token_secret` (default `gitlab-token`), `keep`.
-- `jenkins`: `url` (required), `user`, `token_secret` (default `jenkins-token`; used with `user`), `keep`.
+- `github-actions`: `api_url` (default https://api.github.com), `token_secret_name` (default `github-token`), `keep`.
+- `gitlab-ci`: `api_url` (default https://gitlab.com/api/v4), `token_secret_name` (default `gitlab-token`), `keep`.
+- `jenkins`: `url` (required), `user`, `token_secret_name` (default `jenkins-token`; used with `user`), `keep`.
 `keep` (default 20) is how many builds each entity keeps.
 """
 from __future__ import annotations
@@ -34,8 +34,6 @@ def _kinds():
 
 
 class _CiProvider(Provider):
-    default_secret = ""
-
     def client(self, ctx: SyncContext):
         raise NotImplementedError
 
@@ -61,7 +59,7 @@ class GitHubActionsProvider(_CiProvider):
     def client(self, ctx: SyncContext):
         from ingest.providers.ci import github_actions
 
-        token = ctx.secret(ctx.options.get("token_secret") or "github-token")
+        token = ctx.secret(ctx.options.get("token_secret_name") or "github-token")
         return github_actions.client(ctx.options, token)
 
 
@@ -71,7 +69,7 @@ class GitLabCiProvider(_CiProvider):
     def client(self, ctx: SyncContext):
         from ingest.providers.ci import gitlab
 
-        token = ctx.secret(ctx.options.get("token_secret") or "gitlab-token")
+        token = ctx.secret(ctx.options.get("token_secret_name") or "gitlab-token")
         return gitlab.client(ctx.options, token)
 
 
@@ -84,7 +82,7 @@ class JenkinsProvider(_CiProvider):
         if not ctx.options.get("url"):
             raise ValueError("the jenkins source needs a `url` option (the Jenkins root URL)")
         user = ctx.options.get("user")
-        token = ctx.secret(ctx.options.get("token_secret") or "jenkins-token") if user else None
+        token = ctx.secret(ctx.options.get("token_secret_name") or "jenkins-token") if user else None
         return jenkins.client(ctx.options, user, token)
 
 

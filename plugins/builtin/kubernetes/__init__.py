@@ -1,7 +1,7 @@
 """Built-in Kubernetes plugin: the `kubernetes` provider (deployments, services, namespaces as runtime facts).
 
-Source options: `clusters: [{name, url, token_secret?, namespaces?}]`. A cluster's bearer token comes from
-`ctx.secret(token_secret)` (never from options). Entities link through `backstage.io/kubernetes-id` or
+Source options: `clusters: [{name, url, token_secret_name?, namespaces?}]`. A cluster's bearer token comes from
+`ctx.secret(token_secret_name)` (never from options). Entities link through `backstage.io/kubernetes-id` or
 `backstage.io/kubernetes-label-selector` (optionally limited by `backstage.io/kubernetes-namespace`).
 """
 from __future__ import annotations
