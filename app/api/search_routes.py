@@ -11,7 +11,9 @@ from app.api import bp
 from app.api.params import bad, int_arg, list_arg, str_arg
 from app.auth import access
 from app.graph_access import get_graph
-from graph.search import DEFAULT_LIMIT, MAX_LIMIT, MAX_QUERY_CHARS, MAX_WINDOW, SearchError, SearchQuery
+from app.errors import ApiError
+from graph.search import (DEFAULT_LIMIT, MAX_LIMIT, MAX_QUERY_CHARS, MAX_WINDOW, SearchError, SearchQuery,
+                          SearchUnavailable)
 from plugins.api import PluginError
 from plugins.search import engine_for
 
@@ -47,9 +49,17 @@ def _engine():
     try:
         return engine_for(get_graph())
     except PluginError as exc:   # TRELLIS_SEARCH_ENGINE names an engine no plugin registered
-        from app.errors import ApiError
-
         raise ApiError(503, "search_unavailable", str(exc)) from None
+
+
+@bp.errorhandler(SearchUnavailable)
+def _search_down(exc: SearchUnavailable):
+    """The search cluster (an engine plugin's) is down: 503, like a Neo4j outage."""
+    from app.errors import error_response
+
+    response = error_response(503, "search_unavailable", str(exc))
+    response.headers["Retry-After"] = "5"
+    return response
 
 
 @bp.get("/search")

@@ -10,7 +10,7 @@ import re
 import click
 
 from app.cli.catalog_cmd import emit_json, fail, open_graph
-from graph.search import DEFAULT_LIMIT, MAX_LIMIT, SearchError, SearchQuery
+from graph.search import DEFAULT_LIMIT, MAX_LIMIT, SearchError, SearchQuery, SearchUnavailable
 from graph.visibility import EVERYTHING
 from plugins.api import PluginError
 from plugins.search import engine_for
@@ -53,7 +53,7 @@ def search(query: str, kinds: tuple[str, ...], owners: tuple[str, ...], tags: tu
     with open_graph() as graph:
         try:
             result = engine_for(graph, engine).search(request, EVERYTHING)
-        except PluginError as exc:
+        except (PluginError, SearchUnavailable) as exc:
             fail(str(exc))
     if as_json:
         emit_json(result.as_json())

@@ -16,7 +16,8 @@ from app.auth import access
 from app.graph_access import get_graph
 from app.web import bp
 from app.web.helpers import BadQuery, int_arg, split_ref
-from graph.search import FACETS, MAX_QUERY_CHARS, MAX_WINDOW, SearchError, SearchQuery, SearchResult
+from graph.search import (FACETS, MAX_QUERY_CHARS, MAX_WINDOW, SearchError, SearchQuery, SearchResult,
+                          SearchUnavailable)
 from plugins.api import PluginError
 from plugins.search import engine_for
 
@@ -74,7 +75,7 @@ def search_page():
     if query.text:
         try:
             result = engine_for(get_graph()).search(query, access.visibility())
-        except PluginError as exc:
+        except (PluginError, SearchUnavailable) as exc:
             error = str(exc)
     chosen = {p: [v for v in args.getlist(p) if v] for p in FACET_PARAMS.values() if args.getlist(p)}
     return render_template(
