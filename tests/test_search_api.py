@@ -141,3 +141,16 @@ def test_cli_search(cli):
     assert "No results" in cli("search", "zzzqqqxxx").stdout
     bad = cli("search", "   ")
     assert bad.exit_code == 1 and bad.stderr.startswith("error:")
+
+
+def test_search_cluster_down_is_a_503(portal_client, monkeypatch):
+    import plugins.search
+    from graph.server import free_port
+
+    monkeypatch.setattr(plugins.search, "_engines", {})
+    monkeypatch.setenv("TRELLIS_SEARCH_ENGINE", "opensearch")
+    monkeypatch.setenv("TRELLIS_OPENSEARCH_URL", f"http://127.0.0.1:{free_port()}")   # nothing listens
+    body = get(portal_client, "/api/v1/search?q=payments", 503)
+    assert body["error"]["code"] == "search_unavailable" and "not reachable" in body["error"]["message"]
+    page = portal_client.get("/search?q=payments")
+    assert page.status_code == 200 and "Search is not available right now" in page.get_data(as_text=True)

@@ -133,3 +133,24 @@ def test_each_ingest_updates_the_index(engine, node, loaded, monkeypatch):
     assert "component:default/refund-worker" not in refs(engine.search(SearchQuery("refund-worker", limit=50)))
     # the ledger's docs page survived its entity's update
     assert refs(engine.search(SearchQuery("reconciliation"))) == ["component:default/ledger"]
+
+
+def test_cli_reindex_and_search_through_the_plugin(engine, node, loaded, neo4j_uri, monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+
+    import plugins.search
+    from app.cli import main
+
+    monkeypatch.setattr(plugins.search, "_engines", {})
+    monkeypatch.setenv("NEO4J_URI", neo4j_uri)
+    monkeypatch.setenv("TRELLIS_OPENSEARCH_URL", node.url)
+    monkeypatch.setenv("TRELLIS_SEARCH_INDEX", "trellis-cli")
+    built = CliRunner().invoke(main, ["search-reindex", "--engine", "opensearch", "--json"])
+    assert built.exit_code == 0, built.output
+    report = json.loads(built.stdout)
+    assert report["rebuilt"] and report["engine"] == "opensearch" and report["index"].startswith("trellis-cli-")
+    found = CliRunner().invoke(main, ["search", "ledgr", "--engine", "opensearch", "--json"])
+    assert json.loads(found.stdout)["engine"] == "opensearch"
+    assert "component:default/ledger" in [i["ref"] for i in json.loads(found.stdout)["items"][:3]]

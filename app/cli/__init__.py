@@ -9,7 +9,7 @@ from app.cli.catalog_cmd import deps, impact, ingest, report, up
 from app.cli.docs_cmd import docs
 from app.cli.jobs_cmd import beat, runs, sync, worker
 from app.cli.neo4j_cmd import neo4j
-from app.cli.search_cmd import search
+from app.cli.search_cmd import search, search_reindex
 from app.cli.serve_cmd import serve
 from app.cli.tokens_cmd import tokens
 from app.cli.users_cmd import users
@@ -27,5 +27,6 @@ def main() -> None:
 for command in (neo4j, ingest, impact, deps, report, up, serve, users, tokens, docs):
     main.add_command(command)
 main.add_command(search)
+main.add_command(search_reindex)
 for command in (worker, beat, runs, sync):
     main.add_command(command)

@@ -69,3 +69,32 @@ def search(query: str, kinds: tuple[str, ...], owners: tuple[str, ...], tags: tu
             click.echo(f"     {_plain(hit.snippet_html)}")
     click.echo(f"\n{first}-{first + len(result.hits) - 1} of {result.total} results"
                + (f" (page {page} of {result.pages})" if result.pages > 1 else ""))
+
+
+@click.command("search-reindex")
+@click.option("--engine", default=None, help="Search engine (default: $TRELLIS_SEARCH_ENGINE or neo4j).")
+@click.option("--json", "as_json", is_flag=True, help="Print the rebuild report as JSON.")
+def search_reindex(engine: str | None, as_json: bool) -> None:
+    """Rebuild the search index from the catalog: a new index, filled, then swapped in atomically.
+
+    Needed once when switching to an external engine (OpenSearch/Elasticsearch); afterwards every ingest
+    updates it. Neo4j's own full-text indexes are kept current by Neo4j and need no rebuild.
+    """
+    with open_graph() as graph:
+        try:
+            chosen = engine_for(graph, engine)
+            rebuild = getattr(chosen, "rebuild", None)
+            if rebuild is None:
+                report = {"engine": chosen.name, "rebuilt": False,
+                          "reason": "Neo4j keeps its full-text indexes current in every write; nothing to rebuild"}
+            else:
+                report = {"engine": chosen.name, "rebuilt": True, **rebuild()}
+        except (PluginError, SearchUnavailable) as exc:
+            fail(str(exc))
+    if as_json:
+        emit_json(report)
+    elif report["rebuilt"]:
+        click.echo(f"Rebuilt {report['index']} ({report['entities']} entities, {report['pages']} docs pages) "
+                   f"in {report['seconds']} s; the alias now points at it.")
+    else:
+        click.echo(report["reason"] + ".")
