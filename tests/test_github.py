@@ -230,3 +230,66 @@ def test_a_repository_the_token_may_not_read_is_isolated(graph, api):
     assert "component:default/checkout-service" in refs(graph)   # the unreadable one keeps its entities
     (problem,) = [r for r in result.rejected if r["file"] == "github:acme/checkout/catalog-info.yaml"]
     assert "403" in problem["reason"] and "SAML" in problem["reason"]
+
+
+# ------------------------------------------------------------------------------------------ Location targets
+
+def contents(text: str) -> dict:
+    return {"type": "file", "encoding": "base64", "content": base64.b64encode(text.encode()).decode()}
+
+
+LOCATION = """\
+apiVersion: backstage.io/v1alpha1
+kind: Location
+metadata: {name: platform-apis}
+spec:
+  targets: [./apis/billing.yaml, ./apis/gone.yaml, "https://example.com/x.yaml", "./more/*.yaml", ../../etc/passwd]
+"""
+BILLING = """\
+apiVersion: backstage.io/v1alpha1
+kind: API
+metadata: {name: billing-api}
+spec: {type: openapi, lifecycle: production, owner: payments-team, definition: "openapi: 3.0.0"}
+---
+apiVersion: backstage.io/v1alpha1
+kind: Location
+metadata: {name: back-again}
+spec: {target: ../catalog-info.yaml}
+"""
+
+
+def test_location_paths_stay_inside_the_repository():
+    from ingest.providers.repofiles import location_paths
+
+    paths, problems = location_paths(yaml_doc(LOCATION), "catalog-info.yaml")
+    assert paths == ["apis/billing.yaml", "apis/gone.yaml"]
+    assert [p.split("'")[1] for p in problems] == ["https://example.com/x.yaml", "./more/*.yaml", "../../etc/passwd"]
+    assert location_paths({"spec": {"target": "/docs/x.yaml"}}, "a/b/catalog-info.yaml")[0] == ["docs/x.yaml"]
+
+
+def yaml_doc(text: str) -> dict:
+    from ingest.providers.descriptors import split_documents
+
+    return split_documents(text).documents[0][1]
+
+
+def test_locations_in_a_repository_are_followed_once_and_a_vanished_target_is_removed(graph, api):
+    repo = dict(api.routes["/orgs/acme/repos"][0], name="platform-apis", full_name="acme/platform-apis",
+                html_url="https://github.com/acme/platform-apis")
+    api.routes["/orgs/acme/repos"].append(repo)
+    api.routes["/repos/acme/platform-apis/contents/catalog-info.yaml"] = contents(LOCATION)
+    api.routes["/repos/acme/platform-apis/contents/apis/billing.yaml"] = contents(BILLING)
+    result, _ = run(graph, api)
+    assert {"api:default/billing-api", "location:default/platform-apis", "location:default/back-again"} <= refs(graph)
+    billing = dict(graph.read("MATCH (n {ref: 'api:default/billing-api'}) RETURN n")[0]["n"])
+    assert billing["file"] == "github:acme/platform-apis/apis/billing.yaml"
+    assert len(api.requests_to("/repos/acme/platform-apis/contents/catalog-info.yaml")) == 1   # the cycle
+    reasons = [r["reason"] for r in result.rejected if r["file"].startswith("github:acme/platform-apis/")]
+    assert any("apis/gone.yaml does not exist" in r for r in reasons)
+    assert any("is a URL" in r for r in reasons) and any("is a glob" in r for r in reasons)
+    assert any("outside the repository" in r for r in reasons)
+    # the target file is deleted: its entities go, the rest of the repository stays
+    del api.routes["/repos/acme/platform-apis/contents/apis/billing.yaml"]
+    result, _ = run(graph, api)
+    assert "api:default/billing-api" not in refs(graph) and "location:default/platform-apis" in refs(graph)
+    assert result.removed == 2

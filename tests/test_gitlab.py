@@ -28,8 +28,10 @@ def test_archived_and_empty_projects_are_skipped():
 
 
 def test_files_answer_becomes_annotated_entities():
-    project = Project(201, "acme/platform/payments/ledger", "main", "https://gitlab.example.com/acme/platform/payments/ledger")
-    docs = gitlab.descriptor_entities(project, "catalog-info.yaml", ROUTES["/projects/201/repository/files/catalog-info.yaml"])
+    project = Project(201, "acme/platform/payments/ledger", "main",
+                      "https://gitlab.example.com/acme/platform/payments/ledger")
+    payload = ROUTES["/projects/201/repository/files/catalog-info.yaml"]
+    docs = gitlab.descriptor_entities(project, "catalog-info.yaml", payload)
     assert [e["metadata"]["name"] for _, e in docs.documents] == ["ledger", "ledger-api"]
     assert docs.documents[0][1]["metadata"]["annotations"] == {
         "backstage.io/managed-by-location":
@@ -99,7 +101,8 @@ def test_registered_plugin_syncs_a_group_tree_into_the_graph(graph, api):
     # X-Next-Page pagination: 5 projects at 2 per page
     assert len(api.requests_to("/groups/acme/projects")) == 3
     ledger = dict(graph.read("MATCH (n {ref: 'component:default/ledger'}) RETURN n")[0]["n"])
-    assert ledger["file"] == "gitlab:acme/platform/payments/ledger/catalog-info.yaml" and ledger["source"] == "gitlab-acme"
+    assert ledger["file"] == "gitlab:acme/platform/payments/ledger/catalog-info.yaml"
+    assert ledger["source"] == "gitlab-acme"
     assert rels(graph, "component:default/ledger") == [
         ("OWNED_BY", "group:default/acme-platform-payments"), ("PROVIDES_API", "api:default/ledger-api")]
     assert rels(graph, "component:default/web-shop") == [
@@ -136,7 +139,8 @@ def test_bad_credentials_and_rate_limits_fail_cleanly_and_delete_nothing(graph, 
 
 def test_gitlab_429_with_retry_after_waits_and_resumes(graph, api):
     sleeps: list[float] = []
-    api.queue("/projects/201/repository/files/catalog-info.yaml", (429, {"Retry-After": "12"}, {"message": "Retry later"}))
+    api.queue("/projects/201/repository/files/catalog-info.yaml",
+              (429, {"Retry-After": "12"}, {"message": "Retry later"}))
     api.queue("/groups/11/members", (500, {}, {"message": "500 Internal Server Error"}))
     gitlab.sync(context(graph, api), sleep=sleeps.append, backoff=0.1)
     assert sorted(sleeps) == [0.1, 12.0] and refs(graph) == EXPECTED

@@ -22,9 +22,12 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from urllib.parse import quote
 
 from ingest.descriptors.files import FileProblem
-from ingest.providers.descriptors import MANAGED_BY_LOCATION, FileDocuments, annotate, decode_base64_file, split_documents
-from ingest.providers.http import ApiClient, BadCredentials, ProviderError, etag_cache_for, token_fingerprint
+from ingest.providers.descriptors import (
+    MANAGED_BY_LOCATION, FileDocuments, annotate, decode_base64_file, split_documents,
+)
+from ingest.providers.http import ApiClient, etag_cache_for, token_fingerprint
 from ingest.providers.loading import Fetched, OptionsError, load
+from ingest.providers.repofiles import RepoRead, read_repository
 
 if TYPE_CHECKING:
     from ingest.sync import IngestResult
@@ -116,7 +119,8 @@ def descriptor_entities(org: str, repo: Repo, path: str, payload: Any) -> FileDo
     except FileProblem as exc:
         return FileDocuments(problems=[(None, str(exc))])
     docs = split_documents(text)
-    location = f"url:{repo.html_url}/blob/{repo.branch}/{path}" if repo.html_url else f"url:{origin_of(org, repo.name, path)}"
+    location = (f"url:{repo.html_url}/blob/{repo.branch}/{path}" if repo.html_url
+                else f"url:{origin_of(org, repo.name, path)}")
     for _, entity in docs.documents:
         extra = {MANAGED_BY_LOCATION: location}
         if str(entity.get("kind", "")).lower() in ("component", "api", "resource", "system", "template"):
@@ -219,35 +223,24 @@ def fetch(client: ApiClient, options: GitHubOptions, *, refresh: set[str] | None
     repos = repos_to_read(listed)
     out.repos = len(listed)
 
-    def one(repo: Repo) -> tuple[Repo, Any]:
-        try:
-            page = client.get(
-                f"repos/{quote(org)}/{quote(repo.name)}/contents/{quote(options.catalog_path)}",
-                {"ref": repo.branch}, allow_404=True, reuse_cached=cached_ok(repo.name),
-            )
-        except BadCredentials:
-            raise
-        except ProviderError as exc:   # this repository only (e.g. 403, SSO); retryable errors fail the run
-            return repo, exc
-        return repo, (page.body if page is not None else None)
+    def one(repo: Repo) -> tuple[Repo, RepoRead]:
+        def get(path: str) -> Any:
+            page = client.get(f"repos/{quote(org)}/{quote(repo.name)}/contents/{quote(path)}",
+                              {"ref": repo.branch}, allow_404=True, reuse_cached=cached_ok(repo.name))
+            return page.body if page is not None else None
+
+        return repo, read_repository(options.catalog_path, get,
+                                     lambda path, payload: descriptor_entities(org, repo, path, payload))
 
     step("reading descriptors", 0, len(repos))
     with ThreadPoolExecutor(max_workers=options.concurrency) as pool:
-        for done, (repo, payload) in enumerate(pool.map(one, repos), 1):
+        for done, (repo, read) in enumerate(pool.map(one, repos), 1):
             if done % 50 == 0 or done == len(repos):
                 step("reading descriptors", done, len(repos))
-            if payload is None:
-                continue
-            origin = origin_of(org, repo.name, options.catalog_path)
-            if isinstance(payload, ProviderError):   # its entities stay; the run reports why
-                out.problems.append({"origin": origin, "document": None, "reason": str(payload)})
-                continue
-            out.descriptors += 1
-            docs = descriptor_entities(org, repo, options.catalog_path, payload)
-            out.entities.extend((origin, entity) for _, entity in docs.documents)
-            out.problems.extend(
-                {"origin": origin, "document": index, "reason": reason} for index, reason in docs.problems
-            )
+            out.descriptors += read.files
+            out.entities.extend((origin_of(org, repo.name, path), entity) for path, entity in read.entities)
+            out.problems.extend({"origin": origin_of(org, repo.name, p["path"]), "document": p["document"],
+                                 "reason": p["reason"], "keep": p["keep"]} for p in read.problems)
 
     if options.teams:
         step("reading teams", 0, 0)

@@ -19,9 +19,12 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from urllib.parse import quote
 
 from ingest.descriptors.files import FileProblem
-from ingest.providers.descriptors import MANAGED_BY_LOCATION, FileDocuments, annotate, decode_base64_file, split_documents
-from ingest.providers.http import ApiClient, BadCredentials, ProviderError, etag_cache_for, token_fingerprint
+from ingest.providers.descriptors import (
+    MANAGED_BY_LOCATION, FileDocuments, annotate, decode_base64_file, split_documents,
+)
+from ingest.providers.http import ApiClient, etag_cache_for, token_fingerprint
 from ingest.providers.loading import Fetched, OptionsError, load
+from ingest.providers.repofiles import RepoRead, read_repository
 
 if TYPE_CHECKING:
     from ingest.sync import IngestResult
@@ -217,32 +220,24 @@ def fetch(client: ApiClient, options: GitLabOptions,
     projects = projects_to_read(listed)
     out.repos = len(listed)
 
-    def one(project: Project) -> tuple[Project, Any]:
-        try:
-            page = client.get(f"projects/{project.id}/repository/files/{quote(options.catalog_path, safe='')}",
+    def one(project: Project) -> tuple[Project, RepoRead]:
+        def get(path: str) -> Any:
+            page = client.get(f"projects/{project.id}/repository/files/{quote(path, safe='')}",
                               {"ref": project.branch}, allow_404=True)
-        except BadCredentials:
-            raise
-        except ProviderError as exc:   # this project only (e.g. 403); retryable errors fail the run
-            return project, exc
-        return project, (page.body if page is not None else None)
+            return page.body if page is not None else None
+
+        return project, read_repository(options.catalog_path, get,
+                                        lambda path, payload: descriptor_entities(project, path, payload))
 
     step("reading descriptors", 0, len(projects))
     with ThreadPoolExecutor(max_workers=options.concurrency) as pool:
-        for done, (project, payload) in enumerate(pool.map(one, projects), 1):
+        for done, (project, read) in enumerate(pool.map(one, projects), 1):
             if done % 50 == 0 or done == len(projects):
                 step("reading descriptors", done, len(projects))
-            if payload is None:
-                continue
-            origin = origin_of(project.path, options.catalog_path)
-            if isinstance(payload, ProviderError):   # its entities stay; the run reports why
-                out.problems.append({"origin": origin, "document": None, "reason": str(payload)})
-                continue
-            out.descriptors += 1
-            docs = descriptor_entities(project, options.catalog_path, payload)
-            out.entities.extend((origin, entity) for _, entity in docs.documents)
-            out.problems.extend(
-                {"origin": origin, "document": index, "reason": reason} for index, reason in docs.problems)
+            out.descriptors += read.files
+            out.entities.extend((origin_of(project.path, path), entity) for path, entity in read.entities)
+            out.problems.extend({"origin": origin_of(project.path, p["path"]), "document": p["document"],
+                                 "reason": p["reason"], "keep": p["keep"]} for p in read.problems)
 
     members: dict[int, list[dict]] = {}
     if options.members:

@@ -20,7 +20,8 @@ class Fetched:
     """What the get step produced for one run, ready for ingest_entities."""
 
     entities: list[tuple[str, dict]] = field(default_factory=list)   # (origin, descriptor)
-    problems: list[dict] = field(default_factory=list)               # {"origin", "document", "reason"}
+    problems: list[dict] = field(default_factory=list)   # {"origin", "document", "reason", "keep"}: keep = the
+                                                         # file was not read, its entities must stay
     repos: int = 0                                                   # repositories/projects listed
     descriptors: int = 0                                             # descriptor files found
     stats: HttpStats | None = None
@@ -38,6 +39,7 @@ def load(ctx: "SyncContext", target: str, fetched: Fetched) -> "IngestResult":
     A file that could not be read removes nothing it held; it is reported in the returned result's
     `rejected` (ingest_entities only sees dicts, so the recorded run does not list it).
     """
-    result = ctx.ingest(fetched.entities, target=target, unavailable={p["origin"] for p in fetched.problems})
+    unavailable = {p["origin"] for p in fetched.problems if p.get("keep", True)}
+    result = ctx.ingest(fetched.entities, target=target, unavailable=unavailable)
     result.rejected.extend(problems_as_rejections(fetched.problems))
     return result
