@@ -428,7 +428,8 @@ def _facet_subquery(facet: str) -> str:
     value = "t" if facet == "tags" else _FACET_VALUE[facet]
     unwind = "UNWIND coalesce(h.n.tags, []) AS t " if facet == "tags" else ""
     return (f"CALL {{ WITH hits UNWIND hits AS h {unwind}WITH {value} AS value, count(*) AS count "
-            f"WHERE value IS NOT NULL RETURN collect({{value: value, count: count}})[..$top] AS f_{facet} }} ")
+            f"WHERE value IS NOT NULL WITH value, count ORDER BY count DESC, value LIMIT $top "
+            f"RETURN collect({{value: value, count: count}}) AS f_{facet} }} ")
 
 
 def search(graph: "Graph", query: SearchQuery, visibility: Visibility = EVERYTHING, *,

@@ -277,3 +277,16 @@ def test_dotted_names_are_found_whole_and_with_a_typo(graph, tmp_path):
     ingest(graph, str(tmp_path))
     for text in ("jonas.martin2", "jonas", "ojnas.martin2", "jonas.martni2"):
         assert refs(find(graph, text))[:1] == ["user:default/jonas.martin2"], text
+
+
+def test_facets_list_the_most_frequent_values_first(graph, tmp_path, monkeypatch):
+    import graph.search as engine
+
+    docs = [f"apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {{name: svc-{i}, tags: [{tag}]}}\n"
+            f"spec: {{type: service, lifecycle: production, owner: group:default/team}}\n"
+            for i, tag in enumerate(["rare"] + ["common"] * 5 + ["middle"] * 3)]
+    (tmp_path / "catalog-info.yaml").write_text("---\n".join(docs))
+    ingest(graph, str(tmp_path))
+    monkeypatch.setattr(engine, "FACET_TOP", 2)
+    tags = find(graph, "svc").facets["tags"]
+    assert tags == [{"value": "common", "count": 5}, {"value": "middle", "count": 3}]
