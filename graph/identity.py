@@ -6,6 +6,7 @@ returns all matching refs (sorted) so the caller can refuse an ambiguous match i
 """
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -18,6 +19,9 @@ RETURN u.ref AS ref ORDER BY ref LIMIT 10
 _BY_NAME = """
 MATCH (u:User) WHERE NOT u:Unresolved AND u.name_lc = $name
 RETURN u.ref AS ref ORDER BY ref LIMIT 10
+"""
+_PROFILE = """
+MATCH (u:User {ref: $ref}) WHERE NOT u:Unresolved RETURN u.descriptor AS descriptor
 """
 _EXISTS = """
 MATCH (u:User {ref: $ref}) WHERE NOT u:Unresolved RETURN u.ref AS ref
@@ -51,3 +55,15 @@ def users_by_annotation(graph: "Graph", key: str, value: str) -> list[str]:
 def user_exists(graph: "Graph", ref: str) -> bool:
     """Whether `ref` (lower-case `user:ns/name`) is a declared User entity."""
     return bool(graph.read(_EXISTS, ref=(ref or "").lower()))
+
+
+def display_name(graph: "Graph", ref: str) -> str | None:
+    """The catalog user's spec.profile.displayName (what the header shows for accounts without a name)."""
+    rows = graph.read(_PROFILE, ref=(ref or "").lower())
+    if not rows or not rows[0]["descriptor"]:
+        return None
+    try:
+        name = (json.loads(rows[0]["descriptor"]).get("spec") or {}).get("profile", {}).get("displayName")
+    except (ValueError, AttributeError):
+        return None
+    return name if isinstance(name, str) and name.strip() else None

@@ -50,7 +50,7 @@ def test_login_page_lists_only_the_local_form(client):
 def test_good_password_signs_in_resolves_the_catalog_user_and_is_audited(client, graph):
     resp = sign_in(client, "Alice", PASSWORD, next_url="/catalog")
     assert resp.status_code == 303 and resp.headers["Location"] == "/catalog"
-    assert whoami(client) == "alice"
+    assert whoami(client) == "Alice Anderson"    # the catalog user's displayName
     html = client.get("/auth/login").get_data(as_text=True)
     assert "user:default/alice" in html          # resolved by user name
     (event,) = events(graph)
@@ -60,6 +60,7 @@ def test_good_password_signs_in_resolves_the_catalog_user_and_is_audited(client,
 
 def test_an_accounts_own_user_ref_wins_over_the_resolvers(client, graph):
     assert sign_in(client, "ops", PASSWORD).status_code == 303
+    assert whoami(client) == "Carol Catalog"
     assert "user:default/carol" in client.get("/auth/login").get_data(as_text=True)
     assert events(graph)[-1]["details"]["resolver"] == "account"
 
@@ -142,7 +143,7 @@ def test_sign_out_ends_the_session_and_is_audited(client, graph):
 def test_logout_is_not_a_get(client):
     sign_in(client, "alice", PASSWORD)
     assert client.get("/auth/logout").status_code == 405
-    assert whoami(client) == "alice"
+    assert whoami(client) == "Alice Anderson"
 
 
 @pytest.mark.parametrize("evil", [

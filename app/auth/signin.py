@@ -20,11 +20,11 @@ import requests
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError
 from authlib.integrations.flask_client import OAuth
-from flask import (Blueprint, Flask, Response, current_app, redirect, render_template, request, session,
+from flask import (Blueprint, Flask, Response, current_app, g, redirect, render_template, request, session,
                    url_for)
 from joserfc.errors import JoseError
 
-from app.auth import accounts, resolvers, throttle
+from app.auth import access, accounts, resolvers, throttle
 from app.auth.access import public
 from app.auth.audit import audit
 from app.auth.principal import Principal, current_principal, end_session, start_session
@@ -241,6 +241,13 @@ def safe_next(value: object, default: str = "/") -> str:
     return value
 
 
+def _sign_out_here() -> None:
+    """End the session and forget this request's principal, so the page rendered next shows nobody."""
+    end_session()
+    g.trellis_principal = None   # the request gate decided it before the view ran
+    access.reset()
+
+
 def _attempted(provider: str, subject: str | None) -> str:
     return f"{provider}:{subject}" if subject else "anonymous"
 
@@ -275,7 +282,7 @@ def _finish(ident: resolvers.Identity, *, next_url: str, linked_ref: str | None 
             resolution = resolvers.Resolution(resolution.user_ref, resolution.resolver,
                                               (f"account: {linked_ref} is not in the catalog",) + resolution.attempts)
     if resolution.user_ref is None and settings.require_catalog_user:
-        end_session()
+        _sign_out_here()
         audit("signin", "denied", actor=actor, details={
             "provider": ident.provider, "reason": "no_catalog_user", "username": ident.username,
             "resolvers": list(resolution.attempts)})
@@ -285,9 +292,12 @@ def _finish(ident: resolvers.Identity, *, next_url: str, linked_ref: str | None 
             f"only admits people who have a User entry in the catalog, and none matches you "
             f"({resolution.reason}). Ask the portal's administrators to add or fix your User entity.",
             provider=ident.provider)
+    display = ident.display_name
+    if display is None and resolution.user_ref:
+        display = identity_store.display_name(graph, resolution.user_ref)
     principal = Principal(
         provider=ident.provider, subject=ident.subject, username=ident.username, user_ref=resolution.user_ref,
-        display_name=ident.display_name, email=ident.emails[0] if ident.emails else None,
+        display_name=display, email=ident.emails[0] if ident.emails else None,
     )
     start_session(principal)
     if id_token:
@@ -308,7 +318,7 @@ def _provider_label(provider: str) -> str:
 def _callback_denied(provider: str, reason: str, message: str, *, status: int = 400,
                      outcome: str = "denied", detail: str | None = None) -> Response:
     """A callback that did not sign anyone in: no session survives it, and it is audited."""
-    end_session()
+    _sign_out_here()
     details = {"provider": provider, "reason": reason}
     if detail:
         details["detail"] = detail[:300]
@@ -521,7 +531,7 @@ def logout():
     """Sign out here, and at the OIDC provider too when it offers RP-initiated logout."""
     principal = current_principal()
     id_token = session.get(ID_TOKEN_KEY)
-    end_session()
+    _sign_out_here()
     if principal is None:
         return redirect(url_for("auth.login_page"), code=303)
     audit("signout", "ok", actor=principal.id, details={"provider": principal.provider})
