@@ -278,6 +278,19 @@ def test_restricted_entities_are_hidden_from_non_owners_everywhere(app, graph_mo
     assert "component:default/pay-ledger" in full
 
 
+def test_search_hides_restricted_entities_inside_the_query(app):
+    alice, bob = signed_in(app, "alice"), signed_in(app, "bob")
+    mine = bob.get("/api/v1/search?q=pay-ledger").get_json()
+    theirs = alice.get("/api/v1/search?q=pay-ledger").get_json()
+    assert theirs["items"][0]["ref"] == "component:default/pay-ledger"
+    assert "component:default/pay-ledger" not in {i["ref"] for i in mine["items"]}
+    assert mine["total"] == theirs["total"] - 1     # counts are honest, not filtered afterwards
+    suggested = bob.get("/api/v1/search/suggest?q=pay-led").get_json()["items"]
+    assert all("pay-ledger" not in str(s) for s in suggested)
+    assert "/catalog/default/component/pay-ledger" not in bob.get("/search?q=pay-ledger").get_data(as_text=True)
+    assert "/catalog/default/component/pay-ledger" in alice.get("/search?q=pay-ledger").get_data(as_text=True)
+
+
 def test_impact_counts_what_it_cannot_show(app):
     bob, alice = signed_in(app, "bob"), signed_in(app, "alice")
     mine = bob.get("/api/v1/entities/by-name/resource/default/pay-db/impact").get_json()

@@ -100,6 +100,7 @@ def _readable_or_404(ref: str) -> dict:
 
 @bp.post("/entities/by-refs")
 def entities_by_refs():
+    access.require("read")
     body = json_body()
     refs = body.get("entityRefs")
     if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
@@ -107,7 +108,6 @@ def entities_by_refs():
     if len(refs) > MAX_BY_REFS:
         raise bad(f"at most {MAX_BY_REFS} entityRefs per request", "invalid_body")
     canonical = [to_ref(r, "entityRefs") for r in refs]
-    access.require("read")
     items = catalog.get_entities_by_refs(get_graph(), canonical, access.visibility())
     fields = body.get("fields")
     if isinstance(fields, list) and fields and all(isinstance(f, str) for f in fields):
@@ -120,12 +120,12 @@ MAX_FACETS = 20
 
 @bp.get("/entity-facets")
 def entity_facets():
+    access.require("read")
     facets = [f for f in request.args.getlist("facet") if f.strip()]
     if not facets:
         raise bad("at least one facet parameter is required", details={"parameter": "facet"})
     if len(facets) > MAX_FACETS:   # each facet is its own pass over the matching entities
         raise bad(f"at most {MAX_FACETS} facets per request", details={"parameter": "facet"})
-    access.require("read")
     return jsonify(catalog.entity_facets(get_graph(), facets, filters_arg(), visibility=access.visibility()))
 
 
@@ -160,8 +160,8 @@ def _named_ref(kind: str, namespace: str, name: str) -> str:
 
 @bp.get("/graph/neighbourhood")
 def graph_neighbourhood():
-    ref = ref_arg("ref")
     access.require("read")
+    ref = ref_arg("ref")
     _readable_or_404(ref)
     with _unknown_is_404():
         return jsonify(catalog.neighbourhood(
@@ -173,8 +173,8 @@ def graph_neighbourhood():
 
 @bp.get("/graph/paths")
 def graph_paths():
-    from_ref, to_ref_ = ref_arg("from"), ref_arg("to")
     access.require("read")
+    from_ref, to_ref_ = ref_arg("from"), ref_arg("to")
     with _unknown_is_404():
         return jsonify(catalog.find_paths(
             get_graph(), from_ref, to_ref_, max_hops=int_arg("max_hops", 10, 1, 15),

@@ -64,17 +64,17 @@ def _search_down(exc: SearchUnavailable):
 
 @bp.get("/search")
 def search():
+    access.require("read")   # before validating: a caller without access learns nothing from error messages
     query = search_query_from_args()
-    access.require("read")
     result = _engine().search(query, access.visibility())
     return jsonify(result.as_json())
 
 
 @bp.get("/search/suggest")
 def search_suggest():
+    access.require("read")
     text = str_arg("q", max_len=MAX_QUERY_CHARS)
     limit = int_arg("limit", SUGGEST_LIMIT, 1, 20)
-    access.require("read")
     if not text:
         return jsonify({"query": "", "items": []})
     return jsonify({"query": text, "items": _engine().suggest(text, access.visibility(), limit or SUGGEST_LIMIT)})

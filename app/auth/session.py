@@ -22,7 +22,8 @@ from app.auth.principal import SESSION_KEY, Principal
 log = logging.getLogger(__name__)
 
 PUBLIC_ENDPOINTS = frozenset({"static", "web.static", "web.vendor"})
-TOKEN_AUDIT_EVERY = 60.0      # seconds: token use is audited at most once a minute per token and process
+TOKEN_AUDIT_EVERY = 60.0      # seconds: token use is audited (and last_used_at written) at most once a minute
+                              # per token and process, so API calls with a token cost no write each
 
 _token_seen: dict[str, float] = {}
 _token_lock = threading.Lock()
@@ -151,7 +152,8 @@ def _token_principal(header: str) -> tuple[Principal | None, str]:
     if presented is None:
         return None, "expected `Authorization: Bearer trl_...`"
     try:
-        record = tokens.authenticate_token(get_graph(), presented)
+        # last_used_at is written with the (throttled) audit event below, not on every request
+        record = tokens.authenticate_token(get_graph(), presented, touch=False)
     except tokens.TokenRejected as exc:
         return None, exc.reason
     principal = Principal(
@@ -173,6 +175,11 @@ def _audit_token_use(principal: Principal) -> None:
         if last is not None and now - last < TOKEN_AUDIT_EVERY:
             return
         _token_seen[principal.subject] = now
+    from app.auth.tokens import current_ms
+    from app.graph_access import get_graph
+    from graph.tokens import touch_token
+
+    touch_token(get_graph(), principal.subject, current_ms())
     audit("token_use", "ok", actor=principal.id, target=principal.token_owner,
           details={"token": principal.subject, "scopes": list(principal.scopes or ())})
 
