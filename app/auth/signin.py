@@ -467,6 +467,9 @@ def oidc_callback():
     if not claims or not claims.get("sub"):
         return _callback_denied("oidc", "no_id_token", "The identity provider sent no ID token, so you were "
                                 "not signed in.")
+    claims = dict(claims)
+    if not claims.get("email"):
+        claims.update(_oidc_userinfo(token, claims["sub"]))
     emails = (claims["email"],) if claims.get("email") and claims.get("email_verified") is True else ()
     ident = resolvers.Identity(
         provider="oidc", subject=str(claims["sub"]),
@@ -474,6 +477,25 @@ def oidc_callback():
         display_name=claims.get("name") or None,
     )
     return _finish(ident, next_url=next_url, id_token=token.get("id_token"))
+
+
+def _oidc_userinfo(token: dict, sub: str) -> dict:
+    """Profile claims from the userinfo endpoint, for providers that keep them out of the ID token.
+
+    Only used when the ID token has no email; an answer about another subject is ignored (OIDC Core 5.3.2).
+    """
+    client = _client("oidc")
+    try:
+        if not client.load_server_metadata().get("userinfo_endpoint"):
+            return {}
+        info = dict(client.userinfo(token=token))
+    except (requests.RequestException, AuthlibBaseError, ValueError) as exc:
+        log.warning("OIDC userinfo unavailable: %s", exc)
+        return {}
+    if str(info.get("sub")) != str(sub):
+        log.warning("OIDC userinfo answered for another subject; ignored")
+        return {}
+    return {k: info[k] for k in ("email", "email_verified", "name", "preferred_username") if k in info}
 
 
 @bp.get("/github/start")
