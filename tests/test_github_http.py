@@ -159,3 +159,9 @@ def test_link_and_rate_limit_header_parsing():
     assert rate_limit_wait(403, {}, 0) is None                     # a plain permission error
     assert rate_limit_wait(429, {"ratelimit-remaining": "0", "ratelimit-reset": "100"}, 90) == 11.0   # GitLab
     assert rate_limit_wait(500, {"retry-after": "3"}, 0) is None
+
+
+def test_a_next_page_link_to_another_host_is_not_followed(api, time_, tmp_path):
+    api.queue("/orgs/acme/repos", (200, {"Link": '<https://evil.example/steal?page=2>; rel="next"'}, ITEMS[:1]))
+    with pytest.raises(ProviderError, match="another host"):
+        list(client(api, time_, tmp_path).items("orgs/acme/repos"))

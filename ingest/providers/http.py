@@ -309,9 +309,12 @@ class ApiClient:
         """Every page of a paginated list, following next-page links."""
         url: str | None = self.url(path, params)
         seen: set[str] = set()
+        home = urlsplit(self.base_url)[:2]
         while url:
             if url in seen or len(seen) >= max_pages:
                 raise ProviderError(f"{self.provider} pagination does not end (at {_shown(url)})")
+            if urlsplit(url)[:2] != home:   # the token goes with every request: never to another host
+                raise ProviderError(f"{self.provider} pagination points to another host ({urlsplit(url).netloc})")
             seen.add(url)
             page = self.get(url, reuse_cached=reuse_cached)
             assert page is not None
