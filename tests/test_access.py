@@ -476,3 +476,34 @@ def test_production_cookies_and_security_headers(neo4j_uri):
         assert client.get("/catalog").status_code == 302
     finally:
         app.extensions["trellis.graph"].close()
+
+
+def test_cli_with_a_token_sees_what_the_portal_shows_its_owner(app, graph_module):
+    import json
+    import threading
+
+    from click.testing import CliRunner
+    from werkzeug.serving import make_server
+
+    from app.cli import main
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        token, _ = issue_token(graph_module, name="cli", owner="user:default/bob", kind="personal",
+                               scopes=["catalog:read", "reports:read"])
+        env = {"TRELLIS_URL": f"http://127.0.0.1:{server.server_port}", "TRELLIS_TOKEN": token}
+        runner = CliRunner()
+        result = runner.invoke(main, ["impact", "resource:default/pay-db", "--json"], env=env)
+        assert result.exit_code == 0, result.output
+        answer = json.loads(result.output)
+        assert answer["hidden"] == 1 and "component:default/pay-ledger" not in {i["ref"] for i in answer["impacted"]}
+        text = runner.invoke(main, ["impact", "resource:default/pay-db"], env=env).output
+        assert "1 you cannot see" in text
+        csv_out = runner.invoke(main, ["report", "ownership", "--format", "csv"], env=env).output
+        assert "pay-ledger" not in csv_out and csv_out.strip().splitlines()[-1].startswith("hidden")
+        bad = runner.invoke(main, ["impact", "resource:default/pay-db"], env={**env, "TRELLIS_TOKEN": "trl_" + "y" * 43})
+        assert bad.exit_code == 1 and "401 from the portal: API token rejected: unknown" in bad.output
+    finally:
+        server.shutdown()

@@ -145,12 +145,19 @@ def deps(ref: str, depth: int, as_json: bool) -> None:
 
 
 def _walk_command(ref: str, depth: int, as_json: bool, walk: str) -> None:
+    from app.cli import remote
+
     ref = canonical(ref)
-    with open_graph() as graph:
-        try:
-            answer = (impact_query if walk == "impact" else dependencies)(graph, ref, depth)
-        except EntityNotFound as exc:
-            fail(str(exc))
+    portal = _remote_or_fail()
+    if portal:
+        answer = _remote_call(lambda: remote.get(portal, f"/entities/by-name/{remote.entity_path(ref)}/{walk}",
+                                                 {"depth": depth}))
+    else:
+        with open_graph() as graph:
+            try:
+                answer = (impact_query if walk == "impact" else dependencies)(graph, ref, depth)
+            except EntityNotFound as exc:
+                fail(str(exc))
     if as_json:
         emit_json(answer)
         return
@@ -162,6 +169,8 @@ def _walk_command(ref: str, depth: int, as_json: bool, walk: str) -> None:
     noun = "impacted" if walk == "impact" else "needed"
     click.echo(f"\n{len(items)} entities {noun} within {depth} hops"
                + (" (cut off: more lie beyond; raise --depth)" if answer["cut_off"] else "") + ":")
+    if answer.get("hidden"):
+        click.echo(f"  (and {answer['hidden']} you cannot see: restricted to their owners)")
     if items:
         rows = [("DIST", "ENTITY", "OWNER", "SYSTEM", "VIA")]
         for i in items:
@@ -173,6 +182,22 @@ def _walk_command(ref: str, depth: int, as_json: bool, walk: str) -> None:
             click.echo(f"\nBy {label}:")
             for g in answer[key]:
                 click.echo(f"  {g['count']:>5}  {g[label] or '(none)'}")
+
+
+def _remote_or_fail():
+    from app.cli import remote
+
+    try:
+        return remote.remote()
+    except click.ClickException as exc:
+        fail(exc.message)
+
+
+def _remote_call(call):
+    try:
+        return call()
+    except click.ClickException as exc:
+        fail(exc.message)
 
 
 def _table(rows: list[tuple[str, ...]]) -> None:
@@ -199,11 +224,18 @@ def ownership(fmt: str, group: str | None) -> None:
             scope = str(parse_ref(group, default_kind="group"))
         except RefError as exc:
             fail(str(exc))
-    with open_graph() as graph:
-        try:
-            data = ownership_report(graph, scope)
-        except LookupError as exc:
-            fail(str(exc))
+    from app.cli import remote
+
+    portal = _remote_or_fail()
+    if portal:
+        params = {"format": "json", **({"group": scope} if scope else {})}
+        data = _remote_call(lambda: remote.get(portal, "/reports/ownership", params))
+    else:
+        with open_graph() as graph:
+            try:
+                data = ownership_report(graph, scope)
+            except LookupError as exc:
+                fail(str(exc))
     if fmt == "json":
         emit_json(data)
     elif fmt == "csv":
