@@ -9,6 +9,8 @@ entity: reading docs needs "read" on it, building needs "write".
 from __future__ import annotations
 
 import posixpath
+import threading
+from collections import OrderedDict
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
@@ -20,6 +22,7 @@ from app.graph_access import get_graph
 from app.web import bp, routes
 from app.web.helpers import entity_url, first_relation, split_ref
 from docs_builder.build import build_entity_docs
+from docs_builder.pages import extract
 from docs_builder.source import techdocs_ref_of
 from docs_builder.storage import SAFE_TYPES, Storage, entity_key, safe_path, storage_from_config
 from graph import techdocs
@@ -116,6 +119,31 @@ def docs_url(ref: str, path: str = "") -> str:
     return url_for("web.docs_page", namespace=namespace, kind=kind, name=name, path=path)
 
 
+_RENDERED: OrderedDict[tuple, tuple[str, str]] = OrderedDict()   # (storage, key, version, path, frames) -> page
+_RENDERED_MAX = 512
+_RENDERED_LOCK = threading.Lock()
+
+
+def _rendered(storage: Storage, key: str, manifest: dict, path: str, frames: frozenset[str]) -> tuple[str, str] | None:
+    """(title, sanitised HTML) of one page; cached per published version (a new build is a new version)."""
+    cache_key = (id(storage), key, manifest.get("version"), path, frames)
+    with _RENDERED_LOCK:
+        if cache_key in _RENDERED:
+            _RENDERED.move_to_end(cache_key)
+            return _RENDERED[cache_key]
+    file = path + "index.html" if path == "" or path.endswith("/") else path
+    data = storage.read(key, file)
+    if data is None:
+        return None
+    page = extract(path, data.decode("utf-8", "replace"), manifest.get("site_name", ""))
+    value = (page.title, sanitise_html(page.body, frames))
+    with _RENDERED_LOCK:
+        _RENDERED[cache_key] = value
+        while len(_RENDERED) > _RENDERED_MAX:
+            _RENDERED.popitem(last=False)
+    return value
+
+
 def _page_context(ref: str, entity: dict, path: str) -> dict | None:
     """The sanitised page at `path` of the entity's published site, with the site's page list; None if absent."""
     storage = docs_storage()
@@ -123,18 +151,11 @@ def _page_context(ref: str, entity: dict, path: str) -> dict | None:
     manifest = storage.manifest(key)
     if manifest is None:
         return None
-    file = path + "index.html" if path == "" or path.endswith("/") else path
-    data = storage.read(key, file)
-    if data is None:
+    rendered = _rendered(storage, key, manifest, path, _iframe_hosts())
+    if rendered is None:
         return None
-    from docs_builder.pages import extract
-
-    page = extract(path, data.decode("utf-8", "replace"), manifest.get("site_name", ""))
-    return {
-        "manifest": manifest, "page_path": path, "page_title": page.title,
-        "page_html": sanitise_html(page.body, _iframe_hosts()),
-        "pages": manifest.get("pages") or [],
-    }
+    return {"manifest": manifest, "page_path": path, "page_title": rendered[0], "page_html": rendered[1],
+            "pages": manifest.get("pages") or []}
 
 
 def _entity_context(ref: str, entity: dict) -> dict:

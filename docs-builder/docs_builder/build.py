@@ -162,21 +162,30 @@ def build_entity_docs(graph: "Graph", ref: str, storage: Storage, *, force: bool
     work = Path(tempfile.mkdtemp(prefix="trellis-docs-"))
     try:
         # transform
+        phase = time.monotonic()
         try:
             site, log = _build_site(tree, safe, work, limits)
         except DocsBuildError as exc:
             return fail(build_id, exc, tree.hash)
+        timings = {"mkdocs": time.monotonic() - phase}
+        phase = time.monotonic()
         pages = _ordered(extract_pages(site, safe.config["site_name"]), safe.nav_pages)
+        timings["pages"] = time.monotonic() - phase
         # load
         manifest = {"hash": tree.hash, "build_id": build_id, "built_at": _now(), "ref": ref,
                     "site_name": safe.config["site_name"],
                     "pages": [{"path": p.path, "title": p.title} for p in pages]}
+        phase = time.monotonic()
         storage.publish(key, site, manifest)
+        timings["publish"] = time.monotonic() - phase
+        phase = time.monotonic()
         try:
             indexed = index_for_search(graph, ref, pages)
         except (ValueError, LookupError) as exc:   # the site is published; say why search lags behind
             indexed = False
             notes.append(f"search indexing failed: {exc}")
+        timings["search"] = time.monotonic() - phase
+        notes.append("timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in timings.items()))
         techdocs.finish_build(graph, build_id, status="succeeded", now=_now(), log="\n".join(notes + [log]).strip(),
                               pages=len(pages))
         return BuildOutcome(ref, "succeeded", build_id, tree.hash, pages=len(pages), indexed=indexed,

@@ -122,10 +122,27 @@ def _clean(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
+_MATERIAL_ARTICLE = '<article class="md-content__inner'
+_TITLE = re.compile(r"<title>(.*?)</title>", re.S | re.I)
+_CHUNK = 16384
+
+
 def extract(path: str, document: str, site_name: str = "") -> Page:
     """The main content of one built page; the whole body when no main element is found."""
     parser = _MainContent()
-    parser.feed(document)
+    start = document.find(_MATERIAL_ARTICLE)
+    if start >= 0:
+        # techdocs-core's material pages repeat the whole site nav before the article: skip straight to it
+        # and stop at its end (a 200-page site's pages are mostly nav).
+        title = _TITLE.search(document, 0, start)
+        if title:
+            parser.doc_title.append(html.unescape(title.group(1)))
+        for i in range(start, len(document), _CHUNK):
+            parser.feed(document[i:i + _CHUNK])
+            if parser.done:
+                break
+    else:
+        parser.feed(document)
     parser.close()
     if not parser.parts and not parser.depth and not parser.done:
         body_match = re.search(r"<body[^>]*>(.*)</body>", document, re.S | re.I)
