@@ -34,6 +34,12 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
+# API requests carry a viewer's personal API token (as an automation client's would: verified on every
+# request); pages are served to development-mode guests with the viewer role. Both pay for the visibility
+# predicate inside every query.
+HEADERS: dict[str, str] = {}
+
+
 class Client:
     """A keep-alive HTTP/1.1 connection; times each request in milliseconds."""
 
@@ -44,7 +50,7 @@ class Client:
     def get(self, path: str) -> tuple[int, float]:
         t0 = time.perf_counter()
         try:
-            self.conn.request("GET", path)
+            self.conn.request("GET", path, headers=HEADERS if path.startswith("/api/") else {})
             response = self.conn.getresponse()
             response.read()
         except (http.client.HTTPException, OSError):
@@ -137,7 +143,13 @@ def main() -> None:
         rng = random.Random(11)
         sample = rng.sample(rows, 2000)
         port = free_port()
-        env = {**os.environ, "NEO4J_URI": info.uri}
+        from app.auth.tokens import issue_token
+
+        with connect(Settings(uri=info.uri)) as bench_graph:
+            token, _ = issue_token(bench_graph, name="bench", owner="user:default/bench-viewer", kind="personal",
+                                   scopes=["catalog:read", "reports:read"])
+        HEADERS["Authorization"] = f"Bearer {token}"
+        env = {**os.environ, "NEO4J_URI": info.uri, "TRELLIS_ENV": "development", "TRELLIS_GUEST_ROLE": "viewer"}
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "app:create_app()", "--bind", f"127.0.0.1:{port}",
              "--workers", "2", "--worker-class", "gthread", "--threads", "8", "--keep-alive", "30",
