@@ -46,6 +46,8 @@ def test_a_plain_config_keeps_its_settings_and_gains_techdocs_core():
     ("site_name: x\nINHERIT: ../base.yml\n", "`INHERIT` is not allowed"),
     ("site_name: x\nplugins:\n  - macros\n", "the plugin 'macros' is not allowed"),
     ("site_name: x\nmarkdown_extensions:\n  - pymdownx.snippets\n", "'pymdownx.snippets' is not allowed"),
+    ("site_name: x\nmarkdown_extensions:\n  - plantuml_markdown: {server: 'http://plantuml.internal.example'}\n",
+     "'plantuml_markdown' is not allowed"),
     ("site_name: !ENV SECRET\n", "tag '!ENV' is not allowed"),
     ("site_name: x\nmarkdown_extensions:\n  - pymdownx.emoji:\n      emoji_index: !!python/name:os.system\n",
      "is not allowed"),

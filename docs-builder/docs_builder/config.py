@@ -32,7 +32,9 @@ ALLOWED_PLUGINS = ("techdocs-core", "search")
 ALLOWED_THEMES = ("material", "mkdocs", "readthedocs")
 ALLOWED_THEME_KEYS = ("name", "features", "language", "palette")
 # Python-Markdown and pymdown extensions that only transform Markdown text. Left out on purpose:
-# pymdownx.snippets (includes files), anything taking Python callables (refused as tags anyway).
+# pymdownx.snippets (includes files), plantuml_markdown and markdown_inline_graphviz (their options name
+# servers and programs to call; techdocs-core enables both with its own defaults), and anything taking
+# Python callables (refused as tags anyway).
 ALLOWED_EXTENSIONS = frozenset({
     "abbr", "admonition", "attr_list", "codehilite", "def_list", "fenced_code", "footnotes", "md_in_html",
     "meta", "nl2br", "sane_lists", "smarty", "tables", "toc", "wikilinks", "extra",
@@ -44,7 +46,7 @@ ALLOWED_EXTENSIONS = frozenset({
     "pymdownx.emoji", "pymdownx.highlight", "pymdownx.inlinehilite", "pymdownx.keys", "pymdownx.magiclink",
     "pymdownx.mark", "pymdownx.smartsymbols", "pymdownx.superfences", "pymdownx.tabbed", "pymdownx.tasklist",
     "pymdownx.tilde", "pymdownx.blocks.admonition", "pymdownx.blocks.details", "pymdownx.blocks.tab",
-    "mdx_truly_sane_lists", "markdown_inline_graphviz", "plantuml_markdown",
+    "mdx_truly_sane_lists",
 })
 MAX_NAV_ENTRIES = 5000
 
