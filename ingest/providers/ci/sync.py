@@ -8,6 +8,7 @@ would fail the same way); so does every project failing, as a retryable error.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -54,12 +55,14 @@ def transform_all(kind: CiKind, project: str, raw: list[dict]) -> tuple[list[dic
 
 
 def sync_builds(graph: "Graph", result: IngestResult, kind: CiKind, client: "ApiClient", *,
-                keep: int = graph_builds.DEFAULT_KEEP,
+                keep: int = graph_builds.DEFAULT_KEEP, concurrency: int = 8,
                 progress: Callable[[str, int, int], None] = lambda s, d, t: None) -> IngestResult:
     """get -> transform -> load -> cleanup for one CI source, filling `result` (its source and run id).
 
-    `added` counts new Build nodes, `unchanged` builds seen before, `removed` build links cleaned up;
-    a failed project is one `rejected` item (file = the project, reason = why) and keeps its old builds.
+    Projects are fetched `concurrency` at a time (the HTTP client is thread-safe); results are handled in
+    project order, so the outcome does not depend on timing. `added` counts new Build nodes, `unchanged`
+    builds seen before, `removed` build links cleaned up; a failed project is one `rejected` item
+    (file = the project, reason = why) and keeps its old builds.
     """
     started = time.perf_counter()
     source, run_id = result.source, result.run
@@ -69,23 +72,31 @@ def sync_builds(graph: "Graph", result: IngestResult, kind: CiKind, client: "Api
     failed_refs: set[str] = set()
     first_outage: RetryableError | None = None
     progress("fetching builds", 0, len(projects))
-    for done, (project, refs) in enumerate(sorted(projects.items()), 1):
+    ordered = sorted(projects.items())
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        futures = [pool.submit(kind.fetch, client, project, keep) for project, _ in ordered]
         try:
-            raw = kind.fetch(client, project, keep)
-        except (BadCredentials, RateLimited):
-            raise   # the whole source is unusable now: fail (or retry) the run, nothing removed
-        except (ProviderError, Unavailable, ValueError) as exc:
-            if isinstance(exc, Unavailable) and first_outage is None:
-                first_outage = exc
-            failed_refs.update(refs)
-            result.rejected.append({"file": project, "document": None, "ref": refs[0], "field": None,
-                                    "reason": str(exc)})
-            continue
-        records, problems = transform_all(kind, project, raw)
-        result.rejected.extend({"file": project, "document": None, "ref": refs[0], "field": None, "reason": p}
-                               for p in problems)
-        links.extend({"ref": ref, "builds": records} for ref in refs)
-        progress("fetching builds", done, len(projects))
+            for done, ((project, refs), future) in enumerate(zip(ordered, futures), 1):
+                try:
+                    raw = future.result()
+                except (BadCredentials, RateLimited):
+                    raise   # the whole source is unusable now: fail (or retry) the run, nothing removed
+                except (ProviderError, Unavailable, ValueError) as exc:
+                    if isinstance(exc, Unavailable) and first_outage is None:
+                        first_outage = exc
+                    failed_refs.update(refs)
+                    result.rejected.append({"file": project, "document": None, "ref": refs[0], "field": None,
+                                            "reason": str(exc)})
+                    continue
+                records, problems = transform_all(kind, project, raw)
+                result.rejected.extend({"file": project, "document": None, "ref": refs[0], "field": None,
+                                        "reason": p} for p in problems)
+                links.extend({"ref": ref, "builds": records} for ref in refs)
+                progress("fetching builds", done, len(projects))
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
     result.files = len(projects)
     if first_outage is not None and not links:
         raise first_outage   # nothing answered: retry the run later rather than record a useless one

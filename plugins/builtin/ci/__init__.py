@@ -4,7 +4,8 @@ Source options (no secrets in options; tokens come from `ctx.secret`):
 - `github-actions`: `api_url` (default https://api.github.com), `token_secret_name` (default `github-token`), `keep`.
 - `gitlab-ci`: `api_url` (default https://gitlab.com/api/v4), `token_secret_name` (default `gitlab-token`), `keep`.
 - `jenkins`: `url` (required), `user`, `token_secret_name` (default `jenkins-token`; used with `user`), `keep`.
-`keep` (default 20) is how many builds each entity keeps.
+`keep` (default 20) is how many builds each entity keeps; `concurrency` (default 8) how many projects are
+fetched at a time.
 """
 from __future__ import annotations
 
@@ -42,10 +43,12 @@ class _CiProvider(Provider):
         from ingest.providers.ci.sync import option_int, sync_builds
 
         keep = option_int(ctx.options, "keep", 20)
+        concurrency = option_int(ctx.options, "concurrency", 8, 1, 32)
         client = self.client(ctx)
         try:
             return recorded_run(ctx, self.target(ctx), lambda result, progress: sync_builds(
-                ctx.graph, result, _kinds()[self.name], client, keep=keep, progress=progress))
+                ctx.graph, result, _kinds()[self.name], client, keep=keep, concurrency=concurrency,
+                progress=progress))
         finally:
             client.close()
 
