@@ -46,7 +46,6 @@ def load_cluster(graph: "Graph", source: str, run_id: str, cluster: str, namespa
         created += graph.write(
             "UNWIND $rows AS row MERGE (w:KubernetesWorkload {uid: row.uid}) "
             "SET w += row.props, w.source = $source, w.run = $run "
-            "WITH w, row OPTIONAL MATCH (w)-[old:IN_NAMESPACE]->() DELETE old "
             "WITH w, row MERGE (n:KubernetesNamespace {uid: row.ns}) "
             "ON CREATE SET n.cluster = w.cluster, n.name = w.namespace, n.source = $source, n.run = $run "
             "MERGE (w)-[:IN_NAMESPACE]->(n)",

@@ -179,6 +179,7 @@ def test_cleanup_per_cluster(graph, catalog, monkeypatch):
         result = KubernetesProvider().sync(_ctx(graph, "run2", [{"name": "one", "url": one.url},
                                                                 {"name": "two", "url": two.url}]))
     assert result.removed == 1 and [r["file"] for r in result.rejected] == ["cluster:two"]
+    assert result.added == 0 and result.unchanged == 7    # 2 deployments + 2 services + 3 namespaces seen again
     names = [(w["cluster"], w["name"]) for w in graph_k8s.workloads_for(graph, "component:default/payments")]
     assert names == [("one", "payments-api"), ("two", "payments-api"), ("two", "payments-worker")]
 

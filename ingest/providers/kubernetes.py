@@ -202,6 +202,10 @@ def link(entities: list[tuple[str, dict]], workloads: list[dict]) -> tuple[list[
     """
     pairs: list[tuple[str, str]] = []
     problems: list[dict] = []
+    by_id: dict[str, list[dict]] = {}
+    for w in workloads:   # kubernetes-id lookups by label value, not a scan per entity
+        if w["labels"].get(ID_LABEL):
+            by_id.setdefault(w["labels"][ID_LABEL], []).append(w)
     for ref, annotations in entities:
         kid = str(annotations.get(ID_ANNOTATION) or "").strip()
         selector_text = str(annotations.get(SELECTOR_ANNOTATION) or "").strip()
@@ -213,12 +217,15 @@ def link(entities: list[tuple[str, dict]], workloads: list[dict]) -> tuple[list[
             except ValueError as exc:
                 problems.append({"ref": ref, "field": f'metadata.annotations["{SELECTOR_ANNOTATION}"]',
                                  "reason": str(exc)})
-        for w in workloads:
-            if namespace and w["namespace"] != namespace:
-                continue
-            labels = w["labels"]
-            if (kid and labels.get(ID_LABEL) == kid) or (selector and all(r.matches(labels) for r in selector)):
-                pairs.append((ref, w["uid"]))
+        matched: dict[str, None] = {}
+        for w in by_id.get(kid, []) if kid else []:
+            if not namespace or w["namespace"] == namespace:
+                matched[w["uid"]] = None
+        if selector:
+            for w in workloads:
+                if (not namespace or w["namespace"] == namespace) and all(r.matches(w["labels"]) for r in selector):
+                    matched[w["uid"]] = None
+        pairs.extend((ref, uid) for uid in matched)
     return pairs, problems
 
 
@@ -265,7 +272,8 @@ def sync_clusters(graph: "Graph", result: "IngestResult", clusters: list[Cluster
                   **client_kwargs: Any) -> "IngestResult":
     """get -> transform -> load -> cleanup for each cluster; a failing cluster is reported and keeps its facts.
 
-    Fills `result` (IngestResult): `added` nodes created, `removed` nodes deleted, `files` clusters read,
+    Fills `result` (IngestResult): `added` nodes created, `unchanged` nodes seen again, `removed` nodes
+    deleted, `files` clusters read,
     `rejected` one item per failed cluster or bad selector. Every cluster failing raises the first error.
     """
     import time
@@ -293,11 +301,12 @@ def sync_clusters(graph: "Graph", result: "IngestResult", clusters: list[Cluster
             continue
         pairs, problems = link(entities, workloads)
         result.rejected.extend({"file": f"cluster:{cluster.name}", "document": None, **p} for p in problems)
-        result.added += graph_k8s.load_cluster(graph, result.source, result.run, cluster.name, namespaces,
-                                               workloads, pairs)
+        created = graph_k8s.load_cluster(graph, result.source, result.run, cluster.name, namespaces, workloads,
+                                         pairs)
+        result.added += created
         result.removed += graph_k8s.cleanup_cluster(graph, result.source, result.run, cluster.name)
         result.files += 1
-        result.updated += len(workloads)
+        result.unchanged += max(0, len(workloads) + len(namespaces) - created)
     if failures and len(failures) == len(clusters):
         raise failures[0]
     progress("done", len(clusters), len(clusters))
