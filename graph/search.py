@@ -35,7 +35,7 @@ ANALYZER = "standard-no-stop-words"    # no stop words: "the-one-service" stays 
 FACETS: tuple[str, ...] = ("kind", "type", "owner", "lifecycle", "tags")
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
-MAX_CANDIDATES = 2_000                 # best matches per index that are ranked, counted and faceted
+MAX_CANDIDATES = 1_000                 # best matches per index that are ranked, counted and faceted
 MAX_WINDOW = MAX_CANDIDATES            # deepest result reachable by paging (page * limit)
 SUGGEST_CANDIDATES = 200
 MAX_QUERY_CHARS = 200
@@ -370,7 +370,6 @@ _FILTERS = {
     "lifecycle": "n.lifecycle_lc IN $f_lifecycle",
     "tags": "all(t IN $f_tags WHERE t IN coalesce(n.tags, []))",
 }
-_FACET_VALUE = {"kind": "h.n.kind", "type": "h.n.type", "owner": "h.n.owner", "lifecycle": "h.n.lifecycle"}
 
 
 def _candidates(query: SearchQuery, visibility: Visibility, cap: int) -> tuple[str, dict[str, Any]]:
@@ -424,14 +423,6 @@ class Neo4jSearch:
         return suggest(self.graph, text, visibility, limit)
 
 
-def _facet_subquery(facet: str) -> str:
-    value = "t" if facet == "tags" else _FACET_VALUE[facet]
-    unwind = "UNWIND coalesce(h.n.tags, []) AS t " if facet == "tags" else ""
-    return (f"CALL {{ WITH hits UNWIND hits AS h {unwind}WITH {value} AS value, count(*) AS count "
-            f"WHERE value IS NOT NULL WITH value, count ORDER BY count DESC, value LIMIT $top "
-            f"RETURN collect({{value: value, count: count}}) AS f_{facet} }} ")
-
-
 def search(graph: "Graph", query: SearchQuery, visibility: Visibility = EVERYTHING, *,
            cap: int = MAX_CANDIDATES) -> SearchResult:
     """One page of results with the total and facet counts, in a single statement.
@@ -445,27 +436,48 @@ def search(graph: "Graph", query: SearchQuery, visibility: Visibility = EVERYTHI
     if not terms or visibility.nothing:
         return SearchResult(query, 0, [], {f: [] for f in FACETS} if query.facets else {})
     prefix, params = _candidates(query, visibility, cap)
-    params.update(skip=query.skip, limit=query.limit, top=FACET_TOP)
-    facets = "".join(_facet_subquery(f) for f in FACETS) if query.facets else ""
-    facet_cols = "".join(f", f_{f}" for f in FACETS) if query.facets else ""
+    params.update(skip=query.skip, limit=query.limit)
+    facet_col = ("collect(CASE WHEN visible THEN [n.kind, n.type, n.owner, n.lifecycle, n.tags] END) AS fv, "
+                 if query.facets else "")
     cypher = (
         prefix +
         "ORDER BY tier, score DESC, n.ref, p.path "
-        "WITH collect(CASE WHEN visible THEN {n: n, p: p, score: score, tier: tier} END) AS hits, "
+        "WITH collect(CASE WHEN visible THEN {n: n, p: p, score: score, tier: tier} END) AS hits, " + facet_col +
         "sum(CASE WHEN p IS NULL THEN 1 ELSE 0 END) AS raw_entities, "
-        "sum(CASE WHEN p IS NULL THEN 0 ELSE 1 END) AS raw_pages " + facets +
+        "sum(CASE WHEN p IS NULL THEN 0 ELSE 1 END) AS raw_pages "
         "RETURN size(hits) AS total, raw_entities >= $cap OR raw_pages >= $cap AS capped, "
         "[h IN hits[$skip..($skip + $limit)] | {ref: h.n.ref, kind: h.n.kind, namespace: h.n.namespace, "
         "name: h.n.name, title: h.n.title, description: h.n.description, type: h.n.type, "
         "lifecycle: h.n.lifecycle, owner: h.n.owner, tags: h.n.tags, page_path: h.p.path, "
-        "page_title: h.p.title, page_text: h.p.text, score: h.score, tier: h.tier}] AS items" + facet_cols
+        "page_title: h.p.title, page_text: h.p.text, score: h.score, tier: h.tier}] AS items" +
+        (", fv" if query.facets else "")
     )
     record = graph.read(cypher, **params)[0]
     hits = [_hit(row, terms) for row in record["items"]]
-    facet_values = {f: [dict(v) for v in record[f"f_{f}"]] for f in FACETS} if query.facets else {}
-    for values in facet_values.values():
-        values.sort(key=lambda v: (-v["count"], str(v["value"])))
-    return SearchResult(query, record["total"], hits, facet_values, total_exact=not record["capped"])
+    facets = facet_counts(record["fv"]) if query.facets else {}
+    return SearchResult(query, record["total"], hits, facets, total_exact=not record["capped"])
+
+
+def facet_counts(rows: list[list], top: int | None = None) -> dict[str, list[dict]]:
+    """Facet counts from one [kind, type, owner, lifecycle, tags] row per visible hit: the `top` most frequent
+    values of each facet (ties by value). Counted here rather than in Cypher: one pass over the rows instead
+    of one per facet."""
+    top = FACET_TOP if top is None else top
+    counters: dict[str, Counter] = {f: Counter() for f in FACETS}
+    kind, type_, owner, lifecycle, tags = (counters[f] for f in FACETS)
+    for k, t, o, lc, tg in rows:
+        if k is not None:
+            kind[k] += 1
+        if t is not None:
+            type_[t] += 1
+        if o is not None:
+            owner[o] += 1
+        if lc is not None:
+            lifecycle[lc] += 1
+        if tg:
+            tags.update(tg)
+    return {f: [{"value": v, "count": c} for v, c in sorted(counter.items(), key=lambda kv: (-kv[1], str(kv[0])))[:top]]
+            for f, counter in counters.items()}
 
 
 def suggest(graph: "Graph", text: str, visibility: Visibility = EVERYTHING, limit: int = 8) -> list[dict]:

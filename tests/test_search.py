@@ -264,6 +264,17 @@ def test_pagination_walks_every_result_once(catalog):
     assert page - 1 == find(catalog, "payments", limit=3).pages
 
 
+def test_past_the_candidate_cap_the_total_is_a_lower_bound(catalog):
+    import graph.search as engine
+
+    full = find(catalog, "payments")
+    assert full.total_exact and full.total == 10
+    capped = engine.search(catalog, SearchQuery("payments"), EVERYTHING, cap=4)
+    assert not capped.total_exact and capped.total == 4
+    assert refs(capped)[0] == "system:default/payments"
+    assert capped.as_json()["total_exact"] is False
+
+
 def test_hits_carry_escaped_highlights(catalog):
     hit = next(h for h in find(catalog, "refunds").hits if h.ref == "api:default/payments-api")
     assert hit.snippet_html == "REST API for &lt;payments&gt; &amp; <mark>refunds</mark>"
