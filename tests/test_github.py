@@ -154,7 +154,8 @@ def test_registered_plugin_syncs_an_organisation_into_the_graph(graph, api):
     assert alice["spec"]["profile"]["email"] == "alice@acme.example"
     assert alice["metadata"]["annotations"]["github.com/user-login"] == "alice"
     run_row = graph.read("MATCH (r:IngestRun {id: $id}) RETURN r", id=result.run)[0]["r"]
-    assert run_row["added"] == len(EXPECTED)
+    assert run_row["added"] == len(EXPECTED) and run_row["status"] == "partial"
+    assert run_row["rejected_count"] == 1 and "broken-yaml" in run_row["rejected"]
 
 
 def test_resync_without_changes_is_all_304s_and_writes_nothing(graph, api):

@@ -1,10 +1,13 @@
 """Load + cleanup for the Git-host providers: what a run fetched, handed to ingest.sync.ingest_entities."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from graph import write
 from ingest.providers.http import HttpStats
+from plugins.api import redact
 
 if TYPE_CHECKING:
     from ingest.sync import IngestResult
@@ -36,10 +39,14 @@ def problems_as_rejections(problems: list[dict]) -> list[dict]:
 def load(ctx: "SyncContext", target: str, fetched: Fetched) -> "IngestResult":
     """Hand the fetched entities to ingest_entities through the context (its guard, run id, progress).
 
-    A file that could not be read removes nothing it held; it is reported in the returned result's
-    `rejected` (ingest_entities only sees dicts, so the recorded run does not list it).
+    A file that could not be read removes nothing it held; it is reported in `rejected` of the result and of
+    the recorded run (ingest_entities only sees dicts, so its run record is completed here).
     """
     unavailable = {p["origin"] for p in fetched.problems if p.get("keep", True)}
     result = ctx.ingest(fetched.entities, target=target, unavailable=unavailable)
-    result.rejected.extend(problems_as_rejections(fetched.problems))
+    if fetched.problems:
+        result.rejected.extend(problems_as_rejections(fetched.problems))
+        if not result.dry_run and ctx.graph is not None:   # the recorded run says so too
+            write.record_run(ctx.graph, {"id": result.run, "status": "partial", "rejected_count": len(result.rejected),
+                                         "rejected": redact(json.dumps(result.rejected))})
     return result
