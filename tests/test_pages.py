@@ -201,7 +201,8 @@ def test_component_overview(portal_client):
     assert "pagerduty.com/service-id" in html and "P7XK2LQ" in html
     assert re.search(r"Source location.*?file:.*?teams/payments/catalog-info\.yaml", text)
     tabs = re.findall(r'data-tab="([a-z]+)"', html)
-    assert tabs == ["overview", "apis", "dependencies", "dependents", "impact", "relations", "graph"]
+    # payments-service carries backstage.io/techdocs-ref, so it also has a Docs tab
+    assert tabs == ["overview", "docs", "apis", "dependencies", "dependents", "impact", "relations", "graph"]
 
 
 @pytest.mark.parametrize("url, tabs", [
