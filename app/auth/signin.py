@@ -252,12 +252,18 @@ def _attempted(provider: str, subject: str | None) -> str:
     return f"{provider}:{subject}" if subject else "anonymous"
 
 
+def _signed_in():
+    """The signed-in principal; a development guest has not signed in (the page offers the sign-in methods)."""
+    principal = current_principal()
+    return None if principal is None or principal.provider == "guest" else principal
+
+
 def _login_page(status: int = 200, *, error: str | None = None, username: str = "", next_url: str = "/",
                 headers: dict | None = None) -> Response:
     settings = _settings()
     html = render_template(
         "login.html", settings=settings, error=error, username=username, next_url=next_url,
-        principal=current_principal(), signed_out=request.args.get("signed_out") == "1",
+        principal=_signed_in(), signed_out=request.args.get("signed_out") == "1",
     )
     return Response(html, status=status, headers=headers or {})
 

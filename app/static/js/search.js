@@ -94,17 +94,7 @@
     input.addEventListener("blur", function () { setTimeout(close, 200); });
   }
 
-  var style = document.createElement("style");
-  style.textContent =
-    ".site-search{position:relative}" +
-    ".search-suggest{position:absolute;top:100%;left:0;right:0;min-width:320px;z-index:50;margin:.25rem 0 0;padding:.25rem 0;" +
-    "list-style:none;background:#fff;color:#111827;border:1px solid #d1d5db;border-radius:6px;box-shadow:0 8px 24px rgba(0,0,0,.15)}" +
-    ".search-suggest a{display:flex;justify-content:space-between;gap:.75rem;padding:.35rem .75rem;color:inherit;text-decoration:none}" +
-    ".search-suggest li[aria-selected=true] a,.search-suggest a:hover{background:#eff6ff}" +
-    ".search-suggest__kind{color:#6b7280;font-size:.8rem}" +
-    ".search-suggest__all a{color:#2563eb;font-size:.9rem;border-top:1px solid #e5e7eb}" +
-    ".search-suggest mark{background:#fde68a;color:inherit}";
-  document.head.appendChild(style);
+  // styles live in trellis.css: the Content-Security-Policy allows no inline or injected styles
   var forms = document.querySelectorAll("form[data-suggest-url]");
   for (var i = 0; i < forms.length; i++) setup(forms[i]);
 })();
