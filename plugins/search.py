@@ -41,3 +41,14 @@ def engine_for(graph: "Graph", name: str | None = None) -> SearchEngine:
 
             engine = _engines[key] = registry().search_engine(name)(graph)
         return engine
+
+
+def doc_pages_changed(graph: "Graph", entity_ref: str) -> None:
+    """Call after `graph.search.index_doc_pages`: an external engine re-indexes that entity's docs pages (the
+    Neo4j engine already sees them, being the same database)."""
+    if configured_engine() == DEFAULT_ENGINE:
+        return
+    engine = engine_for(graph)
+    reindex = getattr(engine, "index_doc_pages", None)
+    if reindex is not None:
+        reindex(entity_ref)

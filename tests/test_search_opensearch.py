@@ -154,3 +154,19 @@ def test_cli_reindex_and_search_through_the_plugin(engine, node, loaded, neo4j_u
     found = CliRunner().invoke(main, ["search", "ledgr", "--engine", "opensearch", "--json"])
     assert json.loads(found.stdout)["engine"] == "opensearch"
     assert "component:default/ledger" in [i["ref"] for i in json.loads(found.stdout)["items"][:3]]
+
+
+def test_docs_pages_follow_after_a_docs_build(engine, node, loaded, monkeypatch):
+    import plugins.search
+    from plugins.search import doc_pages_changed
+
+    graph, _ = loaded
+    monkeypatch.setattr(plugins.search, "_engines", {})
+    monkeypatch.setenv("TRELLIS_SEARCH_ENGINE", "opensearch")
+    monkeypatch.setenv("TRELLIS_OPENSEARCH_URL", node.url)
+    monkeypatch.setenv("TRELLIS_SEARCH_INDEX", engine.alias)
+    index_doc_pages(graph, "component:default/ledger", [
+        {"path": "close.md", "title": "Closing the books", "text": "Quarter close checklist."}])
+    doc_pages_changed(graph, "component:default/ledger")
+    assert [h.page["path"] for h in engine.search(SearchQuery("checklist")).hits] == ["close.md"]
+    assert engine.search(SearchQuery("reconciliation")).total == 0     # the replaced page is gone
