@@ -1,8 +1,9 @@
 """CI builds as runtime facts: `(:Entity)-[:HAS_BUILD]->(:Build)`, never entity properties.
 
 A Build node is keyed by `key` (`<provider>:<project>:<id>`); one build may belong to several entities that
-name the same repository/job. Each HAS_BUILD relation carries the CI source that wrote it and its run id, so
-cleanup removes only what that source wrote and did not see again. Each entity keeps its newest N builds.
+name the same repository/job. Each HAS_BUILD relation carries the CI source that wrote it, so cleanup
+removes only what that source linked and did not report again. Each entity keeps its newest N builds.
+Unchanged builds are not rewritten: a re-sync where nothing changed only reads.
 """
 from __future__ import annotations
 
@@ -48,21 +49,39 @@ def load_builds(graph: "Graph", source: str, run_id: str, links: list[dict],
                 keep: int = DEFAULT_KEEP) -> tuple[int, int]:
     """Write builds and link them: `links` = [{ref, builds: [build record]}]; then trim each entity to `keep`.
 
-    Returns (records written, Build nodes created).
+    Builds already stored with the same fields and linked by this source are not written again, so a
+    re-sync where nothing changed only reads. Returns (records seen, Build nodes created).
     """
     ensure_schema(graph)
     rows = [{"ref": link["ref"], "key": b["key"], "props": {f: b.get(f) for f in BUILD_FIELDS}}
             for link in links for b in link["builds"]]
+    stored = _stored(graph, sorted({link["ref"] for link in links}), source)
+    changed = [row for row in rows if stored.get((row["ref"], row["key"])) != row["props"]]
     created = 0
-    for start in range(0, len(rows), 500):
+    for start in range(0, len(changed), 500):
         created += graph.write(
             "UNWIND $rows AS row MATCH (e:Entity {ref: row.ref}) "
             "MERGE (b:Build {key: row.key}) SET b += row.props "
             "MERGE (e)-[r:HAS_BUILD]->(b) SET r.source = $source, r.run = $run",
-            rows=rows[start:start + 500], source=source, run=run_id,
+            rows=changed[start:start + 500], source=source, run=run_id,
         ).counters.nodes_created
-    trim(graph, [link["ref"] for link in links], keep)
+    if changed:
+        trim(graph, sorted({row["ref"] for row in changed}), keep)
     return len(rows), created
+
+
+def _stored(graph: "Graph", refs: list[str], source: str) -> dict[tuple[str, str], dict]:
+    """(ref, build key) -> stored fields, for the builds `source` linked to these entities."""
+    out: dict[tuple[str, str], dict] = {}
+    for start in range(0, len(refs), 1000):
+        rows = graph.read(
+            "UNWIND $refs AS ref MATCH (:Entity {ref: ref})-[:HAS_BUILD {source: $source}]->(b:Build) "
+            "RETURN ref, b.key AS key, b AS b",
+            refs=refs[start:start + 1000], source=source,
+        )
+        for row in rows:
+            out[(row["ref"], row["key"])] = {f: row["b"].get(f) for f in BUILD_FIELDS}
+    return out
 
 
 def trim(graph: "Graph", refs: list[str], keep: int = DEFAULT_KEEP) -> None:
@@ -76,19 +95,28 @@ def trim(graph: "Graph", refs: list[str], keep: int = DEFAULT_KEEP) -> None:
     _drop_orphans(graph)
 
 
-def cleanup(graph: "Graph", source: str, run_id: str, keep_refs: Iterable[str] = ()) -> int:
-    """Unlink what `source` wrote before this run, except on entities whose fetch failed this run (`keep_refs`).
+def cleanup(graph: "Graph", source: str, seen: list[dict], keep_refs: Iterable[str] = ()) -> int:
+    """Unlink what `source` linked before and did not report this run; `seen` = [{ref, keys}] of this run.
 
-    Called only after a sync whose remaining fetches succeeded: an entity that lost its CI annotation, or a
-    project that disappeared, loses its builds; a job that failed keeps its old ones.
+    Entities in `keep_refs` (their fetch failed this run) keep everything. An entity that lost its CI
+    annotation, or whose project no longer lists a build, loses those links. Called only after a sync whose
+    remaining fetches succeeded.
     """
-    summary = graph.write(
-        "MATCH (e:Entity)-[r:HAS_BUILD {source: $source}]->(:Build) "
-        "WHERE r.run <> $run AND NOT e.ref IN $keep DELETE r",
-        source=source, run=run_id, keep=sorted(set(keep_refs)),
-    )
-    _drop_orphans(graph)
-    return summary.counters.relationships_deleted
+    deleted = 0
+    for start in range(0, len(seen), 1000):
+        deleted += graph.write(
+            "UNWIND $seen AS s MATCH (:Entity {ref: s.ref})-[r:HAS_BUILD {source: $source}]->(b:Build) "
+            "WHERE NOT b.key IN s.keys DELETE r",
+            seen=seen[start:start + 1000], source=source,
+        ).counters.relationships_deleted
+    covered = sorted({s["ref"] for s in seen} | set(keep_refs))
+    deleted += graph.write(
+        "MATCH (e:Entity)-[r:HAS_BUILD {source: $source}]->(:Build) WHERE NOT e.ref IN $covered DELETE r",
+        source=source, covered=covered,
+    ).counters.relationships_deleted
+    if deleted:
+        _drop_orphans(graph)
+    return deleted
 
 
 def _drop_orphans(graph: "Graph") -> None:

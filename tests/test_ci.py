@@ -299,3 +299,26 @@ def test_runs_are_recorded_with_counts_and_problems(graph, catalog):
     bad = sources.get_run(graph, "run-bad")
     assert bad["status"] == "failed" and "bad credentials" in bad["error"]
     assert "token-for" not in bad["error"]
+
+
+def test_unchanged_resync_writes_nothing_and_uses_conditional_requests(graph, catalog):
+    etag = '"runs-v1"'
+    with RecordedServer() as server:
+        _github_server(server)
+        for route in server.routes:
+            for reply in route.replies:
+                reply.headers["ETag"] = etag
+        server.json("/repos/acme/ledger/actions/runs", {"total_count": 0, "workflow_runs": []})
+        GitHubActionsProvider().sync(_ctx(graph, server, "run1"))
+        before = graph.read("MATCH (b:Build) RETURN b.key AS k, b.status AS s ORDER BY k")
+        # Second run: the server answers 304 when the client sends the ETag it got.
+        server.routes.clear()
+        server.json("/repos/acme/payments/actions/runs", None, status=304)
+        server.json("/repos/acme/ledger/actions/runs", {"total_count": 0, "workflow_runs": []})
+        second = GitHubActionsProvider().sync(_ctx(graph, server, "run2"))
+        conditional = [r for r in server.requests[-3:] if r["path"] == "/repos/acme/payments/actions/runs"]
+    assert conditional and all(r["headers"].get("if-none-match") == etag for r in conditional)
+    assert (second.added, second.unchanged, second.removed) == (0, 3, 0)
+    assert graph.read("MATCH (b:Build) RETURN b.key AS k, b.status AS s ORDER BY k") == before
+    runs = graph.read("MATCH ()-[r:HAS_BUILD]->() RETURN collect(DISTINCT r.run) AS runs")[0]["runs"]
+    assert runs == ["run1"]                                    # nothing rewritten

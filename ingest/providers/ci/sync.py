@@ -104,7 +104,8 @@ def sync_builds(graph: "Graph", result: IngestResult, kind: CiKind, client: "Api
     written, created = graph_builds.load_builds(graph, source, run_id, links, keep)
     result.added, result.unchanged = created, written - created
     progress("removing", 0, 0)
-    result.removed = graph_builds.cleanup(graph, source, run_id, keep_refs=failed_refs)
+    seen = [{"ref": link["ref"], "keys": [b["key"] for b in link["builds"]]} for link in links]
+    result.removed = graph_builds.cleanup(graph, source, seen, keep_refs=failed_refs)
     result.seconds = time.perf_counter() - started
     return result
 

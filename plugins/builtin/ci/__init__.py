@@ -34,6 +34,14 @@ def _kinds():
     }
 
 
+def _etags(kind: str, ctx: SyncContext, token: str):
+    """The ETag cache of this API endpoint and credential: an unchanged project answers 304 (GitHub does not
+    count those against the rate limit)."""
+    from ingest.providers.http import etag_cache_for, token_fingerprint
+
+    return etag_cache_for(f"{kind}\n{ctx.options.get('api_url') or ''}\n{token_fingerprint(token)}")
+
+
 class _CiProvider(Provider):
     def client(self, ctx: SyncContext):
         raise NotImplementedError
@@ -63,7 +71,7 @@ class GitHubActionsProvider(_CiProvider):
         from ingest.providers.ci import github_actions
 
         token = ctx.secret(ctx.options.get("token_secret_name") or "github-token")
-        return github_actions.client(ctx.options, token)
+        return github_actions.client(ctx.options, token, cache=_etags("github-actions", ctx, token))
 
 
 class GitLabCiProvider(_CiProvider):
@@ -73,7 +81,7 @@ class GitLabCiProvider(_CiProvider):
         from ingest.providers.ci import gitlab
 
         token = ctx.secret(ctx.options.get("token_secret_name") or "gitlab-token")
-        return gitlab.client(ctx.options, token)
+        return gitlab.client(ctx.options, token, cache=_etags("gitlab-ci", ctx, token))
 
 
 class JenkinsProvider(_CiProvider):
