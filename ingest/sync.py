@@ -7,6 +7,7 @@ location owns (the first claimant of a ref keeps it; later ones are reported as 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import time
 from functools import lru_cache
@@ -22,7 +23,7 @@ from ingest.descriptors.model import Problem
 from ingest.descriptors.reader import Reusable
 from ingest.descriptors.validation import describe_value, entity_ref, key_problems, validate_entity
 from ingest.git import checkout, is_git_url
-from ingest.transform import Transformed, transform
+from ingest.transform import ROW_FORMAT, Transformed, transform
 from plugins.api import redact
 
 if TYPE_CHECKING:
@@ -252,14 +253,33 @@ def _ingest_files(graph: "Graph | None", target: str, key: str, result: IngestRe
 
 def _ingest_dicts(graph: "Graph | None", source: str, entities: Iterable[tuple[str, dict]], result: IngestResult,
                   guard: RemovalGuard | None, progress: Progress, unavailable: set[str]) -> IngestResult:
-    """Get for a provider: validate its descriptor dicts exactly like documents of a file, then `_apply`."""
+    """Get for a provider: validate its descriptor dicts exactly like documents of a file, then `_apply`.
+
+    Like unchanged files, an item identical to one accepted last time (same origin, position and content)
+    whose entity the graph still holds with the same hash is not validated and transformed again.
+    """
     started = time.perf_counter()
     progress("validating", 0, 0)
     batch = _Batch(documents=[], shown=lambda origin: origin or "", failed=set(unavailable))
+    mine = write.stored_by_source(graph, source) if graph is not None else {}
+    cache = IngestCache.for_location("entities:" + source, graph.settings.uri if graph is not None else "")
+    reusable = {key: entry for key, entry in cache.files.items() if entry.entities and all(
+        (s := mine.get(ref)) is not None and s.hash == digest for ref, digest in entry.entities.items())}
+    seen: dict[str, FileEntry] = {}       # item key -> what it produced (reused or accepted now)
+    digests: dict[str, str] = {}
+    item_refs: dict[str, tuple[str, str]] = {}
     origins: dict[str, int] = {}
     for origin, entity in entities:
         origin = str(origin)
         index = origins[origin] = origins.get(origin, 0) + 1
+        key = f"{origin}\n{index}"
+        digest = _item_digest(entity)
+        entry = reusable.get(key)
+        if entry is not None and digest is not None and entry.digest == digest:
+            for ref in entry.entities:
+                batch.kept.setdefault(ref, origin)
+            seen[key] = entry
+            continue
         entity, problems = validate_descriptor(entity)
         ref = entity_ref(entity)
         if problems:
@@ -269,12 +289,33 @@ def _ingest_dicts(graph: "Graph | None", source: str, entities: Iterable[tuple[s
                 batch.failed.add(origin)
             result.rejected.extend(Rejection(origin, index, ref, p.field, p.reason).as_dict() for p in problems)
             continue
+        if digest is not None and ref:
+            digests[key] = digest
+            item_refs[key] = (origin, ref)
         batch.documents.append((origin, origin, index, entity))
     result.files = len(origins)
-    mine = write.stored_by_source(graph, source) if graph is not None else {}
-    _apply(graph, source, result.target, result, batch, mine, guard, progress)
+    result.reused_files = len(seen)
+    accepted = _apply(graph, source, result.target, result, batch, mine, guard, progress)
+    if graph is not None and not result.dry_run:
+        # Remember items of cleanly ingested origins only: anything with a problem is validated again.
+        troubled = {r["file"] for r in result.rejected} | {c["file"] for c in result.conflicts}
+        for key, (origin, ref) in item_refs.items():
+            item = accepted.get(ref)
+            if origin not in troubled and item is not None and item.row.file == origin:
+                seen[key] = FileEntry(digest=digests[key], entities={ref: item.row.hash})
+        cache.files = seen
+        cache.save()
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _item_digest(entity: object) -> str | None:
+    """Content digest of a provider item (None when it cannot be serialised: then it is always validated)."""
+    try:
+        text = json.dumps(entity, sort_keys=True, separators=(",", ":"), default=repr)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    return hashlib.sha256((ROW_FORMAT + text).encode()).hexdigest()[:32]
 
 
 def validate_descriptor(entity: object, *, max_errors: int = Limits().max_errors_per_document) -> tuple[dict, list]:

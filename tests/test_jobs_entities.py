@@ -230,3 +230,26 @@ def test_git_source_records_repository_facts_and_codeowners_disagreements(graph,
     assert facts["owner"] == "group:default/payments-team"   # reported, never overridden
     assert [d["ref"] for d in codeowner_disagreements(graph)] == ["component:default/pay"]
     assert repository_of(graph, "component:default/root")["codeowners_disagree"] is False
+
+
+def test_unchanged_items_are_not_validated_again_but_anything_else_is(graph, monkeypatch):
+    import ingest.sync as sync
+
+    items = lambda owner="team": [("o:a", component("a")), ("o:b", component("b", owner=owner))]  # noqa: E731
+    ingest_entities(graph, "src", items(), target="t")
+    validated = []
+    real = sync.validate_descriptor
+    monkeypatch.setattr(sync, "validate_descriptor", lambda e, **kw: (validated.append(e), real(e, **kw))[1])
+    again = ingest_entities(graph, "src", items(), target="t")
+    assert (again.unchanged, again.reused_files, again.added, again.updated) == (2, 2, 0, 0)
+    assert validated == []
+    changed = ingest_entities(graph, "src", items(owner="other"), target="t")
+    assert (changed.updated, changed.unchanged, len(validated)) == (1, 1, 1)
+    # the graph lost an entity behind our back: its item is read again and the entity comes back
+    graph.write("MATCH (n:Entity {ref: 'component:default/a'}) DETACH DELETE n")
+    restored = ingest_entities(graph, "src", items(owner="other"), target="t")
+    assert restored.added == 1 and "component:default/a" in stored(graph)
+    # an item that is now invalid is validated (and rejected), keeping its stored version
+    broken = [("o:a", component("a")), ("o:b", {**component("b", owner="other"), "spec": {"type": "service"}})]
+    result = ingest_entities(graph, "src", broken, target="t")
+    assert result.removed == 0 and result.rejected and "component:default/b" in stored(graph)
