@@ -54,9 +54,12 @@ def page(browser, base_url):
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    # The Content-Security-Policy forbids inline scripts and styles: a page that breaks it logs an error.
+    pg.on("console", lambda msg: errors.append(msg.text)
+          if msg.type == "error" and "Content Security Policy" in msg.text else None)
     yield pg
     context.close()
-    assert not errors, f"JavaScript errors: {errors}"
+    assert not errors, f"JavaScript or CSP errors: {errors}"
 
 
 def shot(page, name: str) -> None:

@@ -8,10 +8,15 @@ from __future__ import annotations
 from flask import Flask, request
 
 
+# The one inline stylesheet allowed: the container rule Cytoscape.js (3.34.4, package-lock.json) injects for
+# the graph tab. Pinned by hash, so any other injected style is still refused.
+CYTOSCAPE_STYLESHEET = "'sha256-pgvDUBa4IjFA2yuSJ2cqcyxmNYJMborsd0ORcRv9vw8='"
+
+
 def add_security_headers(app: Flask) -> None:
     frames = " ".join(app.config.get("TRELLIS_FRAME_SOURCES") or []) or "'none'"
     csp = (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"default-src 'self'; script-src 'self'; style-src 'self' {CYTOSCAPE_STYLESHEET}; img-src 'self' data:; "
         f"font-src 'self'; connect-src 'self'; frame-src {frames}; object-src 'none'; base-uri 'self'; "
         "form-action 'self'; frame-ancestors 'none'"
     )
