@@ -111,6 +111,30 @@ def test_the_throttle_is_shared_by_every_app_process(app, graph, neo4j_uri):
         other.extensions["trellis.graph"].close()
 
 
+def test_parallel_guesses_cannot_outrun_the_limit(app, graph):
+    """Ten wrong passwords at once through a real threaded server: only the limit (3) reach the password
+    check, the rest are refused before it (check and count are one transaction)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    from tests.test_signin_support import LiveServer
+
+    with LiveServer(app) as server:
+        def guess(i: int) -> int:
+            with requests.Session() as s:
+                page = s.get(f"{server.url}/auth/login", timeout=60)
+                _, fields = form(page.text, "/auth/login")
+                fields.update(username="alice", password=f"guess number {i}")
+                return s.post(f"{server.url}/auth/login", data=fields, allow_redirects=False, timeout=60).status_code
+
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            codes = list(pool.map(guess, range(10)))
+    assert sorted(codes) == [401] * 3 + [429] * 7, codes
+    outcomes = [e["outcome"] for e in events(graph)]
+    assert outcomes.count("failed") == 3 and outcomes.count("denied") == 7
+
+
 def test_per_address_limit_covers_many_usernames(client, graph):
     for i in range(6):
         assert sign_in(client, f"guess{i}", "x" * 12).status_code == 401

@@ -105,6 +105,21 @@ def test_throttle_failures_are_stored_and_cleared(graph):
     assert store.failures(graph, ["user:alice"], 60_000) == {}
 
 
+def test_reserve_counts_atomically_refuses_at_the_limit_and_releases(graph):
+    from graph import throttle as store
+
+    limits = {"user:alice": 2, "ip:10.0.0.1": 5}
+    assert store.reserve(graph, limits, 60_000, now=1_000)[0]
+    assert store.reserve(graph, limits, 60_000, now=2_000)[0]
+    reserved, seen = store.reserve(graph, limits, 60_000, now=3_000)
+    assert not reserved and seen == {"user:alice": [1_000, 2_000], "ip:10.0.0.1": [1_000, 2_000]}
+    # a refused attempt counted nowhere
+    assert store.failures(graph, ["ip:10.0.0.1"], 60_000, now=3_000) == {"ip:10.0.0.1": [1_000, 2_000]}
+    store.release(graph, "ip:10.0.0.1", 1_000)
+    assert store.failures(graph, ["ip:10.0.0.1"], 60_000, now=3_000) == {"ip:10.0.0.1": [2_000]}
+    assert store.reserve(graph, limits, 60_000, now=62_000)[0]        # the first one left the window
+
+
 def test_throttle_limits_config():
     assert throttle.Limits.from_config(None) == throttle.Limits(5, 30, 300)
     assert throttle.Limits.from_config({"username": 3}).username == 3

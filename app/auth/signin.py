@@ -414,21 +414,21 @@ def login_local():
     graph = get_graph()
     actor = _attempted("local", username.lower() or None)
 
-    blocked = throttle.check(graph, settings.limits, username, request.remote_addr)
-    if blocked is not None:
+    attempt = throttle.begin(graph, settings.limits, username, request.remote_addr)
+    if isinstance(attempt, throttle.Throttled):
+        blocked = attempt
         audit("signin", "denied", actor=actor, details={
             "provider": "local", "reason": "throttled", "scope": blocked.scope, "retry_after": blocked.retry_after})
         return _login_page(429, error=blocked.message, username=username, next_url=next_url,
                            headers={"Retry-After": str(blocked.retry_after)})
 
     account = accounts.authenticate(graph, username, password) if username and password else None
-    if account is None:
-        throttle.failed(graph, settings.limits, username, request.remote_addr)
+    if account is None:     # the attempt stays counted
         audit("signin", "failed", actor=actor, details={
             "provider": "local", "reason": _failure_reason(graph, username, password)})
         return _login_page(401, error="Wrong username or password.", username=username, next_url=next_url)
 
-    throttle.succeeded(graph, username)
+    throttle.succeeded(graph, attempt)
     ident = resolvers.Identity(provider="local", subject=account["username"], username=account["username"])
     return _finish(ident, next_url=next_url, linked_ref=account.get("user_ref"))
 

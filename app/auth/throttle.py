@@ -1,8 +1,9 @@
 """Sign-in rate limiting: failures per username and per client address in a sliding window.
 
-Counts live in Neo4j (graph.throttle) so every worker process enforces the same limit. A locked-out key
-answers 429 with Retry-After until its oldest failure in the window expires; a successful sign-in clears
-that username's counter (not the address's: one good password must not reset a guessing campaign).
+Counts live in Neo4j (graph.throttle) so every worker process enforces the same limit. Each attempt is counted
+before its password is checked (check and count are one transaction); a locked-out key answers 429 with
+Retry-After until enough failures leave the window. A successful sign-in clears that username's counter and
+gives back only its own attempt on the address (one good password must not reset a guessing campaign).
 Configured under `auth.throttle` ({username: 5, ip: 30, window_seconds: 300}).
 """
 from __future__ import annotations
@@ -75,24 +76,36 @@ def retry_after(failure_times: list[int], limit: int, window_ms: int, now: int) 
     return max(1, math.ceil((unlock_at - now) / 1000))
 
 
-def check(graph: Graph, limits: Limits, username: str, ip: str | None) -> Throttled | None:
-    """The refusal that applies now, if any (checked before the password is even looked at)."""
+@dataclass(frozen=True)
+class Attempt:
+    """A counted sign-in attempt: it stays a failure unless `succeeded` gives it back."""
+
+    username: str
+    ip: str | None
+    at: int
+
+
+def begin(graph: Graph, limits: Limits, username: str, ip: str | None) -> Attempt | Throttled:
+    """Count this attempt before the password is looked at (atomically with the check), or refuse it.
+
+    Counting first means parallel guesses cannot all pass the check before any of them is recorded.
+    A refused attempt is not counted, so a locked-out key unlocks on time even under steady guessing.
+    """
     now = store.now_ms()
     keys = {_user_key(username): ("username", limits.username), _ip_key(ip): ("ip", limits.ip)}
-    counts = store.failures(graph, list(keys), limits.window_ms, now=now)
+    reserved, seen = store.reserve(graph, {key: limit for key, (_, limit) in keys.items()},
+                                   limits.window_ms, now=now)
+    if reserved:
+        return Attempt(username, ip, now)
     worst: Throttled | None = None
     for key, (scope, limit) in keys.items():
-        wait = retry_after(counts.get(key, []), limit, limits.window_ms, now)
+        wait = retry_after(seen.get(key, []), limit, limits.window_ms, now)
         if wait is not None and (worst is None or wait > worst.retry_after):
             worst = Throttled(scope, wait)
-    return worst
+    return worst or Throttled("username", 1)
 
 
-def failed(graph: Graph, limits: Limits, username: str, ip: str | None) -> None:
-    """Count one failed attempt against the username and the address."""
-    store.record_failure(graph, _user_key(username), limits.window_ms)
-    store.record_failure(graph, _ip_key(ip), limits.window_ms)
-
-
-def succeeded(graph: Graph, username: str) -> None:
-    store.clear(graph, _user_key(username))
+def succeeded(graph: Graph, attempt: Attempt) -> None:
+    """The password was right: clear the username's counter and give the address its attempt back."""
+    store.clear(graph, _user_key(attempt.username))
+    store.release(graph, _ip_key(attempt.ip), attempt.at)
