@@ -415,3 +415,14 @@ def test_built_pages_are_found_by_search_and_the_hit_opens_the_page(client, docs
     assert 'href="/docs/default/component/fancy-docs/index.html"' in page
     served = client.get("/docs/default/component/fancy-docs/index.html")
     assert served.status_code == 200 and "Trains arrive every" in docs_html(served)
+
+
+def test_the_ingest_time_trigger_rebuilds_only_what_changed(docs_repo, storage):
+    from docs_builder.build import rebuild_changed
+
+    graph, repo = docs_repo["graph"], docs_repo["repo"]
+    (repo / "fancy/docs/index.md").write_text("# Fancy docs\n\nRewritten for the trigger.\n")
+    outcomes = {o.ref: o for o in rebuild_changed(graph, storage, [PLAIN, FANCY, HOOKED])}
+    assert outcomes[FANCY].status == "succeeded" and outcomes[PLAIN].status == "unchanged"
+    assert outcomes[HOOKED].status == "failed"            # still refused, and recorded again
+    assert techdocs.latest_build(graph, FANCY)["trigger"] == "ingest"
