@@ -10,7 +10,8 @@ The YAML file (all sections optional):
     default_role: viewer             # role of any signed-in person without a grant (null: none)
     guest_role: viewer               # development only: role of visitors who are not signed in
     permissions: {Group: {read: viewer, write: admin}, ...}   # per kind, minimum role
-    catalog_rules: [{allow: [Component, API, ...]}]          # what portal-registered locations may define
+    catalog_rules: [{allow: [Component, API, ...]}, {allow: [Group, User], target: "/srv/org/*"}]
+                                     # what portal-registered locations may define (target: per location)
 """
 from __future__ import annotations
 
@@ -118,8 +119,9 @@ def _check(s: dict) -> None:
     rules = s["TRELLIS_CATALOG_RULES"]
     if not isinstance(rules, list) or not all(
             isinstance(r, dict) and isinstance(r.get("allow"), list) and all(isinstance(k, str) for k in r["allow"])
+            and set(r) <= {"allow", "target"} and isinstance(r.get("target", ""), str)
             for r in rules):
-        raise ConfigError("catalog_rules must be a list of {allow: [Kind, ...]} entries")
+        raise ConfigError("catalog_rules must be a list of {allow: [Kind, ...], target: optional glob} entries")
     if not isinstance(s["TRELLIS_AUTH"], dict):
         raise ConfigError("auth must be a mapping of sign-in methods")
 

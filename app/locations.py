@@ -6,6 +6,7 @@ unless `TRELLIS_LOCATION_ALLOW_GIT` is off.
 """
 from __future__ import annotations
 
+import fnmatch
 import os
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -52,13 +53,23 @@ def checked_target(target: str) -> str:
     return target if target.lower().startswith("file://") else str(resolved)
 
 
-def catalog_rules() -> list[str]:
+def catalog_rules(target: str | None = None) -> list[str]:
     """Kinds a location registered through the portal or the API may define (Backstage's catalog.rules).
 
+    Rules with a `target` glob (e.g. `https://github.com/acme/org-*` or `/srv/teams/*`) apply to matching
+    locations only, and replace the general rules for them; rules without one apply to every other location.
     Operators ingesting from the CLI or configured sources are not bound by them; users registering a
     location are, so nobody can register `Group admins` with themselves as a member.
     """
-    kinds: set[str] = set()
+    general: set[str] = set()
+    specific: set[str] = set()
+    matched = False
     for rule in current_app.config.get("TRELLIS_CATALOG_RULES") or []:
-        kinds.update(str(k) for k in rule.get("allow") or [])
-    return sorted(kinds)
+        pattern = rule.get("target")
+        kinds = {str(k) for k in rule.get("allow") or []}
+        if pattern is None:
+            general |= kinds
+        elif target is not None and fnmatch.fnmatchcase(target, str(pattern)):
+            matched = True
+            specific |= kinds
+    return sorted(specific if matched else general)

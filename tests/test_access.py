@@ -326,7 +326,7 @@ def test_csrf_without_token_is_refused_audited_and_changes_nothing(app, graph_mo
     assert events(graph_module, action="csrf", outcome="denied")
 
 
-def test_tampered_session_cookie_is_anonymous(app):
+def test_tampered_session_cookie_is_anonymous_and_audited(app, graph_module):
     client = signed_in(app, "dana")
     assert client.get("/api/v1/audit").status_code == 200
     cookie = client.get_cookie("trellis_session")
@@ -335,6 +335,7 @@ def test_tampered_session_cookie_is_anonymous(app):
     client.set_cookie("trellis_session", tampered)
     assert client.get("/api/v1/audit").status_code == 401
     assert client.get("/admin").status_code == 302
+    assert events(graph_module, action="session_rejected")[0]["outcome"] == "denied"
 
 
 def test_api_tokens_expired_revoked_wrong_scope_and_malformed(app, graph_module, secured):
@@ -507,3 +508,20 @@ def test_cli_with_a_token_sees_what_the_portal_shows_its_owner(app, graph_module
         assert bad.exit_code == 1 and "401 from the portal: API token rejected: unknown" in bad.output
     finally:
         server.shutdown()
+
+
+def test_catalog_rules_per_location(app):
+    from app.locations import catalog_rules
+
+    rules = [{"allow": ["Component", "API"]}, {"allow": ["Group", "User"], "target": "/srv/org/*"}]
+    with app.test_request_context():
+        app.config["TRELLIS_CATALOG_RULES"] = rules
+        try:
+            assert catalog_rules("/srv/org/people") == ["Group", "User"]
+            assert catalog_rules("/srv/teams/pay") == ["API", "Component"]
+            assert catalog_rules() == ["API", "Component"]
+        finally:
+            from app.config import DEFAULT_CATALOG_RULES
+            app.config["TRELLIS_CATALOG_RULES"] = DEFAULT_CATALOG_RULES
+    with pytest.raises(ConfigError, match="catalog_rules"):
+        create_app({"TRELLIS_ENV": "development", "TRELLIS_CATALOG_RULES": [{"allow": ["Group"], "where": "x"}]})

@@ -224,7 +224,7 @@ def add_location():
     path = allowed_target(target.strip())
     try:
         result = ingest(get_graph(), path, dry_run=dry_run,
-                        allowed_kinds=frozenset(k.lower() for k in catalog_rules()))
+                        allowed_kinds=frozenset(k.lower() for k in catalog_rules(path)))
     except (IngestError, GitError) as exc:
         audit("register_location", "failed", target=path, details={"reason": str(exc)})
         raise ApiError(400, "location_not_ingestible", str(exc), {"target": target}) from None
@@ -271,7 +271,7 @@ def refresh_entity(kind: str, namespace: str, name: str):
         raise ApiError(409, "not_refreshable", f"{ref} does not come from a registered location", {"ref": ref})
     target = source.split(":", 1)[1]
     try:
-        result = ingest(get_graph(), target, allowed_kinds=frozenset(k.lower() for k in catalog_rules()))
+        result = ingest(get_graph(), target, allowed_kinds=frozenset(k.lower() for k in catalog_rules(target)))
     except (IngestError, GitError) as exc:
         audit("refresh", "failed", target=ref, details={"reason": str(exc)})
         raise ApiError(422, "location_not_ingestible", str(exc), {"ref": ref, "location": source}) from None

@@ -122,6 +122,11 @@ def _gate():
 
         if getattr(current_user, "is_authenticated", False):
             principal = current_user._get_current_object()
+        elif request.cookies.get(current_app.config["SESSION_COOKIE_NAME"]) and not session.keys():
+            # Flask drops a cookie whose signature fails (or that expired) and starts an empty session;
+            # an empty session is never sent as a cookie, so this one was forged, tampered with or expired.
+            audit("session_rejected", "denied", actor="anonymous",
+                  details={"reason": "session cookie with a bad signature or expired"})
         elif current_app.config.get("TRELLIS_GUEST_ROLE"):
             principal = Principal(provider="guest", subject="guest", username="guest", display_name="Guest")
     g.trellis_principal = principal

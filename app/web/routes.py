@@ -377,7 +377,7 @@ def register_page():
     try:
         checked = checked_target(target)
         graph = get_graph()
-        ctx["result"] = ingest(graph, checked, allowed_kinds=frozenset(k.lower() for k in catalog_rules()))
+        ctx["result"] = ingest(graph, checked, allowed_kinds=frozenset(k.lower() for k in catalog_rules(checked)))
         audit("register_location", "ok", target=checked,
               details={k: ctx["result"].as_json()[k] for k in ("added", "updated", "removed")})
     except TargetRefused as exc:
