@@ -128,7 +128,7 @@ def test_push_to_the_default_branch_reingests_that_repository(client, graph, con
     # only the pushed repository was asked about; everything else came from the ETag cache
     assert [path for path, _ in configured.log] == ["/repos/acme/payments/contents/catalog-info.yaml?ref=main"]
     recorded = graph.read("MATCH (r:IngestRun {id: $id}) RETURN r.trigger AS t, r.status AS s", id=run["run"])
-    assert recorded[0]["t"] == "webhook" and recorded[0]["s"] == "ok"
+    assert recorded[0]["t"] == "webhook" and recorded[0]["s"] == "partial"   # broken-yaml is still broken
 
 
 def test_push_for_an_organisation_nobody_reads_is_ignored(client, configured):
@@ -159,3 +159,22 @@ def test_push_is_queued_for_a_worker_when_the_broker_answers(client, graph, redi
     # a second push while the first run is still queued is not queued twice
     again = post(client, PUSH)
     assert again.json["runs"][0]["status"] == "skipped" and r.llen("celery") == 1
+
+
+def test_a_deleted_repository_event_removes_its_entities(client, graph, configured):
+    ctx = SyncContext(graph=graph, source="github-acme", options={"org": "acme", "api_url": configured.url},
+                      run_id=new_run_id(), secret=lambda name: TOKEN)
+    github.sync(ctx)
+    repos = configured.routes["/orgs/acme/repos"]
+    configured.routes["/orgs/acme/repos"] = [r for r in repos if r["name"] != "checkout"]
+    configured.log.clear()
+    event = {"action": "deleted", "sender": {"login": "bob"},
+             "repository": {**PUSH["repository"], "name": "checkout", "full_name": "acme/checkout"}}
+    response = post(client, event, event="repository")
+    assert response.status_code == 200, response.json
+    assert response.json["runs"][0]["result"]["removed"] == 1
+    assert descriptor(graph, "component:default/checkout-service") is None
+    assert all(path.startswith("/orgs/acme/repos") or "/contents/" in path and "checkout" in path
+               for path, _ in configured.log)   # the list again, and no other repository's descriptor
+    edited = post(client, {**event, "action": "edited"}, event="repository")
+    assert edited.json["status"] == "ignored"

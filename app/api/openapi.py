@@ -316,8 +316,9 @@ def _paths() -> dict:
             errors=(404,), op_id="syncIngestSource")},
         "/webhooks/github": {"post": _op(
             "GitHub webhook (no sign-in: authenticated by X-Hub-Signature-256 with a github source's webhook "
-            "secret). `push` to the default branch re-ingests the source reading that organisation: 202 when "
-            "queued for a worker, 200 when run synchronously (no job broker); `ping` and other events: 200",
+            "secret). `push` to the default branch, or a `repository` created/deleted/archived/renamed, "
+            "re-ingests the source reading that organisation: 202 when queued for a worker, 200 when run "
+            "synchronously (no job broker); `ping` and other events: 200",
             {"200": _json({"type": "object", "required": ["status"], "properties": {
                 "status": {"type": "string", "enum": ["ok", "ignored", "accepted"]}, "event": _STR,
                 "reason": _STR, "runs": {"type": "array", "items": {"type": "object"}}}}, "Handled or ignored"),

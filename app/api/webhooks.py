@@ -2,8 +2,9 @@
 
 No sign-in: a delivery authenticates by its `X-Hub-Signature-256` (HMAC-SHA256 of the raw body with the
 webhook secret of a configured `github` source, compared in constant time). A `push` to a repository's
-default branch re-ingests the source reading that organisation (ingest.providers.webhooks: queued when the
-job broker answers, synchronous otherwise); `ping` answers 200; other events are acknowledged and ignored.
+default branch, or a `repository` created/deleted/archived/unarchived/renamed/transferred, re-ingests the
+source reading that organisation (ingest.providers.webhooks: queued when the job broker answers,
+synchronous otherwise); `ping` answers 200; other events are acknowledged and ignored.
 """
 from __future__ import annotations
 
@@ -50,30 +51,40 @@ def github_webhook():
     if event == "ping":
         return jsonify({"status": "ok", "event": "ping", "delivery": delivery,
                         "sources": [s.name for s in verified]})
-    if event != "push":
-        return jsonify({"status": "ignored", "event": event, "reason": f"{event or 'this'} event is not handled"})
     payload = request.get_json(silent=True)
-    push = github.push_event(payload)
-    if push is None:
-        raise ApiError(400, "invalid_payload", "a push delivery needs `ref` and `repository` (name, owner)")
-    if not push.to_default_branch:
-        return jsonify({"status": "ignored", "event": "push",
-                        "reason": f"push to {push.branch or 'a tag'}, not the default branch {push.default_branch}"})
-    targets = [s for s in verified if github.watches(s.options, push.org)]
+    if event == "push":
+        push = github.push_event(payload)
+        if push is None:
+            raise ApiError(400, "invalid_payload", "a push delivery needs `ref` and `repository` (name, owner) "
+                                                   "in a JSON body (webhook content type application/json)")
+        if not push.to_default_branch:
+            return jsonify({"status": "ignored", "event": event, "reason":
+                            f"push to {push.branch or 'a tag'}, not the default branch {push.default_branch}"})
+        org, repo, relist = push.org, push.repo, False
+    elif event == "repository":
+        change = github.repository_event(payload)
+        if change is None:
+            return jsonify({"status": "ignored", "event": event,
+                            "reason": "this repository action does not change the catalog"})
+        org, repo, _ = change
+        relist = True
+    else:
+        return jsonify({"status": "ignored", "event": event, "reason": f"{event or 'this'} event is not handled"})
+    targets = [s for s in verified if github.watches(s.options, org)]
     if not targets:
-        return jsonify({"status": "ignored", "event": "push",
-                        "reason": f"no GitHub source with this secret reads organisation {push.org}"})
+        return jsonify({"status": "ignored", "event": event,
+                        "reason": f"no GitHub source with this secret reads organisation {org}"})
     from ingest.providers.webhooks import reingest
 
     runs = []
     for source in targets:
         try:
-            runs.append(reingest(get_graph(), source, push.repo))
+            runs.append(reingest(get_graph(), source, repo, relist=relist))
         except Exception as exc:   # recorded as a failed run; GitHub shows the delivery as failed
-            raise ApiError(502, "reingest_failed", f"re-ingesting {push.org}/{push.repo} through source "
+            raise ApiError(502, "reingest_failed", f"re-ingesting {org}/{repo} through source "
                                                    f"{source.name} failed: {redact(str(exc))}") from None
     queued = all(r.get("mode") == "queued" for r in runs)
-    return jsonify({"status": "accepted", "event": "push", "repository": f"{push.org}/{push.repo}",
+    return jsonify({"status": "accepted", "event": event, "repository": f"{org}/{repo}",
                     "runs": runs}), (202 if queued else 200)
 
 

@@ -205,10 +205,11 @@ def client_for(options: GitHubOptions, token: str, **overrides: Any) -> ApiClien
     )
 
 
-def fetch(client: ApiClient, options: GitHubOptions, *, refresh: set[str] | None = None,
+def fetch(client: ApiClient, options: GitHubOptions, *, refresh: set[str] | None = None, relist: bool = False,
           progress: Callable[[str, int, int], None] | None = None) -> Fetched:
     """Everything the organisation declares. `refresh`: only these repositories are asked again; the
-    others come from the ETag cache when it has them (webhook pushes)."""
+    others come from the ETag cache when it has them (webhook pushes). `relist`: ask for the repository list
+    again too (a repository was created, deleted, archived or renamed)."""
     org = options.org
     partial = refresh is not None
     cached_ok = (lambda name: partial and name not in refresh) if partial else (lambda name: False)
@@ -217,7 +218,7 @@ def fetch(client: ApiClient, options: GitHubOptions, *, refresh: set[str] | None
 
     step("listing repositories", 0, 0)
     listed = list(client.items(f"orgs/{quote(org)}/repos", {"per_page": PER_PAGE, "type": "all"},
-                               reuse_cached=partial))
+                               reuse_cached=partial and not relist))
     if partial and not refresh <= {r.get("name") for r in listed}:   # a repository newer than the cache
         listed = list(client.items(f"orgs/{quote(org)}/repos", {"per_page": PER_PAGE, "type": "all"}))
     repos = repos_to_read(listed)
@@ -271,14 +272,16 @@ def fetch(client: ApiClient, options: GitHubOptions, *, refresh: set[str] | None
 # ------------------------------------------------------------------------------------------ run
 
 def sync(ctx: "SyncContext", **client_overrides: Any) -> "IngestResult":
-    """One run of a GitHub source. `ctx.options["refresh_repos"]` (set by the push webhook) limits the
-    requests to those repositories; the others are taken from the ETag cache, so nothing is lost."""
+    """One run of a GitHub source. `ctx.options["refresh_repos"]` (set by the webhook) limits the requests
+    to those repositories (and the repository list, with `refresh_listing`); the others are taken from the
+    ETag cache, so nothing is lost."""
     options = GitHubOptions.parse(ctx.options)
     refresh = ctx.options.get("refresh_repos")
     token = ctx.secret(options.token_secret_name)
     client = client_for(options, token, **client_overrides)
     try:
-        fetched = fetch(client, options, refresh=set(refresh) if refresh else None, progress=ctx.progress)
+        fetched = fetch(client, options, refresh=set(refresh) if refresh else None,
+                        relist=bool(ctx.options.get("refresh_listing")), progress=ctx.progress)
     finally:
         client.close()
     log.info("GitHub source %s: %s", ctx.source, client.stats.as_dict())
@@ -323,6 +326,22 @@ def push_event(payload: Any) -> Push | None:
         return None
     branch = ref[len("refs/heads/"):] if ref.startswith("refs/heads/") else ""
     return Push(org=str(org), repo=repo["name"], branch=branch, default_branch=str(repo.get("default_branch") or ""))
+
+
+# `repository` webhook actions that change which repositories the organisation has (or reads).
+REPOSITORY_ACTIONS = ("created", "deleted", "archived", "unarchived", "renamed", "transferred")
+
+
+def repository_event(payload: Any) -> tuple[str, str, str] | None:
+    """(org, repository, action) of a `repository` delivery that changes the catalog, else None."""
+    if not isinstance(payload, dict) or payload.get("action") not in REPOSITORY_ACTIONS:
+        return None
+    repo = payload.get("repository")
+    if not isinstance(repo, dict) or not isinstance(repo.get("name"), str):
+        return None
+    owner = repo.get("owner") if isinstance(repo.get("owner"), dict) else {}
+    org = owner.get("login") or str(repo.get("full_name", "/")).split("/")[0]
+    return (str(org), repo["name"], payload["action"]) if org else None
 
 
 def watches(options: dict[str, Any], org: str) -> bool:

@@ -21,26 +21,28 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def reingest(graph: "Graph", source: SourceConfig, repo: str) -> dict[str, Any]:
-    """Queue (or, without a reachable broker, run now) a webhook-triggered run of `source` for `repo`."""
+def reingest(graph: "Graph", source: SourceConfig, repo: str, *, relist: bool = False) -> dict[str, Any]:
+    """Queue (or, without a reachable broker, run now) a webhook-triggered run of `source` for `repo`;
+    `relist`: the repository list itself changed (created, deleted, archived, renamed)."""
     from ingest.jobs.trigger import JobsUnavailable, queue_run
 
     try:
         outcome = queue_run(graph, source.name, trigger="webhook")
     except JobsUnavailable as exc:
         log.info("webhook: %s; running %s synchronously", exc, source.name)
-        return run_now(graph, source, repo)
+        return run_now(graph, source, repo, relist=relist)
     return {"source": source.name, "mode": "queued", **outcome.as_json()}
 
 
-def run_now(graph: "Graph", source: SourceConfig, repo: str) -> dict[str, Any]:
+def run_now(graph: "Graph", source: SourceConfig, repo: str, *, relist: bool = False) -> dict[str, Any]:
     """The synchronous fallback: one run that refreshes only `repo`; failures are recorded, then raised."""
     from ingest.jobs.runner import fail
     from plugins.registry import registry
 
     run_id = new_run_id()
     ctx = SyncContext(
-        graph=graph, source=source.name, options={**source.options, "refresh_repos": [repo]}, run_id=run_id,
+        graph=graph, source=source.name, run_id=run_id,
+        options={**source.options, "refresh_repos": [repo], "refresh_listing": relist},
         trigger="webhook", secret=secret, max_removal_share=source.max_share,
         min_removal_count=source.min_count, base_dir=source.base_dir,
     )
