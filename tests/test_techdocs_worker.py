@@ -30,7 +30,7 @@ def worker(tmp_path, redis_url, neo4j_uri):
     with open(log, "ab") as fh:
         proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "ingest.jobs", "worker", "--pool=solo", "-n", "docs@%h",
-             "--include", "docs_builder.tasks", "--loglevel=INFO", "--without-gossip", "--without-mingle",
+             "-Q", "docs", "--include", "docs_builder.tasks", "--loglevel=INFO", "--without-gossip", "--without-mingle",
              "--without-heartbeat"],
             cwd=REPO, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -69,7 +69,7 @@ def test_the_build_docs_button_queues_a_build_that_a_worker_runs(graph, worker, 
 
     monkeypatch.setenv("TRELLIS_REDIS_URL", worker["redis_url"])
     app = make_app()
-    monkeypatch.setattr(tasks, "build_docs", app.task(name="trellis.build_docs")(tasks.run_build))
+    monkeypatch.setattr(tasks, "build_docs", app.task(name="trellis.build_docs", queue=tasks.QUEUE)(tasks.run_build))
     assert tasks.enqueue_build(REF) is False          # not asked to queue: the caller builds
     monkeypatch.setenv("TRELLIS_DOCS_ASYNC", "1")
     assert tasks.enqueue_build(REF, trigger="button") is True

@@ -20,7 +20,15 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Protocol
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_LOCAL_DIR = PROJECT_ROOT / ".trellis" / "techdocs"
+
+
+def default_local_dir() -> Path:
+    """`.trellis/techdocs` in a checkout (like the local Neo4j), else under the cache (`$TRELLIS_CACHE`)."""
+    if (PROJECT_ROOT / "pyproject.toml").is_file():
+        return PROJECT_ROOT / ".trellis" / "techdocs"
+    from ingest.cache import cache_root
+
+    return cache_root() / "techdocs"
 # extension -> media type: the only static files stored and served (anything else is not published)
 SAFE_TYPES = {
     ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
@@ -208,7 +216,7 @@ class S3Storage:
 def storage_from_config(config: Mapping[str, Any] | None = None) -> Storage:
     """The configured backend: TRELLIS_DOCS_STORAGE (an object, "local" or "s3") from `config`, else env.
 
-    local: TRELLIS_DOCS_DIR (default .trellis/techdocs). s3: TRELLIS_DOCS_S3_BUCKET, TRELLIS_DOCS_S3_PREFIX,
+    local: TRELLIS_DOCS_DIR (default .trellis/techdocs in a checkout, else $TRELLIS_CACHE/techdocs). s3: TRELLIS_DOCS_S3_BUCKET, TRELLIS_DOCS_S3_PREFIX,
     TRELLIS_DOCS_S3_ENDPOINT, AWS_REGION; credentials come from boto3's usual chain.
     """
     config = config or {}
@@ -221,7 +229,7 @@ def storage_from_config(config: Mapping[str, Any] | None = None) -> Storage:
     if not isinstance(backend, str):
         return backend    # an already built Storage (tests, embedding)
     if backend == "local":
-        return LocalStorage(get("TRELLIS_DOCS_DIR") or DEFAULT_LOCAL_DIR)
+        return LocalStorage(get("TRELLIS_DOCS_DIR") or default_local_dir())
     if backend == "s3":
         bucket = get("TRELLIS_DOCS_S3_BUCKET")
         if not bucket:

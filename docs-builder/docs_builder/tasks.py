@@ -1,6 +1,7 @@
 """Celery task `trellis.build_docs(ref)` on the jobs issue's Celery app (ingest.jobs.celery_app).
 
-A worker registers it by importing this module (add "docs_builder.tasks" to the app's `include`). The
+Tasks go to the `docs` queue; the docs-builder worker consumes it:
+`celery -A ingest.jobs worker -Q docs --include docs_builder.tasks` (docker-compose's docs-builder). The
 portal's "Build docs" button queues it when TRELLIS_DOCS_ASYNC=1 (a worker is running); otherwise it builds
 in the request. Builds run MkDocs in a child process with their own limits either way (docs_builder.runner).
 """
@@ -51,9 +52,11 @@ def run_changed(refs: list[str] | None = None) -> list[dict]:
     return [o.as_json() for o in rebuild_changed(_worker_graph(), storage_from_config(), refs)]
 
 
+QUEUE = "docs"   # builds are long and CPU-bound: their own queue, consumed by the docs-builder worker
+
 if celery_app is not None:
-    build_docs = celery_app.task(name="trellis.build_docs", acks_late=True)(run_build)
-    build_changed_docs = celery_app.task(name="trellis.build_changed_docs", acks_late=True)(run_changed)
+    build_docs = celery_app.task(name="trellis.build_docs", acks_late=True, queue=QUEUE)(run_build)
+    build_changed_docs = celery_app.task(name="trellis.build_changed_docs", acks_late=True, queue=QUEUE)(run_changed)
 else:   # pragma: no cover
     build_docs = build_changed_docs = None
 
