@@ -253,3 +253,56 @@ def test_unchanged_items_are_not_validated_again_but_anything_else_is(graph, mon
     broken = [("o:a", component("a")), ("o:b", {**component("b", owner="other"), "spec": {"type": "service"}})]
     result = ingest_entities(graph, "src", broken, target="t")
     assert result.removed == 0 and result.rejected and "component:default/b" in stored(graph)
+
+
+# ------------------------------------------------------------------------------------ the Celery task
+
+
+class Flaky(Provider):
+    """Answers 503 twice (a rate-limited or failing API), then works."""
+
+    name = "flaky"
+    calls = 0
+
+    def sync(self, ctx):
+        Flaky.calls += 1
+        if Flaky.calls <= 2:
+            raise RetryableError("api.example.com answered 503", retry_after=None if Flaky.calls == 1 else 42)
+        return ctx.ingest([("flaky:a", component("flaky-a"))], target="flaky")
+
+
+def test_backoff_doubles_with_jitter_up_to_a_cap_and_honours_retry_after():
+    from ingest.jobs.tasks import BACKOFF_MAX, backoff
+
+    assert 8 <= backoff(0) <= 12
+    assert 64 <= backoff(3) <= 96
+    assert backoff(20) <= BACKOFF_MAX * 1.2
+    assert backoff(0, retry_after=100) == 100
+
+
+def test_the_task_retries_transient_failures_and_the_run_ends_ok(graph, redis_url, neo4j_uri, tmp_path,
+                                                                 monkeypatch):
+    import redis
+
+    from ingest.jobs import tasks
+    from plugins import registry as plugin_registry
+
+    redis.Redis.from_url(redis_url).flushdb()
+    config = tmp_path / "trellis.yaml"
+    config.write_text("sources:\n  - {name: flaky, provider: flaky}\n")
+    monkeypatch.setenv("TRELLIS_CONFIG", str(config))
+    monkeypatch.setenv("TRELLIS_REDIS_URL", redis_url)
+    monkeypatch.setenv("NEO4J_URI", neo4j_uri)
+    monkeypatch.setattr(plugin_registry, "_cached", plugins(Flaky()))
+    monkeypatch.setattr(tasks, "_graph", graph)
+    monkeypatch.setattr(tasks, "_redis", None)
+    delays = []
+    real_backoff = tasks.backoff
+    monkeypatch.setattr(tasks, "backoff", lambda n, after=None: delays.append((n, real_backoff(n, after))) or 0)
+    Flaky.calls = 0
+    result = tasks.run_source.apply(args=("flaky", "schedule", False), task_id="flaky0000001")
+    assert result.successful(), result.traceback
+    assert Flaky.calls == 3
+    assert [n for n, _ in delays] == [0, 1] and delays[1][1] == 42   # the provider's retry_after wins
+    run = sources.get_run(graph, "flaky0000001")
+    assert (run["status"], run["trigger"], run["counts"]["added"]) == ("ok", "schedule", 1)
