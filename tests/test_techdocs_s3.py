@@ -121,3 +121,20 @@ def test_a_build_published_to_s3_is_served_by_the_portal(s3, moto_url, portal_ap
     assert page.status_code == 200
     content = re.search(r'id="docs-content">(.*?)</article>', page.get_data(as_text=True), re.S).group(1)
     assert "Stored in a bucket" in content and "Served from S3." in content
+
+
+def test_unreachable_storage_is_a_clear_error_page(portal_app, graph_module):
+    import boto3
+    from botocore.config import Config
+
+    dead = f"http://127.0.0.1:{free_port()}"    # nothing listens there
+    client = boto3.client("s3", region_name="us-east-1", endpoint_url=dead, aws_access_key_id="x",
+                          aws_secret_access_key="x", config=Config(retries={"max_attempts": 1}, connect_timeout=2))
+    portal_app.extensions["trellis.docs_storage"] = S3Storage(BUCKET, client=client)
+    try:
+        page = portal_app.test_client().get("/docs/default/component/payments-service/")
+    finally:
+        portal_app.extensions.pop("trellis.docs_storage", None)
+    assert page.status_code == 502
+    text = page.get_data(as_text=True)
+    assert "The docs storage cannot be reached" in text and "Traceback" not in text

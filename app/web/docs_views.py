@@ -24,7 +24,8 @@ from app.web.helpers import entity_url, first_relation, split_ref
 from docs_builder.build import build_entity_docs
 from docs_builder.pages import extract
 from docs_builder.source import techdocs_ref_of
-from docs_builder.storage import SAFE_TYPES, Storage, entity_key, safe_path, storage_from_config
+from docs_builder.storage import (SAFE_TYPES, Storage, StorageError, entity_key, safe_path,
+                                  storage_from_config)
 from graph import techdocs
 from graph.entities import get_entity
 from graph.model import RefError, entity_ref
@@ -164,6 +165,13 @@ def _entity_context(ref: str, entity: dict) -> dict:
         "system": first_relation(entity, "partOf", "system"), "techdocs_ref": techdocs_ref_of(entity),
         "build": techdocs.latest_build(get_graph(), ref), "docs_url": docs_url,
     }
+
+
+@bp.errorhandler(StorageError)
+def _storage_down(exc: StorageError):
+    """Docs storage misconfigured or unreachable (e.g. S3 down): a clear 502 page, never a traceback."""
+    return render_template("error.html", status=502, code="docs_storage_unavailable",
+                           message=f"The docs storage cannot be reached: {exc}"), 502
 
 
 # ------------------------------------------------------------------ the entity page's Docs tab
