@@ -38,6 +38,9 @@ bp = Blueprint("auth", __name__, url_prefix="/auth")
 EXTENSION = "trellis.signin"
 NEXT_KEY = "trellis_signin_next"
 ID_TOKEN_KEY = "trellis_oidc_id_token"
+# The session lives in a cookie (4 KB at most in browsers): a bigger ID token (many group claims) is not kept,
+# and sign-out at the provider then goes without id_token_hint (client_id only; the provider may ask to confirm).
+ID_TOKEN_MAX = 2000
 GITHUB_DEFAULTS = {
     "authorize_url": "https://github.com/login/oauth/authorize",
     "token_url": "https://github.com/login/oauth/access_token",
@@ -306,7 +309,7 @@ def _finish(ident: resolvers.Identity, *, next_url: str, linked_ref: str | None 
         display_name=display, email=ident.emails[0] if ident.emails else None,
     )
     start_session(principal)
-    if id_token:
+    if id_token and len(id_token) <= ID_TOKEN_MAX:
         session[ID_TOKEN_KEY] = id_token   # for RP-initiated logout (id_token_hint)
     audit("signin", "ok", actor=principal.id, target=principal.user_ref, details={
         "provider": ident.provider, "username": ident.username, "user_ref": principal.user_ref,
