@@ -4,7 +4,7 @@
 
 A catalog of N components (each annotated with `github.com/project-slug` and `backstage.io/kubernetes-id`)
 is ingested; a local HTTP server process serves, per repository, `--builds` workflow runs in GitHub's
-documented shape, and a cluster of `--workloads` deployments plus as many services (paged by `continue`,
+documented shape (with ETags and 304s), and a cluster of `--workloads` deployments plus as many services (paged by `continue`,
 500 per page). Measures the first sync of each provider (empty graph of facts) and a re-sync when nothing
 changed. Starts its own throwaway Neo4j unless NEO4J_URI is set (that database is then WIPED). Prints the
 figures and writes them to benchmarks/out/runtime_facts.json.
@@ -12,6 +12,7 @@ figures and writes them to benchmarks/out/runtime_facts.json.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import multiprocessing
 import os
@@ -75,9 +76,18 @@ def _serve(port_out, builds: int, workloads: int) -> None:
             else:
                 body = {"message": "Not Found"}
             raw = json.dumps(body).encode()
+            etag = '"' + hashlib.sha1(raw).hexdigest() + '"'
+            if path.startswith("/repos/") and self.headers.get("If-None-Match") == etag:
+                self.send_response(304)     # GitHub answers conditional requests like this
+                self.send_header("ETag", etag)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             self.send_response(200 if "message" not in body else 404)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(raw)))
+            if path.startswith("/repos/"):
+                self.send_header("ETag", etag)
             self.end_headers()
             self.wfile.write(raw)
 
@@ -145,6 +155,8 @@ def main() -> None:
 
     from graph.driver import Settings, connect
 
+    cache = tempfile.mkdtemp(prefix="trellis-bench-cache-")
+    os.environ["TRELLIS_CACHE"] = cache          # the ETag cache starts empty and is thrown away
     ctx = multiprocessing.get_context("spawn")
     port_out = ctx.Queue()
     api = ctx.Process(target=_serve, args=(port_out, args.builds, args.workloads), daemon=True)
@@ -165,6 +177,7 @@ def main() -> None:
             figures = run(graph, url, args)
     finally:
         api.terminate()
+        shutil.rmtree(cache, ignore_errors=True)
         if server_home:
             from graph.server import stop
 

@@ -55,8 +55,10 @@ def load_builds(graph: "Graph", source: str, run_id: str, links: list[dict],
     ensure_schema(graph)
     rows = [{"ref": link["ref"], "key": b["key"], "props": {f: b.get(f) for f in BUILD_FIELDS}}
             for link in links for b in link["builds"]]
-    stored = _stored(graph, sorted({link["ref"] for link in links}), source)
+    stored, linked = _stored(graph, sorted({link["ref"] for link in links}), source)
     changed = [row for row in rows if stored.get((row["ref"], row["key"])) != row["props"]]
+    for row in changed:
+        linked.setdefault(row["ref"], set()).add(row["key"])
     created = 0
     for start in range(0, len(changed), 500):
         created += graph.write(
@@ -65,23 +67,29 @@ def load_builds(graph: "Graph", source: str, run_id: str, links: list[dict],
             "MERGE (e)-[r:HAS_BUILD]->(b) SET r.source = $source, r.run = $run",
             rows=changed[start:start + 500], source=source, run=run_id,
         ).counters.nodes_created
-    if changed:
-        trim(graph, sorted({row["ref"] for row in changed}), keep)
+    over = sorted(ref for ref, keys in linked.items() if len(keys) > keep)
+    if over:   # only entities past their limit need the sort-and-cut
+        trim(graph, over, keep)
     return len(rows), created
 
 
-def _stored(graph: "Graph", refs: list[str], source: str) -> dict[tuple[str, str], dict]:
-    """(ref, build key) -> stored fields, for the builds `source` linked to these entities."""
-    out: dict[tuple[str, str], dict] = {}
+def _stored(graph: "Graph", refs: list[str],
+            source: str) -> tuple[dict[tuple[str, str], dict], dict[str, set[str]]]:
+    """(ref, build key) -> stored fields of the builds `source` linked to these entities, and every build
+    key linked to each entity by any source (what the per-entity limit counts)."""
+    fields: dict[tuple[str, str], dict] = {}
+    linked: dict[str, set[str]] = {}
     for start in range(0, len(refs), 1000):
         rows = graph.read(
-            "UNWIND $refs AS ref MATCH (:Entity {ref: ref})-[:HAS_BUILD {source: $source}]->(b:Build) "
-            "RETURN ref, b.key AS key, b AS b",
+            "UNWIND $refs AS ref MATCH (:Entity {ref: ref})-[r:HAS_BUILD]->(b:Build) "
+            "RETURN ref, b.key AS key, r.source = $source AS mine, b AS b",
             refs=refs[start:start + 1000], source=source,
         )
         for row in rows:
-            out[(row["ref"], row["key"])] = {f: row["b"].get(f) for f in BUILD_FIELDS}
-    return out
+            linked.setdefault(row["ref"], set()).add(row["key"])
+            if row["mine"]:
+                fields[(row["ref"], row["key"])] = {f: row["b"].get(f) for f in BUILD_FIELDS}
+    return fields, linked
 
 
 def trim(graph: "Graph", refs: list[str], keep: int = DEFAULT_KEEP) -> None:
