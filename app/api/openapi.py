@@ -149,6 +149,7 @@ _SCHEMAS: dict = {
                        "error": {"type": ["string", "null"]}, "started_at": {"type": ["integer", "null"]},
                        "finished_at": {"type": ["integer", "null"]}, "seconds": {"type": ["number", "null"]},
                        "counts": {"type": "object"},
+                       "stale": {"type": "boolean", "description": "running without progress for 15 minutes"},
                        "progress": {"type": "object", "properties": {
                            "stage": {"type": ["string", "null"]}, "done": _INT, "total": _INT,
                            "updated_at": {"type": ["integer", "null"]}}},
@@ -172,7 +173,7 @@ _SEARCH_HIT = {"type": "object", "required": ["doctype", "ref", "kind", "name", 
 _SEARCH_RESULT = {"type": "object", "required": ["query", "total", "page", "limit", "pages", "items", "facets"],
                   "properties": {
     "query": _STR, "engine": _STR, "total": {"type": "integer", "minimum": 0},
-    "total_exact": {"type": "boolean", "description": "false: more matched than the 1,000 ranked; total is a lower bound"},
+    "total_exact": {"type": "boolean", "description": "false: more matched than the 500 ranked; total is a lower bound"},
     "page": {"type": "integer"},
     "limit": {"type": "integer"}, "pages": {"type": "integer"}, "filters": {"type": "object"},
     "items": {"type": "array", "items": _SEARCH_HIT},
@@ -347,7 +348,7 @@ def _paths() -> dict:
                     ("owner", "Only these owners (refs; `name` means group:default/name)"),
                     ("type", "Only these spec.type values"), ("lifecycle", "Only these lifecycles"),
                     ("tag", "Only results carrying every one of these tags"))],
-                _q("page", {"type": "integer", "minimum": 1}, "Page number, from 1 (page*limit <= 1000: the best 1,000 matches are ranked)"),
+                _q("page", {"type": "integer", "minimum": 1}, "Page number, from 1 (page*limit <= 500: the best 500 matches are ranked)"),
                 _q("limit", {"type": "integer", "minimum": 1, "maximum": 100}, "Results per page (default 20)"),
             ], op_id="search")},
         "/search/suggest": {"get": _op(
