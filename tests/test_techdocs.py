@@ -378,7 +378,7 @@ def test_trellis_docs_build_on_the_command_line(docs_repo, neo4j_uri, storage, m
     assert re.match(r"component:default/fancy-docs: built 1 page in [\d.]+s", ok.output)
     same = runner.invoke(main, ["docs", "build", "component:default/fancy-docs"])
     assert same.exit_code == 0 and "docs unchanged since the last build" in same.output
-    failed = runner.invoke(main, ["docs", "build", "component:default/hooked-docs"])
+    failed = runner.invoke(main, ["docs", "build", "component:default/hooked-docs", "--force"])
     assert failed.exit_code == 2 and "`hooks` is not allowed" in failed.output
     missing = runner.invoke(main, ["docs", "build", "component:default/nope"])
     assert missing.exit_code == 1 and "not in the catalog" in missing.output
@@ -422,7 +422,12 @@ def test_the_ingest_time_trigger_rebuilds_only_what_changed(docs_repo, storage):
 
     graph, repo = docs_repo["graph"], docs_repo["repo"]
     (repo / "fancy/docs/index.md").write_text("# Fancy docs\n\nRewritten for the trigger.\n")
+    hooked_builds = len(techdocs.list_builds(graph, HOOKED))
     outcomes = {o.ref: o for o in rebuild_changed(graph, storage, [PLAIN, FANCY, HOOKED])}
     assert outcomes[FANCY].status == "succeeded" and outcomes[PLAIN].status == "unchanged"
-    assert outcomes[HOOKED].status == "failed"            # still refused, and recorded again
+    # still refused, with the same reason, but not attempted again until mkdocs.yml changes
+    assert outcomes[HOOKED].status == "failed" and "`hooks` is not allowed" in outcomes[HOOKED].error
+    assert len(techdocs.list_builds(graph, HOOKED)) == hooked_builds
+    (repo / "hooked/mkdocs.yml").write_text("site_name: Hooked, fixed\n")
+    assert build_entity_docs(graph, HOOKED, storage, trigger="ingest").status == "succeeded"
     assert techdocs.latest_build(graph, FANCY)["trigger"] == "ingest"

@@ -23,7 +23,7 @@ from docs_builder.pages import Page, extract, page_path
 from docs_builder.runner import RunLimits, run_mkdocs
 from docs_builder.source import resolve, techdocs_ref_of
 from docs_builder.storage import Storage, entity_key
-from docs_builder.tree import TreeLimits, collect, stage
+from docs_builder.tree import TreeLimits, collect, config_hash, stage
 from graph import techdocs
 from graph.entities import get_entity
 
@@ -114,6 +114,9 @@ def build_entity_docs(graph: "Graph", ref: str, storage: Storage, *, force: bool
                       limits: Limits = Limits()) -> BuildOutcome:
     """Build and publish one entity's docs when they changed (or `force`); the outcome is also recorded.
 
+    Unchanged input is not built again: after a success the outcome is "unchanged", after a failure it is
+    that failure again (same record, no new attempt) until the input changes or `force` is given.
+
     LookupError: the entity is not in the catalog or has no techdocs-ref (nothing to record).
     graph.techdocs.BuildInProgress: a build of this entity is running. Everything about the user's
     repository (missing folder, refused mkdocs.yml, MkDocs error, limits) is a failed build record.
@@ -138,7 +141,15 @@ def build_entity_docs(graph: "Graph", ref: str, storage: Storage, *, force: bool
         techdocs.finish_build(graph, build_id, status="failed", now=_now(), error=error.message, log=log)
         return BuildOutcome(ref, "failed", build_id, hash, error.message, seconds=time.monotonic() - started)
 
+    def failed_before(hash: str | None) -> BuildOutcome | None:
+        """The last build failed on exactly this input: report it again instead of repeating it."""
+        last = techdocs.latest_build(graph, ref)
+        if force or hash is None or not last or last["status"] != "failed" or last["hash"] != hash:
+            return None
+        return BuildOutcome(ref, "failed", last["id"], hash, last["error"], seconds=time.monotonic() - started)
+
     # get
+    config_bytes = b""
     try:
         source = resolve(entity)
         config_file, config_bytes = _read_config(source.folder)
@@ -147,9 +158,14 @@ def build_entity_docs(graph: "Graph", ref: str, storage: Storage, *, force: bool
         notes.extend(safe.warnings)
         tree = collect(source.root, source.folder, safe.docs_dir, config_bytes, limits.tree)
     except DocsBuildError as exc:
-        return fail(None, exc, None)
+        # A refused or broken mkdocs.yml fails the same way until the file changes: key it by the file.
+        hash = config_hash(config_bytes) if config_bytes else None
+        return failed_before(hash) or fail(None, exc, hash)
     if tree.skipped:
         notes.append(f"not copied (links outside the repository): {', '.join(tree.skipped[:20])}")
+    again = failed_before(tree.hash)
+    if again is not None:
+        return again
     if not force:
         last = techdocs.latest_success(graph, ref)
         current = storage.manifest(key)

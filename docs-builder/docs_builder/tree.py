@@ -72,6 +72,11 @@ def collect(root: Path, folder: Path, docs_dir: str, config_bytes: bytes,
     return DocsTree(config_bytes=config_bytes, files=files, skipped=sorted(skipped), hash=digest.hexdigest())
 
 
+def config_hash(config_bytes: bytes) -> str:
+    """The hash of a build that failed on its mkdocs.yml alone (no docs tree was read)."""
+    return hashlib.sha256(BUILDER_VERSION.encode() + b"\0config\0" + config_bytes).hexdigest()
+
+
 def stage(tree: DocsTree, dest: Path) -> None:
     """Copy the tree's files (regular files only) under `dest`."""
     for rel, real in tree.files:
