@@ -5,12 +5,16 @@ Written by ingest.sync through graph.write (record_source, record_run); read her
 from __future__ import annotations
 
 import json
+import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from graph.driver import Graph
 
 _COUNTS = ("added", "updated", "unchanged", "removed", "rejected", "conflicts", "files", "reused_files")
+# A running run whose progress has not moved for this long most likely lost its worker (killed without a
+# redelivery yet): flagged `stale` so people stop waiting for it. Long stages report at least per stage.
+STALE_AFTER_MS = 15 * 60 * 1000
 _RUN_COUNTS = ("added", "updated", "unchanged", "removed", "files", "reused_files", "rejected_count",
                "conflicts_count")
 
@@ -65,6 +69,8 @@ def _run(props: dict, *, full: bool) -> dict:
         "progress": {"stage": props.get("progress_stage"), "done": props.get("progress_done") or 0,
                      "total": props.get("progress_total") or 0, "updated_at": props.get("updated_at")},
     }
+    beat = props.get("updated_at") or props.get("started_at") or 0
+    out["stale"] = out["status"] == "running" and time.time() * 1000 - beat > STALE_AFTER_MS
     if full:
         out["rejected"] = json.loads(props.get("rejected") or "[]")
         out["conflicts"] = json.loads(props.get("conflicts") or "[]")

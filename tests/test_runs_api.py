@@ -206,3 +206,16 @@ def test_cli_runs_and_sync(portal_app, neo4j_uri, monkeypatch, jobs, demo_run):
     assert json.loads(queued.output)["status"] == "queued"
     twice = runner.invoke(main, ["sync", "demo"])
     assert twice.exit_code == 1 and "already has a run queued or in progress" in twice.output
+
+
+def test_a_running_run_without_progress_for_long_is_flagged_stale(portal_client, portal_app):
+    graph = portal_app.extensions["trellis.graph"]
+    long_ago = int(time.time() * 1000) - 20 * 60 * 1000
+    write.record_run(graph, {"id": "stale0000001", "source": "s", "name": "s", "target": "t", "trigger": "schedule",
+                             "status": "running", "started_at": long_ago, "updated_at": long_ago})
+    write.record_run(graph, {"id": "fresh0000001", "source": "s", "name": "s", "target": "t", "trigger": "schedule",
+                             "status": "running", "started_at": long_ago})
+    sources.record_progress(graph, "fresh0000001", "fetching", 1, 2)   # moved just now
+    assert portal_client.get("/api/v1/ingest/runs/stale0000001").get_json()["stale"] is True
+    assert portal_client.get("/api/v1/ingest/runs/fresh0000001").get_json()["stale"] is False
+    assert "stalled" in portal_client.get("/runs/stale0000001").get_data(as_text=True)
