@@ -68,8 +68,11 @@ def start_session(principal: Principal, *, remember: bool = False) -> None:
 
 
 def end_session() -> None:
+    """Sign out: pages rendered later in this same request see nobody signed in."""
     logout_user()
     session.clear()
+    g.trellis_principal = None
+    g.pop("trellis_subject", None)
 
 
 def current_principal() -> Principal | None:
