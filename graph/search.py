@@ -607,3 +607,15 @@ def source_refs(graph: "Graph", source: str) -> set[str]:
     """The refs a location owns now (to find what an external index must forget)."""
     return {r["ref"] for r in graph.read(
         "MATCH (n:Entity {source: $source}) WHERE NOT n:Unresolved RETURN n.ref AS ref", source=source)}
+
+
+def mark_index_stale(graph: "Graph", index: str, stale: bool = True) -> None:
+    """Remember that an external index missed an update (its cluster was down during an ingest), so the next
+    update rebuilds it instead of applying only its own run."""
+    graph.write("MERGE (m:CatalogMeta {key: $key}) SET m.stale = $stale, m.updated_at = timestamp()",
+                key=f"search-index:{index}", stale=stale)
+
+
+def index_is_stale(graph: "Graph", index: str) -> bool:
+    rows = graph.read("MATCH (m:CatalogMeta {key: $key}) RETURN m.stale AS stale", key=f"search-index:{index}")
+    return bool(rows and rows[0]["stale"])

@@ -170,3 +170,33 @@ def test_docs_pages_follow_after_a_docs_build(engine, node, loaded, monkeypatch)
     doc_pages_changed(graph, "component:default/ledger")
     assert [h.page["path"] for h in engine.search(SearchQuery("checklist")).hits] == ["close.md"]
     assert engine.search(SearchQuery("reconciliation")).total == 0     # the replaced page is gone
+
+
+def test_a_missed_update_heals_on_the_next_ingest(engine, node, loaded, monkeypatch, tmp_path):
+    import plugins.search
+    from graph.search import index_is_stale
+
+    graph, _ = loaded
+    monkeypatch.setattr(plugins.search, "_engines", {})
+    monkeypatch.setenv("TRELLIS_SEARCH_ENGINE", "opensearch")
+    monkeypatch.setenv("TRELLIS_SEARCH_INDEX", engine.alias)
+    import plugins.registry as reg
+    monkeypatch.setattr(reg, "_cached", load_registry())
+    monkeypatch.setenv("TRELLIS_OPENSEARCH_URL", "http://127.0.0.1:1")        # the cluster is down
+    folder = tmp_path / "late"
+    folder.mkdir()
+    (folder / "catalog-info.yaml").write_text(
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: latecomer}\n"
+        "spec: {type: service, lifecycle: production, owner: group:default/payments-team}\n")
+    first = ingest(graph, str(folder))
+    run_after_ingest(graph, first)                 # logged, the run itself stays ok
+    assert index_is_stale(graph, engine.alias)
+    monkeypatch.setattr(plugins.search, "_engines", {})
+    monkeypatch.setenv("TRELLIS_OPENSEARCH_URL", node.url)                    # back
+    (folder / "other.yaml").write_text(
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: second-comer}\n"
+        "spec: {type: service, lifecycle: production, owner: group:default/payments-team}\n")
+    second = ingest(graph, str(folder))
+    run_after_ingest(graph, second)
+    assert not index_is_stale(graph, engine.alias)
+    assert refs(engine.search(SearchQuery("latecomer")))[:1] == ["component:default/latecomer"]

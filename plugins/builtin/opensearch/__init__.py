@@ -48,7 +48,15 @@ def after_ingest(graph: "Graph", result) -> None:
 
     if configured_engine() not in FLAVORS or getattr(result, "dry_run", False):
         return
-    engine_for(graph).update_source(result.source, result.run)
+    engine = engine_for(graph)
+    try:
+        engine.update_source(result.source, result.run)
+    except Exception:
+        # This run's changes did not reach the index: the next update rebuilds it whole (self-healing).
+        from graph.search import mark_index_stale
+
+        mark_index_stale(graph, engine.alias)
+        raise
 
 
 def register(registry: "Registry") -> None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from graph.search import (DOCPAGE_FIELDS, ENTITY_FIELDS, FACET_TOP, FACETS, SearchHit, SearchQuery,
                           SearchResult, SearchUnavailable, doc_page_documents, entity_documents, exact_forms,
-                          highlight, query_terms, query_words, source_refs)
+                          highlight, index_is_stale, mark_index_stale, query_terms, query_words, source_refs)
 from graph.visibility import EVERYTHING, Visibility
 
 if TYPE_CHECKING:
@@ -372,8 +372,10 @@ class ElasticsearchApiEngine:
     def update_source(self, source: str, run: str | None = None) -> dict:
         """Apply one ingest run of `source`: upsert what the run wrote (and its pages), delete what the
         location no longer has. Without an index yet, build it whole."""
-        if not self.backend.alias_indices(self.alias):
-            return {"rebuilt": self.rebuild()}
+        if not self.backend.alias_indices(self.alias) or index_is_stale(self.graph, self.alias):
+            report = self.rebuild()
+            mark_index_stale(self.graph, self.alias, False)
+            return {"rebuilt": report}
         changed: list[str] = []
         for rows in entity_documents(self.graph, source=source, run=run):
             self.backend.bulk(self._operations((entity_doc(r) for r in rows), self.alias))
