@@ -322,3 +322,29 @@ def test_unchanged_resync_writes_nothing_and_uses_conditional_requests(graph, ca
     assert graph.read("MATCH (b:Build) RETURN b.key AS k, b.status AS s ORDER BY k") == before
     runs = graph.read("MATCH ()-[r:HAS_BUILD]->() RETURN collect(DISTINCT r.run) AS runs")[0]["runs"]
     assert runs == ["run1"]                                    # nothing rewritten
+
+
+def test_a_configured_jenkins_source_runs_through_the_job_runner(graph, catalog, redis_url, monkeypatch):
+    """The sources file names the provider; the registry loaded from entry points finds it; the run is recorded."""
+    import redis
+
+    from graph import sources
+    from ingest.jobs.config import parse_config
+    from ingest.jobs.locks import SourceLock
+    from ingest.jobs.runner import run_once
+
+    monkeypatch.setattr(ApiClient, "_wait", lambda self, s: None)
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    with RecordedServer() as server:
+        server.json("/job/platform/job/inventory/api/json", recorded("jenkins_builds.json"))
+        server.json("/job/platform/job/billing/api/json", {"message": "gone"}, status=404)
+        config = parse_config({"sources": [{"name": "jenkins-main", "provider": "jenkins",
+                                            "options": {"url": server.url, "keep": 10}}]})
+        outcome = run_once(graph, "jenkins-main", trigger="schedule", force=False, run_id="jenk00000001",
+                           lock=SourceLock(client, ttl=60), config=config)
+    assert outcome.status == "partial" and outcome.result["added"] == 4
+    run = sources.get_run(graph, "jenk00000001")
+    assert (run["status"], run["trigger"], run["name"]) == ("partial", "schedule", "jenkins-main")
+    assert run["counts"]["added"] == 4 and run["rejected"][0]["file"] == "platform/billing"
+    assert len(_builds(graph, "component:default/inventory")) == 4
