@@ -122,8 +122,7 @@ def cleanup(graph: "Graph", source: str, seen: list[dict], keep_refs: Iterable[s
         "MATCH (e:Entity)-[r:HAS_BUILD {source: $source}]->(:Build) WHERE NOT e.ref IN $covered DELETE r",
         source=source, covered=covered,
     ).counters.relationships_deleted
-    if deleted:
-        _drop_orphans(graph)
+    _drop_orphans(graph)   # also builds of entities removed from the catalog since the last run
     return deleted
 
 

@@ -348,3 +348,17 @@ def test_a_configured_jenkins_source_runs_through_the_job_runner(graph, catalog,
     assert (run["status"], run["trigger"], run["name"]) == ("partial", "schedule", "jenkins-main")
     assert run["counts"]["added"] == 4 and run["rejected"][0]["file"] == "platform/billing"
     assert len(_builds(graph, "component:default/inventory")) == 4
+
+
+def test_builds_of_an_entity_removed_from_the_catalog_go_at_the_next_sync(graph, catalog, monkeypatch):
+    monkeypatch.setattr(ApiClient, "_wait", lambda self, s: None)
+    with RecordedServer() as server:
+        server.json("/job/platform/job/inventory/api/json", recorded("jenkins_builds.json"))
+        server.json("/job/platform/job/billing/api/json", {"builds": []})
+        JenkinsProvider().sync(_ctx(graph, server, "run1"))
+        assert graph.read("MATCH (b:Build) RETURN count(b) AS n")[0]["n"] == 4
+        docs = CATALOG.split("---\n")
+        (catalog / "catalog-info.yaml").write_text("---\n".join(d for d in docs if "name: inventory" not in d))
+        assert ingest(graph, str(catalog)).removed == 1
+        JenkinsProvider().sync(_ctx(graph, server, "run2"))
+    assert graph.read("MATCH (b:Build) RETURN count(b) AS n")[0]["n"] == 0
