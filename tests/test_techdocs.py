@@ -431,3 +431,25 @@ def test_the_ingest_time_trigger_rebuilds_only_what_changed(docs_repo, storage):
     (repo / "hooked/mkdocs.yml").write_text("site_name: Hooked, fixed\n")
     assert build_entity_docs(graph, HOOKED, storage, trigger="ingest").status == "succeeded"
     assert techdocs.latest_build(graph, FANCY)["trigger"] == "ingest"
+
+
+def test_readers_who_may_not_write_see_no_build_button_and_cannot_build(docs_repo, neo4j_uri, storage):
+    from app import create_app
+
+    viewer_app = create_app({"NEO4J_URI": neo4j_uri, "TESTING": True, "TRELLIS_ENV": "development",
+                             "TRELLIS_GUEST_ROLE": "viewer"})
+    viewer_app.extensions["trellis.docs_storage"] = storage
+    try:
+        viewer = viewer_app.test_client()
+        tab = viewer.get("/catalog/default/component/plain-docs?tab=docs")
+        assert tab.status_code == 200 and "Plain docs home" in docs_html(tab)
+        assert 'data-action="build-docs"' not in tab.get_data(as_text=True)
+        token = re.search(r'<meta name="csrf-token" content="([^"]+)"', tab.get_data(as_text=True))
+        assert token     # a valid CSRF token: the refusal below is the access check, not CSRF
+        before = len(techdocs.list_builds(docs_repo["graph"], PLAIN))
+        refused = viewer.post("/docs/default/component/plain-docs/build", data={"force": "1"},
+                              headers={"X-CSRF-Token": token.group(1)})
+        assert refused.status_code == 403
+        assert len(techdocs.list_builds(docs_repo["graph"], PLAIN)) == before
+    finally:
+        viewer_app.extensions["trellis.graph"].close()

@@ -74,7 +74,8 @@ def test_page_urls_follow_mkdocs_directory_urls():
 # ------------------------------------------------------------------ paths and keys
 
 
-@pytest.mark.parametrize("path", ["../x", "a/../../x", "/etc/passwd", "a//b", "a\\b", "a/./b", "..", "a/\x00"])
+@pytest.mark.parametrize("path", ["../x", "a/../../x", "/etc/passwd", "a//b", "a\\b", "a/./b", "..", "a/\x00",
+                                  "a%2f..", "c:/x", "a\nb"])
 def test_site_paths_that_could_escape_are_refused(path):
     assert safe_path(path) is None
 
@@ -82,6 +83,7 @@ def test_site_paths_that_could_escape_are_refused(path):
 def test_site_paths_and_entity_keys():
     assert safe_path("guides/setup/") == "guides/setup/"
     assert safe_path("assets/diagram.png") == "assets/diagram.png"
+    assert safe_path("über/seite/") == "über/seite/"      # MkDocs pages may have non-ASCII names
     assert entity_key("component:default/payments-service") == "default/component/payments-service"
     with pytest.raises(ValueError):
         entity_key("component:../x")

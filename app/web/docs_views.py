@@ -164,6 +164,7 @@ def _entity_context(ref: str, entity: dict) -> dict:
         "entity": entity, "ref": ref, "owner": first_relation(entity, "ownedBy"),
         "system": first_relation(entity, "partOf", "system"), "techdocs_ref": techdocs_ref_of(entity),
         "build": techdocs.latest_build(get_graph(), ref), "docs_url": docs_url,
+        "can_build": access.can("write", entity=entity),
     }
 
 

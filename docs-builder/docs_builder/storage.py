@@ -35,7 +35,9 @@ SAFE_TYPES = {
     ".webp": "image/webp", ".avif": "image/avif", ".bmp": "image/bmp", ".ico": "image/x-icon",
     ".svg": "image/svg+xml", ".pdf": "application/pdf", ".txt": "text/plain", ".csv": "text/csv",
 }
-_SEGMENT = re.compile(r"^[A-Za-z0-9_.@~+ -][A-Za-z0-9_.@~+ ()-]*$")
+# One path segment: any printable text (MkDocs pages may have non-ASCII names) but no separators, controls
+# or characters that mean something else to a filesystem or a URL parser.
+_SEGMENT = re.compile(r'^[^\x00-\x1f\x7f/\\:*?"<>|#%]+$')
 _SKIP_PREFIXES = ("assets/javascripts/", "assets/stylesheets/", "search/")
 
 
