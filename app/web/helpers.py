@@ -10,6 +10,8 @@ from urllib.parse import quote
 from flask import url_for
 from werkzeug.datastructures import MultiDict
 
+from graph.techdocs import TECHDOCS_ANNOTATION
+
 # Backstage's default kind per relation field: a ref of that kind is shown without its kind prefix.
 DEFAULT_KIND_FOR = {
     "ownedBy": "group", "partOf": "system", "providesApi": "api", "consumesApi": "api",
@@ -45,9 +47,6 @@ TABS_BY_KIND = {
     "user": ("overview", "ownership", "relations", "graph"),
 }
 DEFAULT_TABS = ("overview", "relations", "graph")
-
-
-TECHDOCS_ANNOTATION = "backstage.io/techdocs-ref"
 
 
 def tabs_for(kind: str, entity: dict | None = None) -> tuple[str, ...]:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from docs_builder.config import confined
 from docs_builder.errors import DocsBuildError
+from graph.techdocs import TECHDOCS_ANNOTATION
 
-TECHDOCS_ANNOTATION = "backstage.io/techdocs-ref"
 MANAGED_BY_LOCATION = "backstage.io/managed-by-location"
 MANAGED_BY_ORIGIN = "backstage.io/managed-by-origin-location"
 _TREE = re.compile(r"^(?P<repo>https?://[^?#]+?)(?:/-)?/(?:tree|blob)/[^/]+(?:/(?P<path>.*))?$")
