@@ -14,7 +14,7 @@ from functools import lru_cache
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from graph import sources, write
 from ingest.cache import FileEntry, IngestCache, ingest_lock
@@ -87,7 +87,8 @@ def source_key(target: str) -> str:
 
 def ingest(graph: "Graph | None", target: str, *, dry_run: bool = False, guard: RemovalGuard | None = None,
            progress: Progress | None = None, trigger: str = "manual", run_id: str | None = None,
-           name: str | None = None, allowed_kinds: frozenset[str] | None = None) -> IngestResult:
+           name: str | None = None, allowed_kinds: frozenset[str] | None = None,
+           patterns: Sequence[str] | None = None) -> IngestResult:
     """Ingest a descriptor file, a directory, or a git repository (local path or URL).
 
     `allowed_kinds` (lower-case) are the catalog rules for this location: documents of other kinds are
@@ -96,12 +97,14 @@ def ingest(graph: "Graph | None", target: str, *, dry_run: bool = False, guard: 
     Every real run (not dry runs) is recorded as an `:IngestRun`, failed ones too, and bumps the catalog
     version so cached read answers (facets, totals) expire. `name` is the configured source that triggered
     it (a scheduled `git` source); ownership stays with the location itself, so the CLI and a schedule
-    ingesting the same location agree on who owns its entities.
+    ingesting the same location agree on who owns its entities. `patterns` (globs relative to a directory)
+    replace the discovery of `catalog-info.yaml` files.
     """
     key = source_key(target)
     result = IngestResult(source=key, target=target, run=run_id or new_run_id(), dry_run=dry_run)
     return _recorded(graph, result, trigger=trigger, name=name or key, progress=progress,
-                     body=lambda step: _ingest_files(graph, target, key, result, guard, step, allowed_kinds))
+                     body=lambda step: _ingest_files(graph, target, key, result, guard, step, allowed_kinds,
+                                                     patterns))
 
 
 def ingest_entities(graph: "Graph | None", source: str, entities: Iterable[tuple[str, dict]], *, target: str,
@@ -220,7 +223,8 @@ class _Batch:
 
 
 def _ingest_files(graph: "Graph | None", target: str, key: str, result: IngestResult, guard: RemovalGuard | None,
-                  progress: Progress, allowed_kinds: frozenset[str] | None = None) -> IngestResult:
+                  progress: Progress, allowed_kinds: frozenset[str] | None = None,
+                  patterns: Sequence[str] | None = None) -> IngestResult:
     """Get for a location: read its descriptor files (skipping unchanged ones), then `_apply`."""
     started = time.perf_counter()
     progress("reading", 0, 0)
@@ -228,11 +232,16 @@ def _ingest_files(graph: "Graph | None", target: str, key: str, result: IngestRe
     mine = write.stored_by_source(graph, key) if graph is not None else {}
     cache = IngestCache.for_location(key, graph.settings.uri if graph is not None else "")
     # Under catalog rules every file is read again: a file cached from an unrestricted run must not slip by.
-    read = read_catalog(path, root=root, reusable=_reusable(cache, mine) if allowed_kinds is None else {})
+    try:
+        read = read_catalog(path, root=root, reusable=_reusable(cache, mine) if allowed_kinds is None else {},
+                            patterns=patterns)
+    except ValueError as exc:   # a glob reaching outside the location
+        raise IngestError(str(exc)) from None
     result.files = len(read.files)
     result.reused_files = len(read.reused)
     if not read.files:
-        raise IngestError(f"no catalog-info.yaml (or .yml) descriptor files found under {target}")
+        wanted = " or ".join(patterns) if patterns else "catalog-info.yaml (or .yml)"
+        raise IngestError(f"no {wanted} descriptor files found under {target}")
     result.rejected.extend(r.as_dict() for r in read.rejections)
     batch = _Batch(
         documents=[(str(d.file), _shown(d.file, root), d.index, d.entity) for d in read.documents],

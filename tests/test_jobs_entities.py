@@ -306,3 +306,29 @@ def test_the_task_retries_transient_failures_and_the_run_ends_ok(graph, redis_ur
     assert [n for n, _ in delays] == [0, 1] and delays[1][1] == 42   # the provider's retry_after wins
     run = sources.get_run(graph, "flaky0000001")
     assert (run["status"], run["trigger"], run["counts"]["added"]) == ("ok", "schedule", 1)
+
+
+def test_git_source_discovers_descriptors_by_glob(graph, redis_lock, tmp_path):
+    for path, name in (("services/pay/catalog-info.yaml", "pay"), ("services/web/catalog-info.yaml", "web"),
+                       ("tools/catalog-info.yaml", "tool"), ("services/api/api.catalog.yaml", "api"),
+                       ("node_modules/x/catalog-info.yaml", "vendored")):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(textwrap.dedent(f"""
+            apiVersion: backstage.io/v1alpha1
+            kind: Component
+            metadata: {{name: {name}}}
+            spec: {{type: service, lifecycle: production, owner: team}}
+        """))
+    config = parse_config({"sources": [{"name": "globbed", "provider": "git", "options": {
+        "target": ".", "glob": ["services/*/catalog-info.yaml", "**/*.catalog.yaml"]}}]},
+        path=str(tmp_path / "trellis.yaml"))
+    outcome = run_once(graph, "globbed", trigger="manual", force=False, run_id="glob00000001", lock=redis_lock,
+                       config=config, plugins=load_registry())
+    assert outcome.status == "ok", outcome
+    assert set(stored(graph)) == {"component:default/pay", "component:default/web", "component:default/api"}
+    escaping = parse_config({"sources": [{"name": "out", "provider": "git", "options": {
+        "target": ".", "glob": "../*/catalog-info.yaml"}}]}, path=str(tmp_path / "trellis.yaml"))
+    with pytest.raises(IngestError, match="must be relative to the location, without '..'"):
+        run_once(graph, "out", trigger="manual", force=False, run_id="glob00000002", lock=redis_lock,
+                 config=escaping, plugins=load_registry())
+    assert len(stored(graph)) == 3

@@ -7,7 +7,7 @@ no escaping the tree). Order: a directory's own files first, then its subdirecto
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 DESCRIPTOR_NAMES: tuple[str, ...] = ("catalog-info.yaml", "catalog-info.yml")
@@ -21,3 +21,17 @@ def discover(directory: Path) -> Iterator[Path]:
         for name in DESCRIPTOR_NAMES:
             if name in filenames:
                 yield Path(current) / name
+
+
+def discover_matching(directory: Path, patterns: Sequence[str]) -> Iterator[Path]:
+    """Files under `directory` matching any glob (`services/*/catalog-info.yaml`, `**/*.catalog.yaml`),
+    relative to it; the same skipped directories, no escaping through `..`, sorted, each file once."""
+    found: set[Path] = set()
+    for pattern in patterns:
+        if not pattern or Path(pattern).is_absolute() or ".." in Path(pattern).parts:
+            raise ValueError(f"glob {pattern!r} must be relative to the location, without '..'")
+        for path in directory.glob(pattern):
+            parts = path.relative_to(directory).parts[:-1]
+            if path.is_file() and not any(p.startswith(".") or p in SKIPPED_DIRS for p in parts):
+                found.add(path)
+    yield from sorted(found)

@@ -13,9 +13,9 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
-from .discovery import discover
+from .discovery import discover, discover_matching
 from .files import FileProblem, read_text
 from .limits import Limits
 from .locations import location_targets
@@ -205,7 +205,7 @@ def _pool(wanted: bool) -> Iterator[ProcessPoolExecutor | None]:
 
 
 def read_catalog(target: Path, *, root: Path | None = None, limits: Limits = Limits(),
-                 reusable: dict[Path, Reusable] | None = None) -> ReadResult:
+                 reusable: dict[Path, Reusable] | None = None, patterns: Sequence[str] | None = None) -> ReadResult:
     """Read a descriptor file, or every `catalog-info.y[a]ml` under a directory, plus Location targets.
 
     `root` (default: the directory itself, or the file's parent) bounds every file read, including
@@ -216,6 +216,8 @@ def read_catalog(target: Path, *, root: Path | None = None, limits: Limits = Lim
     earlier read the caller knows is still stored: such a file, if its text is unchanged and it uses no
     substitution (whose inputs could have changed), is not parsed again; it lands in `result.reused` and only
     its Locations' targets are followed.
+
+    `patterns` (globs relative to a directory target) replace the `catalog-info.y[a]ml` discovery.
     """
     target = Path(target)
     if not target.exists():
@@ -227,5 +229,8 @@ def read_catalog(target: Path, *, root: Path | None = None, limits: Limits = Lim
         resolved.relative_to(base)
     except ValueError:
         raise ValueError(f"{target} is outside the catalog root {base}") from None
-    initial = list(discover(resolved)) if is_dir else [resolved]
+    if patterns and is_dir:
+        initial = list(discover_matching(resolved, patterns))
+    else:
+        initial = list(discover(resolved)) if is_dir else [resolved]
     return _Reader(base, limits, reusable).run(initial)

@@ -1,7 +1,8 @@
 """The git provider: get (read the location) -> transform/load/cleanup (ingest.sync.ingest) -> facts.
 
-Options: `target` (a path, relative to the config file, or a git URL). Ownership of the entities stays with
-the location itself (`file:/abs/path` or `url:<git url>`), so a schedule and `trellis ingest` of the same
+Options: `target` (a path, relative to the config file, or a git URL) and optional `glob` (one or more
+patterns relative to it, e.g. `services/*/catalog-info.yaml`, instead of every `catalog-info.yaml`).
+Ownership of the entities stays with the location itself (`file:/abs/path` or `url:<git url>`), so a schedule and `trellis ingest` of the same
 location agree; the run is recorded under the configured source name too.
 """
 from __future__ import annotations
@@ -27,13 +28,24 @@ def resolve_target(target: object, base_dir: str | None) -> str:
     return str((Path(base_dir) / target).resolve())
 
 
+def globs(value: object) -> list[str] | None:
+    """options.glob: one pattern or a list (relative to the location), e.g. `services/*/catalog-info.yaml`."""
+    if value is None:
+        return None
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items or not all(isinstance(v, str) and v.strip() for v in items):
+        raise IngestError("options.glob must be a glob or a list of globs, e.g. services/*/catalog-info.yaml")
+    return [v.strip() for v in items]
+
+
 class GitProvider(Provider):
     name = "git"
 
     def sync(self, ctx: SyncContext) -> IngestResult:
         target = resolve_target(ctx.options.get("target"), ctx.base_dir)
         result = ingest(ctx.graph, target, guard=ctx.removal_guard(), progress=ctx.progress,
-                        trigger=ctx.trigger, run_id=ctx.run_id, name=ctx.source)
+                        trigger=ctx.trigger, run_id=ctx.run_id, name=ctx.source,
+                        patterns=globs(ctx.options.get("glob")))
         try:
             self.record_facts(ctx, target)
         except Exception as exc:   # facts are extras: the catalog run itself succeeded and stays recorded
