@@ -160,3 +160,22 @@ def documented_entities(graph: "Graph", visibility: "Visibility") -> list[dict]:
             "build": _record(r["build"]), "last_success": _record(r["success"]),
         })
     return out
+
+
+def stale_docs(graph: "Graph") -> list[str]:
+    """Refs whose docs should go: build records of entities that left the catalog (or became placeholders)
+    and of entities that no longer carry the techdocs-ref annotation."""
+    rows = graph.read(
+        "MATCH (b:DocsBuild) "
+        "OPTIONAL MATCH (e:Entity)-[:HAS_DOCS]->(b) "
+        "WITH b.entity_ref AS ref, e "
+        "WHERE e IS NULL OR e:Unresolved OR NOT coalesce(e.descriptor, '') CONTAINS $key "
+        "RETURN DISTINCT ref ORDER BY ref",
+        key=f'"{TECHDOCS_ANNOTATION}"',
+    )
+    return [r["ref"] for r in rows]
+
+
+def delete_builds(graph: "Graph", ref: str) -> None:
+    """Forget every build record of `ref` (attached or orphaned)."""
+    graph.write("MATCH (b:DocsBuild {entity_ref: $ref}) DETACH DELETE b", ref=ref)

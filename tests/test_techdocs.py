@@ -12,6 +12,7 @@ import pytest
 from docs_builder.build import build_entity_docs
 from docs_builder.storage import LocalStorage
 from graph import techdocs
+from graph.visibility import EVERYTHING as EVERYTHING_VIS
 
 PLAIN = "component:default/plain-docs"
 FANCY = "component:default/fancy-docs"
@@ -435,10 +436,12 @@ def test_the_ingest_time_trigger_rebuilds_only_what_changed(docs_repo, storage):
 
 def test_readers_who_may_not_write_see_no_build_button_and_cannot_build(docs_repo, neo4j_uri, storage):
     from app import create_app
+    from app.auth import access
 
     viewer_app = create_app({"NEO4J_URI": neo4j_uri, "TESTING": True, "TRELLIS_ENV": "development",
                              "TRELLIS_GUEST_ROLE": "viewer"})
     viewer_app.extensions["trellis.docs_storage"] = storage
+    access.forget_subjects()   # the process caches the guest's role; this app's guest is a viewer
     try:
         viewer = viewer_app.test_client()
         tab = viewer.get("/catalog/default/component/plain-docs?tab=docs")
@@ -452,4 +455,28 @@ def test_readers_who_may_not_write_see_no_build_button_and_cannot_build(docs_rep
         assert refused.status_code == 403
         assert len(techdocs.list_builds(docs_repo["graph"], PLAIN)) == before
     finally:
+        access.forget_subjects()
         viewer_app.extensions["trellis.graph"].close()
+
+
+def test_docs_of_entities_that_lose_their_annotation_are_pruned(docs_repo, storage, client, neo4j_uri, monkeypatch):
+    from click.testing import CliRunner
+
+    from app.cli import main
+    from graph.search import doc_pages
+    from ingest.sync import ingest
+
+    graph, repo = docs_repo["graph"], docs_repo["repo"]
+    assert client.get("/docs/default/component/xss-docs/").status_code == 200 and doc_pages(graph, XSS)
+    (repo / "xss/catalog-info.yaml").write_text((repo / "xss/catalog-info.yaml").read_text().replace(
+        'backstage.io/techdocs-ref: "dir:."', "example.com/no-docs: x"))
+    assert ingest(graph, str(repo)).updated == 1
+    monkeypatch.setenv("NEO4J_URI", neo4j_uri)
+    monkeypatch.setenv("TRELLIS_DOCS_DIR", str(storage.root))
+    result = CliRunner().invoke(main, ["docs", "prune"])
+    assert result.exit_code == 0 and f"{XSS}: docs removed" in result.output, result.output
+    assert storage.manifest("default/component/xss-docs") is None and doc_pages(graph, XSS) == []
+    assert techdocs.list_builds(graph, XSS) == []
+    assert client.get("/docs/default/component/xss-docs/").status_code == 404
+    assert XSS not in {i["ref"] for i in techdocs.documented_entities(graph, EVERYTHING_VIS)}
+    assert CliRunner().invoke(main, ["docs", "prune"]).output.strip() == "Nothing to prune."

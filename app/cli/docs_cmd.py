@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import click
 
 from app.cli.catalog_cmd import emit_json, fail, open_graph
-from docs_builder.build import build_entity_docs, rebuild_changed
+from docs_builder.build import build_entity_docs, prune_docs, rebuild_changed
 from docs_builder.storage import StorageError, storage_from_config
 from graph import techdocs
 from graph.model import RefError, parse_ref
@@ -113,3 +113,15 @@ def list_cmd(as_json: bool) -> None:
     for i in items:
         state = i["build"]["status"] if i["build"] else "not built"
         click.echo(f"{i['ref']:<50}  {state:<9}  {i['techdocs_ref']}")
+
+
+@docs.command("prune")
+def prune() -> None:
+    """Remove the sites, search pages and build records of entities that were removed or lost their docs."""
+    storage = _storage()
+    with open_graph() as graph:
+        pruned = prune_docs(graph, storage)
+    for ref in pruned:
+        click.echo(f"{ref}: docs removed")
+    if not pruned:
+        click.echo("Nothing to prune.")

@@ -231,3 +231,24 @@ def rebuild_changed(graph: "Graph", storage: Storage, refs: Iterable[str] | None
         except (techdocs.BuildInProgress, LookupError):
             continue
     return outcomes
+
+
+def prune_docs(graph: "Graph", storage: Storage) -> list[str]:
+    """Cleanup: remove the published sites, search pages and build records of entities that were removed
+    or lost their techdocs-ref annotation. Returns the refs pruned."""
+    pruned = []
+    for ref in techdocs.stale_docs(graph):
+        try:
+            storage.delete(entity_key(ref))
+        except ValueError:
+            pass     # not an entity ref we could have published under
+        try:
+            search = importlib.import_module("graph.search")
+            remove = getattr(search, "remove_doc_pages", None)
+            if remove is not None:
+                remove(graph, ref)
+        except ImportError:
+            pass
+        techdocs.delete_builds(graph, ref)
+        pruned.append(ref)
+    return pruned
