@@ -69,7 +69,7 @@ def test_the_build_docs_button_queues_a_build_that_a_worker_runs(graph, worker, 
 
     monkeypatch.setenv("TRELLIS_REDIS_URL", worker["redis_url"])
     app = make_app()
-    monkeypatch.setattr(tasks, "build_docs", app.task(name="trellis.build_docs", queue=tasks.QUEUE)(tasks.run_build))
+    monkeypatch.setattr(tasks, "build_docs", app.task(name="trellis.build_docs")(tasks.run_build))
     assert tasks.enqueue_build(REF) is False          # not asked to queue: the caller builds
     monkeypatch.setenv("TRELLIS_DOCS_ASYNC", "1")
     assert tasks.enqueue_build(REF, trigger="button") is True

@@ -55,8 +55,8 @@ def run_changed(refs: list[str] | None = None) -> list[dict]:
 QUEUE = "docs"   # builds are long and CPU-bound: their own queue, consumed by the docs-builder worker
 
 if celery_app is not None:
-    build_docs = celery_app.task(name="trellis.build_docs", acks_late=True, queue=QUEUE)(run_build)
-    build_changed_docs = celery_app.task(name="trellis.build_changed_docs", acks_late=True, queue=QUEUE)(run_changed)
+    build_docs = celery_app.task(name="trellis.build_docs", acks_late=True)(run_build)
+    build_changed_docs = celery_app.task(name="trellis.build_changed_docs", acks_late=True)(run_changed)
 else:   # pragma: no cover
     build_docs = build_changed_docs = None
 
@@ -65,5 +65,13 @@ def enqueue_build(ref: str, *, force: bool = False, trigger: str = "button") -> 
     """Queue a build when TRELLIS_DOCS_ASYNC=1 and Celery is there; False means: build it yourself."""
     if os.environ.get("TRELLIS_DOCS_ASYNC") != "1" or build_docs is None:
         return False
-    build_docs.delay(ref, force, trigger)
+    build_docs.apply_async((ref, force, trigger), queue=QUEUE)
+    return True
+
+
+def enqueue_changed(refs: list[str] | None = None) -> bool:
+    """The ingest-time trigger, queued (call after an ingest run with the refs it added or updated)."""
+    if build_changed_docs is None:
+        return False
+    build_changed_docs.apply_async((refs,), queue=QUEUE)
     return True
