@@ -185,6 +185,9 @@ def _recorded(graph: "Graph | None", result: IngestResult, *, trigger: str, name
     if result.added or result.updated or result.removed:   # unchanged: cached answers stay valid
         write.bump_catalog_version(graph)
     write.record_run(graph, _run_record(result, started_at, "ok" if result.ok else "partial", None, **extra))
+    from plugins.registry import run_after_ingest
+
+    run_after_ingest(graph, result)   # plugins' hooks (search index, docs rebuilds); best effort, never fail a run
     return result
 
 

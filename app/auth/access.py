@@ -120,7 +120,10 @@ def _facts(entity: dict) -> dict:
 # ------------------------------------------------------------------------------------------ subjects
 
 def _subject_for(principal: Principal) -> Subject:
-    key = (principal.id, principal.user_ref, principal.token_owner, principal.scopes)
+    if principal.provider == "guest":   # no graph reads: nothing to cache
+        return _build_subject(principal)
+    # per app too: two apps in one process (tests, or an embedding) may grant different roles
+    key = (id(current_app.config), principal.id, principal.user_ref, principal.token_owner, principal.scopes)
     now = time.monotonic()
     with _lock:
         known = _subjects.get(key)

@@ -379,7 +379,11 @@ def _start_jobs() -> "_Jobs":
         jobs.stop()
         fail(str(exc))
     cli = [sys.executable, "-c", "from app.cli import main; main()"]
+    os.environ.setdefault("TRELLIS_DOCS_ASYNC", "1")   # the worker below builds docs: the portal queues them
     jobs.procs.append(subprocess.Popen([*cli, "worker", "--concurrency", "1"], start_new_session=True))
+    from docs_builder.tasks import enqueue_changed
+
+    enqueue_changed(None)   # the catalog was loaded before the worker existed: build what has no current docs
     if any(s.schedule is not None for s in config.sources):
         jobs.procs.append(subprocess.Popen([*cli, "beat"], start_new_session=True))
     click.echo(f"Job worker started ({len(config.sources)} configured sources"
