@@ -62,6 +62,18 @@ def page(browser, base_url):
     assert not errors, f"JavaScript or CSP errors: {errors}"
 
 
+def wait_until(page, expression: str, timeout: float = 15.0) -> None:
+    """Poll a page expression (Playwright's wait_for_function compiles strings with eval, which the portal's
+    Content-Security-Policy forbids; page.evaluate goes through the DevTools protocol and is allowed)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {expression}")
+        page.wait_for_timeout(100)
+
+
 def shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
@@ -112,10 +124,10 @@ def test_graph_draws_the_neighbourhood(page, base_url):
 
     # controls redraw in place and keep the URL shareable
     page.select_option('select[name="depth"]', "2")
-    page.wait_for_function("window.cy.nodes().length > %d" % len(expected["nodes"]))
+    wait_until(page, "window.cy.nodes().length > %d" % len(expected["nodes"]))
     assert "depth=2" in page.url
     page.check('input[name="kind"][value="component"]')
-    page.wait_for_function("window.cy.nodes().filter(n => n.data('kind') !== 'component').length === 1")
+    wait_until(page, "window.cy.nodes().filter(n => n.data('kind') !== 'component').length === 1")
 
     # a cut-off neighbourhood says so
     page.goto("/catalog/default/resource/payments-db?tab=graph&depth=3&max_nodes=10")
