@@ -34,13 +34,6 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE FULLTEXT INDEX docpage_search IF NOT EXISTS FOR (p:DocPage) ON EACH [p.title, p.text] "
     "OPTIONS {indexConfig: {`fulltext.analyzer`: 'standard-no-stop-words', `fulltext.eventually_consistent`: false}}",
     "CREATE CONSTRAINT docpage_key IF NOT EXISTS FOR (p:DocPage) REQUIRE (p.entity_ref, p.path) IS UNIQUE",
-    # Search (graph.search): full-text over entities and TechDocs pages, updated in each write transaction.
-    "CREATE FULLTEXT INDEX entity_search IF NOT EXISTS FOR (n:Entity) "
-    "ON EACH [n.name, n.title, n.description, n.tags, n.owner] "
-    "OPTIONS {indexConfig: {`fulltext.analyzer`: 'standard-no-stop-words', `fulltext.eventually_consistent`: false}}",
-    "CREATE FULLTEXT INDEX docpage_search IF NOT EXISTS FOR (p:DocPage) ON EACH [p.title, p.text] "
-    "OPTIONS {indexConfig: {`fulltext.analyzer`: 'standard-no-stop-words', `fulltext.eventually_consistent`: false}}",
-    "CREATE CONSTRAINT docpage_key IF NOT EXISTS FOR (p:DocPage) REQUIRE (p.entity_ref, p.path) IS UNIQUE",
     "CREATE CONSTRAINT repository_key IF NOT EXISTS FOR (r:Repository) REQUIRE r.key IS UNIQUE",
     "CREATE CONSTRAINT audit_event_id IF NOT EXISTS FOR (e:AuditEvent) REQUIRE e.id IS UNIQUE",
     "CREATE INDEX audit_event_at IF NOT EXISTS FOR (e:AuditEvent) ON (e.at)",
