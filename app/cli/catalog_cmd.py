@@ -381,9 +381,10 @@ def _start_jobs() -> "_Jobs":
     cli = [sys.executable, "-c", "from app.cli import main; main()"]
     os.environ.setdefault("TRELLIS_DOCS_ASYNC", "1")   # the worker below builds docs: the portal queues them
     jobs.procs.append(subprocess.Popen([*cli, "worker", "--concurrency", "1"], start_new_session=True))
-    from docs_builder.tasks import enqueue_changed
-
-    enqueue_changed(None)   # the catalog was loaded before the worker existed: build what has no current docs
+    # The catalog was loaded before the worker existed: build the docs that have no current build, in the
+    # background (a child like the others, so Ctrl-C stops it too; unchanged docs are skipped in 0.2 s).
+    jobs.procs.append(subprocess.Popen([*cli, "docs", "build", "--changed"], start_new_session=True,
+                                       stdout=subprocess.DEVNULL))
     if any(s.schedule is not None for s in config.sources):
         jobs.procs.append(subprocess.Popen([*cli, "beat"], start_new_session=True))
     click.echo(f"Job worker started ({len(config.sources)} configured sources"
