@@ -162,11 +162,9 @@ def _build_subject(principal: Principal) -> Subject:
         keys.add(f"local:{principal.subject}")
     if principal.provider == "token" and (principal.token_owner or "").startswith("service:"):
         keys.add(principal.token_owner)
-    grants = dict(role_grants(graph, sorted(keys)))
-    for key, role in (config.get("TRELLIS_ROLES") or {}).items():
-        if key.lower() in keys or key in keys:
-            grants[key] = role if RANK[role] > RANK.get(grants.get(key), -1) else grants[key]
-    roles = [role for role in grants.values() if role in RANK]
+    configured = {key.lower(): role for key, role in (config.get("TRELLIS_ROLES") or {}).items()}
+    roles = [role for role in role_grants(graph, sorted(keys)).values() if role in RANK]
+    roles += [configured[key] for key in keys if key in configured]
     default = config.get("TRELLIS_DEFAULT_ROLE")
     if default:
         roles.append(default)
