@@ -33,7 +33,9 @@ class Visibility:
             return "true"
         if self.nothing:
             return "false"
-        parts = [f"(NOT coalesce({var}.restricted, false) OR {var}.owner IN $vis_claims)"]
+        # Spelled out rather than `NOT coalesce(...)`: with the function the planner gave up the ordered index
+        # walk of filtered lists (kind=component,spec.type=service at 100k: 177 ms instead of 3 ms).
+        parts = [f"({var}.restricted IS NULL OR {var}.restricted = false OR {var}.owner IN $vis_claims)"]
         if self.hidden_kinds:
             parts.append(f"NOT toLower(coalesce({var}.kind, '')) IN $vis_hidden_kinds")
         return " AND ".join(parts)
