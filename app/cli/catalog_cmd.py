@@ -385,8 +385,9 @@ def _start_jobs() -> "_Jobs":
     # background (a child like the others, so Ctrl-C stops it too; unchanged docs are skipped in 0.2 s).
     jobs.procs.append(subprocess.Popen([*cli, "docs", "build", "--changed"], start_new_session=True,
                                        stdout=subprocess.DEVNULL))
-    if any(s.schedule is not None for s in config.sources):
+    scheduled = any(s.schedule is not None for s in config.sources)
+    if scheduled:
         jobs.procs.append(subprocess.Popen([*cli, "beat"], start_new_session=True))
     click.echo(f"Job worker started ({len(config.sources)} configured sources"
-               + (", scheduler on" if len(jobs.procs) > 1 else "") + ")")
+               + (", scheduler on" if scheduled else "") + ")")
     return jobs
