@@ -85,3 +85,9 @@ def record_progress(graph: "Graph", run_id: str, stage: str, done: int, total: i
         "r.updated_at = timestamp()",
         id=run_id, stage=stage, done=done, total=total,
     )
+
+
+def run_started_at(graph: "Graph", run_id: str) -> int | None:
+    """When a recorded run started (None: no record yet, or only queued)."""
+    rows = graph.read("MATCH (r:IngestRun {id: $id}) RETURN r.started_at AS s", id=run_id)
+    return rows[0]["s"] if rows else None

@@ -102,7 +102,7 @@ def ingest(graph: "Graph | None", target: str, *, dry_run: bool = False, guard: 
     """
     key = source_key(target)
     result = IngestResult(source=key, target=target, run=run_id or new_run_id(), dry_run=dry_run)
-    return _recorded(graph, result, trigger=trigger, name=name or key, progress=progress,
+    return recorded_run(graph, result, trigger=trigger, name=name or key, progress=progress,
                      body=lambda step: _ingest_files(graph, target, key, result, guard, step, allowed_kinds,
                                                      patterns))
 
@@ -119,7 +119,7 @@ def ingest_entities(graph: "Graph | None", source: str, entities: Iterable[tuple
     provider could not fetch this time (like an unreadable file, they remove nothing).
     """
     result = IngestResult(source=source, target=target, run=run_id or new_run_id(), dry_run=dry_run)
-    return _recorded(graph, result, trigger=trigger, name=source, progress=progress,
+    return recorded_run(graph, result, trigger=trigger, name=source, progress=progress,
                      body=lambda step: _ingest_dicts(graph, source, entities, result, guard, step,
                                                      set(unavailable)))
 
@@ -152,8 +152,8 @@ class LiveProgress:
             pass
 
 
-def _recorded(graph: "Graph | None", result: IngestResult, *, trigger: str, name: str,
-              progress: Progress | None, body: Callable[[Progress], object]) -> IngestResult:
+def recorded_run(graph: "Graph | None", result: IngestResult, *, trigger: str, name: str,
+                 progress: Progress | None, body: Callable[[Progress], object]) -> IngestResult:
     """Run `body` as one recorded run: "running" with live progress, then ok/partial/failed with counts.
 
     Both the file path and the entity path go through here and through `_apply`: one compare, write,

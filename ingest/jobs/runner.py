@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from graph import write
+from graph.sources import run_started_at
 from graph.driver import GraphUnavailable
 from ingest.jobs.config import JobsConfig, SourceConfig, load_config
 from ingest.jobs.locks import SourceLock
@@ -56,8 +57,7 @@ def record_state(graph: "Graph", run_id: str, source: SourceConfig | str, status
     name = source if isinstance(source, str) else source.name
     record = {"id": run_id, "name": name, "trigger": trigger, "status": status, "error": redact(error),
               **extra}
-    existing = graph.read("MATCH (r:IngestRun {id: $id}) RETURN r.started_at AS s", id=run_id)
-    if not existing or existing[0]["s"] is None:
+    if run_started_at(graph, run_id) is None:
         record.update(source=name, target=name, started_at=_now())
     if finished:
         record["finished_at"] = _now()

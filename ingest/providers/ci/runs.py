@@ -22,9 +22,8 @@ def recorded_run(ctx: "SyncContext", target: str, body: Callable[[IngestResult, 
     """Run `body(result, progress)` as this context's recorded run; raises what `body` raises (recorded)."""
     from ingest import sync
 
-    # TODO(framework): ingest.sync exposes no public recorder yet; `_recorded` is the one ingest_entities uses.
     result = IngestResult(source=ctx.source, target=target, run=ctx.run_id)
-    return sync._recorded(ctx.graph, result, trigger=ctx.trigger, name=ctx.source, progress=ctx.progress,
+    return sync.recorded_run(ctx.graph, result, trigger=ctx.trigger, name=ctx.source, progress=ctx.progress,
                           body=lambda progress: body(result, progress))
 
 

@@ -9,6 +9,8 @@ fetched at a time.
 """
 from __future__ import annotations
 
+from abc import abstractmethod
+
 from typing import TYPE_CHECKING
 
 from plugins.api import Provider, SyncContext
@@ -43,8 +45,9 @@ def _etags(kind: str, ctx: SyncContext, token: str):
 
 
 class _CiProvider(Provider):
+    @abstractmethod
     def client(self, ctx: SyncContext):
-        raise NotImplementedError
+        """The provider's API client for this run's options and credentials."""
 
     def sync(self, ctx: SyncContext) -> "IngestResult":
         from ingest.providers.ci.runs import recorded_run
