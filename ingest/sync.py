@@ -229,6 +229,10 @@ class _Batch:
     protected: set[str] = field(default_factory=set)         # refs rejected this time: keep the stored one
     failed: set[str] = field(default_factory=set)            # shown files/origins that could not be read
     truncated: bool = False                                  # not everything was seen: remove nothing
+    # A document of a kind its rules refuse: keep what is stored under that ref (a location shared by the CLI
+    # and people's refreshes must not lose the operator's groups), or remove it (a provider's own source: an
+    # entity it may not declare, e.g. a Group a repository added before kind rules, must go).
+    keep_refused: bool = True
 
 
 def _ingest_files(graph: "Graph | None", target: str, key: str, result: IngestResult, guard: RemovalGuard | None,
@@ -278,7 +282,7 @@ def _ingest_dicts(graph: "Graph | None", source: str, entities: Iterable[tuple[s
     """
     started = time.perf_counter()
     progress("validating", 0, 0)
-    batch = _Batch(documents=[], shown=lambda origin: origin or "", failed=set(unavailable))
+    batch = _Batch(documents=[], shown=lambda origin: origin or "", failed=set(unavailable), keep_refused=False)
     mine = write.stored_by_source(graph, source) if graph is not None else {}
     cache = IngestCache.for_location("entities:" + source, graph.settings.uri if graph is not None else "")
     reusable = {key: entry for key, entry in cache.files.items() if entry.entities and all(
@@ -368,7 +372,8 @@ def _apply(graph: "Graph | None", key: str, target: str, result: IngestResult, b
         if refused:
             item.problems.append(("kind", refused))
         if item.problems:
-            protected.add(ref)
+            if batch.keep_refused or not refused:
+                protected.add(ref)
             result.rejected.extend(
                 Rejection(shown, index, ref, f, reason).as_dict() for f, reason in item.problems
             )

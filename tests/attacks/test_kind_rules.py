@@ -50,7 +50,7 @@ def test_a_registration_by_a_person_cannot_add_a_template(graph, neo4j_uri, tmp_
     folder = tmp_path / "mine"
     folder.mkdir()
     (folder / "catalog-info.yaml").write_text(TEMPLATE)
-    app = make_app(neo4j_uri, {"local": True}, TRELLIS_ROLES={MALLORY: "editor"},
+    app = make_app(neo4j_uri, {"local": True}, TRELLIS_ROLES={MALLORY: "editor", "local:mallory": "editor"},
                    TRELLIS_LOCATION_ROOTS=[str(tmp_path)])
     try:
         accounts.add_user(graph, "mallory", PASSWORD, user_ref=MALLORY)
@@ -118,3 +118,23 @@ def test_an_operator_can_make_a_git_source_an_org_source(graph, redis_lock, tmp_
 
     with pytest.raises(ConfigError, match=r"sources\[0\]\.kinds: unknown kind"):
         parse_config({"sources": [{"name": "x", "provider": "git", "kinds": ["Groups"]}]})
+
+
+def test_a_group_a_repository_added_before_kind_rules_is_removed_by_the_next_run(graph):
+    """A catalog upgraded with an escalation already in it: the provider's next run drops the Group (and its
+    MEMBER_OF edges) instead of keeping it as a merely rejected document."""
+    from ingest.kinds import source_rules
+
+    group = ("github:acme/sandbox/catalog-info.yaml", {
+        "apiVersion": "backstage.io/v1alpha1", "kind": "Group", "metadata": {"name": "skunkworks"},
+        "spec": {"type": "team", "parent": "platform", "children": [], "members": ["mallory"]}})
+    service = ("github:acme/sandbox/catalog-info.yaml", component("sandbox", "a service"))
+    before = ingest_entities(graph, "github-acme", [group, service], target="github:acme",
+                             rules=source_rules("github-acme", None))      # as if any kind were allowed
+    assert before.ok and before.added == 2
+
+    after = ingest_entities(graph, "github-acme", [group, service], target="github:acme")
+    refs = {r["ref"] for r in graph.read("MATCH (n:Entity) WHERE NOT n:Unresolved RETURN n.ref AS ref")}
+    assert "group:default/skunkworks" not in refs and "component:default/sandbox" in refs
+    assert after.removed == 1 and [r["field"] for r in after.rejected] == ["kind"]
+    assert not graph.read("MATCH (:Entity {ref: 'user:default/mallory'})-[:MEMBER_OF]->(g) RETURN g.ref AS g")
