@@ -26,8 +26,10 @@ ENVIRONMENTS = ("production", "development")
 ROLES = ("viewer", "editor", "admin")
 
 # Backstage's default catalog rule allows Component, API and Location; a portal also lets teams describe
-# their resources, systems, domains and templates. Groups and users come from operators (CLI, providers).
-DEFAULT_CATALOG_RULES = [{"allow": ["Component", "API", "Resource", "System", "Domain", "Location", "Template"]}]
+# their resources, systems and domains. Groups and users come from org sources and operators (ingest.kinds);
+# templates run with the server's integration credentials, so only allow-listed locations may add them
+# (`catalog_rules: [{allow: [Template], target: ...}]`).
+DEFAULT_CATALOG_RULES = [{"allow": ["Component", "API", "Resource", "System", "Domain", "Location"]}]
 DEFAULT_PERMISSIONS = {
     "Group": {"write": "admin"},
     "User": {"write": "admin"},

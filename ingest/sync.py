@@ -23,6 +23,7 @@ from ingest.descriptors.model import Problem
 from ingest.descriptors.reader import Reusable
 from ingest.descriptors.validation import describe_value, entity_ref, key_problems, validate_entity
 from ingest.git import checkout, is_git_url
+from ingest.kinds import OPERATOR, KindRules, registration_rules, source_rules
 from ingest.transform import ROW_FORMAT, Transformed, transform
 from plugins.api import redact
 
@@ -87,12 +88,13 @@ def source_key(target: str) -> str:
 
 def ingest(graph: "Graph | None", target: str, *, dry_run: bool = False, guard: RemovalGuard | None = None,
            progress: Progress | None = None, trigger: str = "manual", run_id: str | None = None,
-           name: str | None = None, allowed_kinds: frozenset[str] | None = None,
-           patterns: Sequence[str] | None = None) -> IngestResult:
+           name: str | None = None, allowed_kinds: Iterable[str] | None = None,
+           patterns: Sequence[str] | None = None, rules: KindRules | None = None) -> IngestResult:
     """Ingest a descriptor file, a directory, or a git repository (local path or URL).
 
-    `allowed_kinds` (lower-case) are the catalog rules for this location: documents of other kinds are
-    rejected (so a location registered through the portal cannot define `Group admins`). None: any kind.
+    `rules` (ingest.kinds) say which kinds this location may declare; documents of other kinds are rejected
+    naming the rule. `allowed_kinds` is shorthand for the portal's catalog rules (registrations by people).
+    Neither: the operator's ingest (CLI), any kind.
 
     Every real run (not dry runs) is recorded as an `:IngestRun`, failed ones too, and bumps the catalog
     version so cached read answers (facets, totals) expire. `name` is the configured source that triggered
@@ -101,27 +103,31 @@ def ingest(graph: "Graph | None", target: str, *, dry_run: bool = False, guard: 
     replace the discovery of `catalog-info.yaml` files.
     """
     key = source_key(target)
+    if rules is None:
+        rules = registration_rules(allowed_kinds) if allowed_kinds is not None else OPERATOR
     result = IngestResult(source=key, target=target, run=run_id or new_run_id(), dry_run=dry_run)
     return recorded_run(graph, result, trigger=trigger, name=name or key, progress=progress,
-                     body=lambda step: _ingest_files(graph, target, key, result, guard, step, allowed_kinds,
-                                                     patterns))
+                     body=lambda step: _ingest_files(graph, target, key, result, guard, step, rules, patterns))
 
 
-def ingest_entities(graph: "Graph | None", source: str, entities: Iterable[tuple[str, dict]], *, target: str,
+def ingest_entities(graph: "Graph | None", source: str, entities: Iterable[tuple], *, target: str,
                     trigger: str = "manual", run_id: str | None = None, guard: RemovalGuard | None = None,
                     progress: Progress | None = None, dry_run: bool = False,
-                    unavailable: Iterable[str] = ()) -> IngestResult:
+                    unavailable: Iterable[str] = (), rules: KindRules | None = None) -> IngestResult:
     """Ingest descriptor dicts a provider produced, exactly as if they had been read from files.
 
-    Each item is (origin, descriptor): the origin is shown in errors and stored as the entity's `file`
-    (e.g. "github:acme/payments/catalog-info.yaml"). `source` owns the result: what it stored before and no
-    longer reports is removed (through the guard), except entities from `unavailable` origins, which the
-    provider could not fetch this time (like an unreadable file, they remove nothing).
+    Each item is (origin, descriptor) or (origin, descriptor, KindRules): the origin is shown in errors and
+    stored as the entity's `file` (e.g. "github:acme/payments/catalog-info.yaml"); the rules say which kinds
+    that item may be (default `rules`, else the repository kinds of `source`: a provider must say so to
+    declare Group, User or Template). `source` owns the result: what it stored before and no longer reports
+    is removed (through the guard), except entities from `unavailable` origins, which the provider could
+    not fetch this time (like an unreadable file, they remove nothing).
     """
+    rules = rules or source_rules(source)
     result = IngestResult(source=source, target=target, run=run_id or new_run_id(), dry_run=dry_run)
     return recorded_run(graph, result, trigger=trigger, name=source, progress=progress,
                      body=lambda step: _ingest_dicts(graph, source, entities, result, guard, step,
-                                                     set(unavailable)))
+                                                     set(unavailable), rules))
 
 
 def new_run_id() -> str:
@@ -213,31 +219,35 @@ def _run_record(result: IngestResult, started_at: int, status: str, error: str |
 class _Batch:
     """What the get step of either path hands to `_apply`: accepted documents and what must not be removed.
 
-    `documents` are (file, shown, index, entity): `file` is stored on the entity, `shown` names it in errors.
+    `documents` are (file, shown, index, entity, rules): `file` is stored on the entity, `shown` names it in
+    errors, `rules` the kinds it may be (ingest.kinds).
     """
 
-    documents: list[tuple[str, str, int | None, dict]]
+    documents: list[tuple[str, str, int | None, dict, KindRules]]
     shown: Callable[[str], str]
     kept: dict[str, str] = field(default_factory=dict)       # ref -> shown file, reused without reading
     protected: set[str] = field(default_factory=set)         # refs rejected this time: keep the stored one
     failed: set[str] = field(default_factory=set)            # shown files/origins that could not be read
     truncated: bool = False                                  # not everything was seen: remove nothing
-    allowed_kinds: frozenset[str] | None = None              # catalog rules (lower-case kinds); None: any
+    # A document of a kind its rules refuse: keep what is stored under that ref (a location shared by the CLI
+    # and people's refreshes must not lose the operator's groups), or remove it (a provider's own source: an
+    # entity it may not declare, e.g. a Group a repository added before kind rules, must go).
+    keep_refused: bool = True
 
 
 def _ingest_files(graph: "Graph | None", target: str, key: str, result: IngestResult, guard: RemovalGuard | None,
-                  progress: Progress, allowed_kinds: frozenset[str] | None = None,
+                  progress: Progress, rules: KindRules = OPERATOR,
                   patterns: Sequence[str] | None = None) -> IngestResult:
     """Get for a location: read its descriptor files (skipping unchanged ones), then `_apply`."""
     started = time.perf_counter()
     progress("reading", 0, 0)
     path, root = _resolve(target)
     mine = write.stored_by_source(graph, key) if graph is not None else {}
-    cache = IngestCache.for_location(key, graph.settings.uri if graph is not None else "")
-    # Under catalog rules every file is read again: a file cached from an unrestricted run must not slip by.
+    # One cache per location and rules: a file cached from a run under other rules must not slip by.
+    cache = IngestCache.for_location(key if rules is OPERATOR else f"{key}\n{rules.fingerprint()}",
+                                     graph.settings.uri if graph is not None else "")
     try:
-        read = read_catalog(path, root=root, reusable=_reusable(cache, mine) if allowed_kinds is None else {},
-                            patterns=patterns)
+        read = read_catalog(path, root=root, reusable=_reusable(cache, mine), patterns=patterns)
     except ValueError as exc:   # a glob reaching outside the location
         raise IngestError(str(exc)) from None
     result.files = len(read.files)
@@ -247,14 +257,13 @@ def _ingest_files(graph: "Graph | None", target: str, key: str, result: IngestRe
         raise IngestError(f"no {wanted} descriptor files found under {target}")
     result.rejected.extend(r.as_dict() for r in read.rejections)
     batch = _Batch(
-        documents=[(str(d.file), _shown(d.file, root), d.index, d.entity) for d in read.documents],
+        documents=[(str(d.file), _shown(d.file, root), d.index, d.entity, rules) for d in read.documents],
         shown=lambda file: _shown(Path(file or ""), root),
         # Entities of files skipped as unchanged: still declared, still stored, nothing to do.
         kept={ref: _shown(f, root) for f in read.reused for ref in cache.files[str(f)].entities},
         protected={r.ref for r in read.rejections if r.ref},
         failed={r.file for r in read.rejections if r.ref is None},
         truncated=read.truncated,   # files past the read limit were not seen: their entities must not look gone
-        allowed_kinds=allowed_kinds,
     )
     accepted = _apply(graph, key, target, result, batch, mine, guard, progress)
     if graph is not None and not result.dry_run:
@@ -264,7 +273,8 @@ def _ingest_files(graph: "Graph | None", target: str, key: str, result: IngestRe
 
 
 def _ingest_dicts(graph: "Graph | None", source: str, entities: Iterable[tuple[str, dict]], result: IngestResult,
-                  guard: RemovalGuard | None, progress: Progress, unavailable: set[str]) -> IngestResult:
+                  guard: RemovalGuard | None, progress: Progress, unavailable: set[str],
+                  rules: KindRules) -> IngestResult:
     """Get for a provider: validate its descriptor dicts exactly like documents of a file, then `_apply`.
 
     Like unchanged files, an item identical to one accepted last time (same origin, position and content)
@@ -272,7 +282,7 @@ def _ingest_dicts(graph: "Graph | None", source: str, entities: Iterable[tuple[s
     """
     started = time.perf_counter()
     progress("validating", 0, 0)
-    batch = _Batch(documents=[], shown=lambda origin: origin or "", failed=set(unavailable))
+    batch = _Batch(documents=[], shown=lambda origin: origin or "", failed=set(unavailable), keep_refused=False)
     mine = write.stored_by_source(graph, source) if graph is not None else {}
     cache = IngestCache.for_location("entities:" + source, graph.settings.uri if graph is not None else "")
     reusable = {key: entry for key, entry in cache.files.items() if entry.entities and all(
@@ -281,11 +291,12 @@ def _ingest_dicts(graph: "Graph | None", source: str, entities: Iterable[tuple[s
     digests: dict[str, str] = {}
     item_refs: dict[str, tuple[str, str]] = {}
     origins: dict[str, int] = {}
-    for origin, entity in entities:
+    for item in entities:
+        origin, entity, item_rules = (*item, rules) if len(item) == 2 else item
         origin = str(origin)
         index = origins[origin] = origins.get(origin, 0) + 1
         key = f"{origin}\n{index}"
-        digest = _item_digest(entity)
+        digest = _item_digest(entity, item_rules)
         entry = reusable.get(key)
         if entry is not None and digest is not None and entry.digest == digest:
             for ref in entry.entities:
@@ -304,9 +315,10 @@ def _ingest_dicts(graph: "Graph | None", source: str, entities: Iterable[tuple[s
         if digest is not None and ref:
             digests[key] = digest
             item_refs[key] = (origin, ref)
-        batch.documents.append((origin, origin, index, entity))
+        batch.documents.append((origin, origin, index, entity, item_rules))
     result.files = len(origins)
     result.reused_files = len(seen)
+    batch.documents.sort(key=lambda d: (d[1], d[2] or 0))   # by origin and position, not listing order
     accepted = _apply(graph, source, result.target, result, batch, mine, guard, progress)
     if graph is not None and not result.dry_run:
         # Remember items of cleanly ingested origins only: anything with a problem is validated again.
@@ -321,13 +333,14 @@ def _ingest_dicts(graph: "Graph | None", source: str, entities: Iterable[tuple[s
     return result
 
 
-def _item_digest(entity: object) -> str | None:
-    """Content digest of a provider item (None when it cannot be serialised: then it is always validated)."""
+def _item_digest(entity: object, rules: KindRules) -> str | None:
+    """Content digest of a provider item and the rules it was accepted under (None when it cannot be
+    serialised: then it is always validated)."""
     try:
         text = json.dumps(entity, sort_keys=True, separators=(",", ":"), default=repr)
     except (TypeError, ValueError, RecursionError):
         return None
-    return hashlib.sha256((ROW_FORMAT + text).encode()).hexdigest()[:32]
+    return hashlib.sha256((ROW_FORMAT + rules.fingerprint() + text).encode()).hexdigest()[:32]
 
 
 def validate_descriptor(entity: object, *, max_errors: int = Limits().max_errors_per_document) -> tuple[dict, list]:
@@ -350,14 +363,17 @@ def _apply(graph: "Graph | None", key: str, target: str, result: IngestResult, b
     accepted: dict[str, Transformed] = {}
     protected = set(batch.protected)
     kept = batch.kept
-    for file, shown, index, entity in batch.documents:
+    # Who wins a ref declared twice in this run: the most trusted rules first, then the batch's own order
+    # (files: the reader's sorted discovery; providers: sorted by origin), never a provider's listing order.
+    for file, shown, index, entity, rules in sorted(batch.documents, key=lambda d: -d[4].trust):
         item = transform(entity, file=file, origin=key)
         ref = item.row.ref
-        if batch.allowed_kinds is not None and item.row.kind.lower() not in batch.allowed_kinds:
-            item.problems.append(("kind", f"the catalog rules for this location do not allow kind {item.row.kind} "
-                                          f"(allowed: {', '.join(sorted(batch.allowed_kinds))})"))
+        refused = rules.reason(item.row.kind)
+        if refused:
+            item.problems.append(("kind", refused))
         if item.problems:
-            protected.add(ref)
+            if batch.keep_refused or not refused:
+                protected.add(ref)
             result.rejected.extend(
                 Rejection(shown, index, ref, f, reason).as_dict() for f, reason in item.problems
             )

@@ -114,6 +114,8 @@ class SyncContext:
     max_removal_share: float = 0.5   # the removal guard of this source (config `guard:`)
     min_removal_count: int = 10
     base_dir: str | None = None      # relative paths in options are relative to this (the config file's dir)
+    kinds: Any = "default"           # the source's `kinds:` (ingest.kinds.parse_kinds): "default", None = any,
+                                     # or lower-case kinds its repository files may declare
 
     def removal_guard(self) -> Any:
         """The source's RemovalGuard (forced when the run was triggered with --force)."""
@@ -123,11 +125,17 @@ class SyncContext:
     def ingest(self, entities: Iterable[tuple[str, dict]], *, target: str,
                unavailable: Iterable[str] = ()) -> "IngestResult":
         """Load + cleanup for this run: `ingest.sync.ingest_entities` with this context's source, run id,
-        trigger, guard and progress. `unavailable`: origins that could not be fetched (their entities stay)."""
+        trigger, guard and progress. `unavailable`: origins that could not be fetched (their entities stay).
+        Items are checked against the source's kind rules unless they carry their own (origin, entity, rules)."""
         from ingest.sync import ingest_entities
         return ingest_entities(self.graph, self.source, entities, target=target, trigger=self.trigger,
                                run_id=self.run_id, guard=self.removal_guard(), progress=self.progress,
-                               unavailable=unavailable)
+                               unavailable=unavailable, rules=self.kind_rules())
+
+    def kind_rules(self) -> Any:
+        """The kinds this source's files may declare (ingest.kinds.source_rules of its `kinds:` setting)."""
+        from ingest.kinds import source_rules
+        return source_rules(self.source, self.kinds)
 
 
 class Provider(ABC):

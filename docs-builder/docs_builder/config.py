@@ -14,9 +14,15 @@ from typing import Any
 
 import yaml
 
+from ingest.descriptors.limits import Limits
+from ingest.descriptors.yaml_loader import YamlProblem, load_single
+
 from docs_builder.errors import DocsBuildError
 
 MAX_CONFIG_BYTES = 256 * 1024
+# mkdocs.yml is the repository's: the same loader as catalog files, with ceilings sized for a config file.
+MKDOCS_YAML_LIMITS = Limits(max_file_bytes=MAX_CONFIG_BYTES, max_aliases=200, max_nodes=100_000,
+                            max_expanded_chars=4 * 1024 * 1024, max_depth=50)
 
 # Keys copied as they are (scalars only).
 SCALAR_KEYS = ("site_name", "site_description", "site_author", "copyright", "repo_url", "repo_name", "edit_uri")
@@ -59,19 +65,6 @@ class SafeConfig:
     docs_dir: str                      # relative to the mkdocs.yml's folder, normalised, never escaping it
     nav_pages: list[str] = field(default_factory=list)   # Markdown files named by nav, in order
     warnings: list[str] = field(default_factory=list)
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """Safe YAML where every explicit tag (`!ENV`, `!!python/name:`, even `!!str`) is refused."""
-
-
-def _refuse_tag(loader: yaml.Loader, suffix: str, node: yaml.Node) -> Any:
-    raise DocsBuildError(f"mkdocs.yml line {node.start_mark.line + 1}: the YAML tag {node.tag!r} is not allowed "
-                         "(no !ENV, !relative or !!python tags in docs built by Trellis)")
-
-
-_StrictLoader.add_multi_constructor("!", _refuse_tag)
-_StrictLoader.add_multi_constructor("tag:yaml.org,2002:python/", _refuse_tag)
 
 
 def _has_explicit_tags(text: str) -> None:
@@ -173,11 +166,11 @@ def sanitise(text: str | bytes, *, default_name: str = "Documentation") -> SafeC
         raise DocsBuildError(f"mkdocs.yml is larger than {MAX_CONFIG_BYTES // 1024} KiB")
     _has_explicit_tags(text)
     try:
-        raw = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass refusing all tags
-    except DocsBuildError:
-        raise
-    except yaml.YAMLError as exc:
-        raise DocsBuildError(f"mkdocs.yml is not valid YAML: {exc}") from None
+        # The catalog's bounded loader (alias count, alias-expanded size, depth): an alias bomb is refused
+        # while composing, before anything is built in memory.
+        raw = load_single(text, MKDOCS_YAML_LIMITS)
+    except YamlProblem as exc:
+        raise DocsBuildError(f"mkdocs.yml is not usable YAML: {exc}") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

@@ -10,6 +10,8 @@ import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from .globbing import glob_files
+
 DESCRIPTOR_NAMES: tuple[str, ...] = ("catalog-info.yaml", "catalog-info.yml")
 SKIPPED_DIRS: frozenset[str] = frozenset({"node_modules", "__pycache__"})
 
@@ -25,12 +27,13 @@ def discover(directory: Path) -> Iterator[Path]:
 
 def discover_matching(directory: Path, patterns: Sequence[str]) -> Iterator[Path]:
     """Files under `directory` matching any glob (`services/*/catalog-info.yaml`, `**/*.catalog.yaml`),
-    relative to it; the same skipped directories, no escaping through `..`, sorted, each file once."""
+    relative to it; the same skipped directories, no symlinked directories entered, no escaping through
+    `..`, sorted, each file once."""
     found: set[Path] = set()
     for pattern in patterns:
         if not pattern or Path(pattern).is_absolute() or ".." in Path(pattern).parts:
             raise ValueError(f"glob {pattern!r} must be relative to the location, without '..'")
-        for path in directory.glob(pattern):
+        for path in glob_files(directory, pattern):   # never through a symlinked directory
             parts = path.relative_to(directory).parts[:-1]
             if path.is_file() and not any(p.startswith(".") or p in SKIPPED_DIRS for p in parts):
                 found.add(path)

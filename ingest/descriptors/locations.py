@@ -1,7 +1,7 @@
 """Following a Location entity's `spec.target` / `spec.targets[]` to more local descriptor files.
 
 Targets are relative to the Location's own file (absolute paths are allowed when inside the root) and may
-be globs (`./services/*/catalog-info.yaml`, `**` too). Anything resolving outside the root, remote URLs
+be globs (`./services/*/catalog-info.yaml`, `**` too; symlinked directories are never entered). Anything resolving outside the root, remote URLs
 and missing files (unless `presence: optional`) become problems on the exact field; the Location itself
 is still accepted. Cycle protection is the reader's job (it never reads a file twice).
 """
@@ -11,6 +11,7 @@ import os
 import re
 from pathlib import Path
 
+from .globbing import glob_files
 from .model import Problem
 from .paths import is_url, url_reason
 
@@ -64,7 +65,7 @@ def location_targets(
                 problems.append(Problem(field, f"target '{target}' uses '**' more than once; one is enough"))
                 continue
             try:
-                matches = sorted(root.glob(pattern))
+                matches = sorted(glob_files(root, pattern))   # never through a symlinked directory
             except ValueError as exc:
                 problems.append(Problem(field, f"target '{target}' is not a valid glob pattern: {exc}"))
                 continue

@@ -140,6 +140,7 @@ class _Bounded(Composer):
         CatalogConstructor.__init__(self)
         CoreResolver.__init__(self)
         self.limits = limits
+        self.line_offset = 0      # where this text starts in its file (reading resumed after a broken document)
         self._aliases = 0
         self._depth = 0
 
@@ -156,7 +157,7 @@ class _Bounded(Composer):
             if self._aliases > self.limits.max_aliases:
                 raise LimitExceeded(
                     f"document uses more than {self.limits.max_aliases} YAML aliases "
-                    f"(line {self.peek_event().start_mark.line + 1})")
+                    f"(line {self.peek_event().start_mark.line + 1 + self.line_offset})")
             return super().compose_node(parent, index)
         nested = self.check_event(SequenceStartEvent, MappingStartEvent)
         if nested:
@@ -164,7 +165,7 @@ class _Bounded(Composer):
             if self._depth > self.limits.max_depth:
                 raise LimitExceeded(
                     f"document nests deeper than {self.limits.max_depth} levels "
-                    f"(line {self.peek_event().start_mark.line + 1})")
+                    f"(line {self.peek_event().start_mark.line + 1 + self.line_offset})")
         try:
             return super().compose_node(parent, index)
         finally:
@@ -264,14 +265,14 @@ class LoadFailure:
     reason: str
 
 
-def _mark_reason(exc: yaml.MarkedYAMLError) -> str:
+def _mark_reason(exc: yaml.MarkedYAMLError, line_offset: int = 0) -> str:
     mark = exc.problem_mark or exc.context_mark
     problem = exc.problem or "invalid YAML"
     if exc.context:
         problem = f"{problem} ({exc.context})"
     if mark is None:
         return f"malformed YAML: {problem}"
-    return f"malformed YAML at line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    return f"malformed YAML at line {mark.line + 1 + line_offset}, column {mark.column + 1}: {problem}"
 
 
 def _reader_reason(exc: ReaderError, text: str) -> str:
@@ -280,10 +281,15 @@ def _reader_reason(exc: ReaderError, text: str) -> str:
     return f"file contains a control character YAML does not allow (#x{char:04x}) on line {line}"
 
 
-def _construct_reason(exc: yaml.MarkedYAMLError) -> str:
+def _construct_reason(exc: yaml.MarkedYAMLError, line_offset: int = 0) -> str:
     mark = exc.problem_mark
-    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    where = f" at line {mark.line + 1 + line_offset}, column {mark.column + 1}" if mark else ""
     return f"invalid YAML{where}: {exc.problem}"
+
+
+# A document start marker: `---` at column 0 followed by a blank or the end of the line. In YAML it always
+# separates documents (inside a quoted or block scalar too), so it is where reading can start again.
+_DOCUMENT_START = re.compile(r"^---(?=[ \t\r]|$)", re.M)
 
 
 def load_documents(
@@ -291,8 +297,10 @@ def load_documents(
 ) -> Iterator[LoadedDocument | LoadFailure]:
     """Each document of a multi-document stream, or a failure for it.
 
-    A syntax error or a limit hit while parsing ends the stream (later documents cannot be located
-    reliably); a construction error (bad tag, duplicate key) or an expansion limit only fails its document.
+    A construction error (bad tag, duplicate key) or an expansion limit only fails its document. A syntax
+    error or a limit hit while parsing fails its document and reading resumes at the next `---` marker
+    (like Backstage, which parses documents separately), so the valid documents after a broken one still
+    land; document indexes stay those of the whole file.
     """
     loader_class = loader_class or CatalogLoader
     bad = _NON_PRINTABLE.search(text)
@@ -301,21 +309,46 @@ def load_documents(
         yield LoadFailure(None, f"file contains a control character YAML does not allow "
                                 f"(#x{ord(bad.group()):04x}) on line {line}")
         return
+    markers: list[tuple[int, int]] | None = None     # (line, offset) of each `---`, computed on first need
+    offset, line_offset, index = 0, 0, 0
+    while True:
+        resume_after = yield from _load_from(text[offset:], limits, loader_class, line_offset, index)
+        if resume_after is None:
+            return
+        index, failed_line = resume_after
+        if markers is None:
+            markers = [(text.count("\n", 0, m.start()), m.start()) for m in _DOCUMENT_START.finditer(text)]
+        following = [(line, start) for line, start in markers if line > failed_line]
+        if not following:
+            return
+        line_offset, offset = following[0]
+
+
+def _load_from(text: str, limits: Limits, loader_class: type[_Bounded], line_offset: int,
+               index: int) -> Iterator[LoadedDocument | LoadFailure]:
+    """Documents of `text` (which starts at line `line_offset` of the file, after `index` documents).
+
+    Returns None at the end of the stream, or (documents so far, the failed document's first line) after
+    a failure that ends this parse, so the caller can resume at the next document marker.
+    """
     try:
         loader = loader_class(text, limits)
     except ReaderError as exc:
         yield LoadFailure(None, _reader_reason(exc, text))
-        return
-    index = 0
+        return None
+    loader.line_offset = line_offset
+    start = line_offset
     try:
         while True:
             try:
                 if not loader.check_node():
-                    return
+                    return None
             except yaml.MarkedYAMLError as exc:
-                yield LoadFailure(index + 1, _mark_reason(exc))
-                return
+                mark = exc.problem_mark or exc.context_mark
+                yield LoadFailure(index + 1, _mark_reason(exc, line_offset))
+                return index + 1, (mark.line + line_offset) if mark else start
             index += 1
+            start = loader.peek_event().start_mark.line + line_offset
             try:
                 node = loader.get_node()
             except ExpansionExceeded as exc:
@@ -323,24 +356,25 @@ def load_documents(
                 yield LoadFailure(index, str(exc))
                 continue
             except LimitExceeded as exc:
-                # Hit mid-document (alias count, depth): the rest of the stream cannot be located.
+                # Hit mid-document (alias count, depth): resume at the next document marker.
                 yield LoadFailure(index, str(exc))
-                return
+                return index, start
             except yaml.MarkedYAMLError as exc:
-                yield LoadFailure(index, _mark_reason(exc))
-                return
+                yield LoadFailure(index, _mark_reason(exc, line_offset))
+                return index, start
             except RecursionError:
                 yield LoadFailure(index, "document is nested too deeply to read")
-                return
+                return index, start
             try:
                 data = loader.construct_document(node)
             except ConstructorError as exc:
                 loader.reset_constructor()
-                yield LoadFailure(index, _construct_reason(exc))
+                yield LoadFailure(index, _construct_reason(exc, line_offset))
                 continue
             yield LoadedDocument(index, data)
     except ReaderError as exc:
         yield LoadFailure(None, _reader_reason(exc, text))
+        return None
     finally:
         loader.dispose()
 

@@ -7,6 +7,7 @@ sources:
     schedule: 300              # seconds, or a 5-field cron expression "*/15 * * * *"; omit for manual only
     options: {target: ./examples/demo-catalog}
     guard: {max_share: 0.5, min_count: 10}   # optional removal guard
+    kinds: [Group, User]       # optional: kinds beyond Component/API/Resource/System/Domain/Location (or `any`)
 ```
 
 Parsing is pure and strict: every problem is reported with its place (`sources[2].schedule`) at once, so a
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from ingest.kinds import parse_kinds
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _CRON_FIELD = re.compile(r"^[0-9*/,\-A-Za-z?]+$")
@@ -45,6 +48,7 @@ class SourceConfig:
     max_share: float = 0.5
     min_count: int = 10
     base_dir: str | None = None          # the config file's directory: relative option paths start here
+    kinds: Any = "default"               # ingest.kinds.parse_kinds: "default", None (any) or lower-case kinds
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,7 @@ def parse_config(data: Any, *, path: str | None = None) -> JobsConfig:
         if not isinstance(item, dict):
             problems.append(f"{where} must be a mapping with name and provider")
             continue
-        extra = set(item) - {"name", "provider", "schedule", "options", "guard"}
+        extra = set(item) - {"name", "provider", "schedule", "options", "guard", "kinds"}
         if extra:
             problems.append(f"{where}: unknown key(s) {', '.join(sorted(map(str, extra)))}")
         name = item.get("name")
@@ -103,8 +107,10 @@ def parse_config(data: Any, *, path: str | None = None) -> JobsConfig:
                                 f"TRELLIS_SECRET_<NAME> environment variables or files, never this file")
         schedule = _schedule(item.get("schedule"), f"{where}.schedule", problems)
         max_share, min_count = _guard(item.get("guard"), f"{where}.guard", problems)
+        kinds = parse_kinds(item.get("kinds"), f"{where}.kinds", problems)
         if isinstance(name, str) and isinstance(provider, str):
-            out.append(SourceConfig(name, provider, dict(options), schedule, max_share, min_count, base_dir))
+            out.append(SourceConfig(name, provider, dict(options), schedule, max_share, min_count, base_dir,
+                                    kinds))
     if problems:
         raise ConfigError(_message(path, problems))
     return JobsConfig(tuple(out), path)

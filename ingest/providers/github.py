@@ -265,7 +265,7 @@ def fetch(client: ApiClient, options: GitHubOptions, *, refresh: set[str] | None
         step("reading members", 0, len(logins))
         with ThreadPoolExecutor(max_workers=options.concurrency) as pool:
             users = dict(pool.map(profile, logins))
-        out.entities.extend(org_entities(org, teams, members, users, options.namespace))
+        out.org.extend(org_entities(org, teams, members, users, options.namespace))
     return out
 
 

@@ -248,7 +248,7 @@ def fetch(client: ApiClient, options: GitLabOptions,
 
         with ThreadPoolExecutor(max_workers=options.concurrency) as pool:
             members = dict(pool.map(group_members, groups))
-    out.entities.extend(org_entities(groups, members, options.namespace))
+    out.org.extend(org_entities(groups, members, options.namespace))
     return out
 
 

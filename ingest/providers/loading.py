@@ -22,7 +22,9 @@ class OptionsError(ValueError):
 class Fetched:
     """What the get step produced for one run, ready for ingest_entities."""
 
-    entities: list[tuple[str, dict]] = field(default_factory=list)   # (origin, descriptor)
+    entities: list[tuple[str, dict]] = field(default_factory=list)   # (origin, descriptor) of repository files
+    org: list[tuple[str, dict]] = field(default_factory=list)        # teams/groups and members from the host's
+                                                                     # own API: the only Group/User source
     problems: list[dict] = field(default_factory=list)   # {"origin", "document", "reason", "keep"}: keep = the
                                                          # file was not read, its entities must stay
     repos: int = 0                                                   # repositories/projects listed
@@ -39,11 +41,17 @@ def problems_as_rejections(problems: list[dict]) -> list[dict]:
 def load(ctx: "SyncContext", target: str, fetched: Fetched) -> "IngestResult":
     """Hand the fetched entities to ingest_entities through the context (its guard, run id, progress).
 
-    A file that could not be read removes nothing it held; it is reported in `rejected` of the result and of
-    the recorded run (ingest_entities only sees dicts, so its run record is completed here).
+    Repository files go under the source's kind rules (repository kinds unless configured), the org's own
+    teams and members under the org rules (ingest.kinds). A file that could not be read removes nothing it
+    held; it is reported in `rejected` of the result and of the recorded run (ingest_entities only sees
+    dicts, so its run record is completed here).
     """
+    from ingest.kinds import org_rules
+
     unavailable = {p["origin"] for p in fetched.problems if p.get("keep", True)}
-    result = ctx.ingest(fetched.entities, target=target, unavailable=unavailable)
+    org = org_rules(ctx.source)
+    result = ctx.ingest([*fetched.entities, *((origin, entity, org) for origin, entity in fetched.org)],
+                        target=target, unavailable=unavailable)
     if fetched.problems:
         result.rejected.extend(problems_as_rejections(fetched.problems))
         if not result.dry_run and ctx.graph is not None:   # the recorded run says so too

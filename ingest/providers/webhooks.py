@@ -44,7 +44,7 @@ def run_now(graph: "Graph", source: SourceConfig, repo: str, *, relist: bool = F
         graph=graph, source=source.name, run_id=run_id,
         options={**source.options, "refresh_repos": [repo], "refresh_listing": relist},
         trigger="webhook", secret=secret, max_removal_share=source.max_share,
-        min_removal_count=source.min_count, base_dir=source.base_dir,
+        min_removal_count=source.min_count, base_dir=source.base_dir, kinds=source.kinds,
     )
     try:
         result = registry().provider(source.provider).sync(ctx)

@@ -3,7 +3,9 @@
 Options: `target` (a path, relative to the config file, or a git URL) and optional `glob` (one or more
 patterns relative to it, e.g. `services/*/catalog-info.yaml`, instead of every `catalog-info.yaml`).
 Ownership of the entities stays with the location itself (`file:/abs/path` or `url:<git url>`), so a schedule and `trellis ingest` of the same
-location agree; the run is recorded under the configured source name too.
+location agree; the run is recorded under the configured source name too. A repository's files may declare
+the repository kinds only unless the source's `kinds:` says more (ingest.kinds): a git source is not an org
+source unless the operator configures it as one.
 """
 from __future__ import annotations
 
@@ -45,7 +47,7 @@ class GitProvider(Provider):
         target = resolve_target(ctx.options.get("target"), ctx.base_dir)
         result = ingest(ctx.graph, target, guard=ctx.removal_guard(), progress=ctx.progress,
                         trigger=ctx.trigger, run_id=ctx.run_id, name=ctx.source,
-                        patterns=globs(ctx.options.get("glob")))
+                        patterns=globs(ctx.options.get("glob")), rules=ctx.kind_rules())
         try:
             self.record_facts(ctx, target)
         except Exception as exc:   # facts are extras: the catalog run itself succeeded and stays recorded
