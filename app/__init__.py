@@ -6,6 +6,7 @@ from flask import Flask
 from app.config import load_settings
 from app.graph_access import init_graph
 from app.json_provider import OrjsonProvider
+from app.version import version
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -40,4 +41,5 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     add_security_headers(app)
     register_error_handlers(app)
+    app.jinja_env.globals["trellis_version"] = version()
     return app

@@ -33,5 +33,11 @@ def run_server(host: str, port: int, workers: int, threads: int) -> None:
 @click.option("--workers", type=int, default=2, show_default=True, help="Processes (one per core is right).")
 @click.option("--threads", type=int, default=8, show_default=True, help="Threads per process.")
 def serve(host: str, port: int, workers: int, threads: int) -> None:
-    """Serve the portal and the REST API (uses NEO4J_URI, else the local Neo4j)."""
+    """Serve the portal and the REST API (uses NEO4J_URI, else the local Neo4j).
+
+    Migrates the catalog database first (`trellis migrate`), and refuses to start when a newer release
+    migrated it."""
+    from app.cli.migrate_cmd import migrate_at_start
+
+    migrate_at_start("trellis serve")
     run_server(host, port, workers, threads)
