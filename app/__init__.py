@@ -41,5 +41,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     add_security_headers(app)
     register_error_handlers(app)
+    from app.metrics import init_metrics
+
+    init_metrics(app)
     app.jinja_env.globals["trellis_version"] = version()
     return app

@@ -14,6 +14,7 @@ from app.cli.search_cmd import search, search_reindex
 from app.cli.serve_cmd import serve
 from app.cli.tokens_cmd import tokens
 from app.cli.users_cmd import users
+from app.logging_setup import configure_logging
 from app.version import version
 
 
@@ -24,6 +25,7 @@ def main() -> None:
     # The driver warns on every retried transaction (e.g. a lock conflict between two parallel write
     # batches, which the managed transaction resolves by itself); that is noise in a terminal.
     logging.getLogger("neo4j").setLevel(logging.ERROR)
+    configure_logging()   # TRELLIS_LOG_FORMAT=json: one JSON object per log line
 
 
 for command in (neo4j, ingest, impact, deps, report, up, serve, users, tokens, docs, migrate):

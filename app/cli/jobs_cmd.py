@@ -34,6 +34,19 @@ def _checked_config():
     return config
 
 
+def _json_logs_for_celery() -> None:
+    """Celery sets up its own handlers; in TRELLIS_LOG_FORMAT=json mode, give them the JSON formatter."""
+    from celery import signals
+
+    from app.logging_setup import use_json_on
+
+    def switch(logger=None, **_: object) -> None:
+        use_json_on(logger)
+
+    signals.after_setup_logger.connect(switch, weak=False)
+    signals.after_setup_task_logger.connect(switch, weak=False)
+
+
 @click.command()
 @click.option("--concurrency", type=click.IntRange(1, 64), default=2, show_default=True,
               help="Worker processes (each runs one source at a time).")
@@ -55,6 +68,7 @@ def worker(concurrency: int, pool: str, loglevel: str, queues: str, name: str | 
     from ingest.jobs.celery_app import app, redis_url
 
     migrate_at_start("trellis worker")
+    _json_logs_for_celery()
     click.echo(f"worker: queues {','.join(wanted)}, {len(config.sources)} configured sources, broker "
                f"{redis_url()}", err=True)
     # Source runs (default queue) and docs builds (the `docs` queue, docs_builder.tasks) on one worker; a
@@ -76,6 +90,7 @@ def beat(loglevel: str) -> None:
     from ingest.jobs.celery_app import app
 
     migrate_at_start("trellis beat")
+    _json_logs_for_celery()
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     schedule_file = os.environ.get("TRELLIS_BEAT_SCHEDULE") or str(STATE_DIR / "beat-schedule")
     app.start(["beat", f"--loglevel={loglevel}", f"--schedule={schedule_file}"])
