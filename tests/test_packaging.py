@@ -59,7 +59,11 @@ def wheel(tmp_path_factory) -> Path:
             (src / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, src / name)
     assert not (src / "node_modules").exists() and not (src / "app" / "static" / "vendor").exists()
-    run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+    # the test virtualenv's setuptools when it has one (no network); else pip's isolated build environment
+    from importlib.util import find_spec
+
+    isolation = ["--no-build-isolation"] if find_spec("setuptools") and find_spec("wheel") else []
+    run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", *isolation,
          "--disable-pip-version-check", "-w", str(work / "dist"), str(src)], cwd=work)
     (built,) = (work / "dist").glob("trellis-*.whl")
     return built
@@ -202,7 +206,7 @@ def deployment(venv, tmp_path_factory, graph_module, neo4j_uri, redis_url):
     env = clean_env(NEO4J_URI=neo4j_uri, TRELLIS_REDIS_URL=redis_url, TRELLIS_CONFIG=str(scratch / "trellis.yaml"),
                     TRELLIS_STATE_DIR=str(scratch / "state"), TRELLIS_CACHE=str(scratch / "cache"),
                     TRELLIS_DOCS_DIR=str(scratch / "sites"), TRELLIS_DOCS_ASYNC="1",
-                    TRELLIS_METRICS_TOKEN=METRICS_TOKEN)
+                    TRELLIS_METRICS_TOKEN=METRICS_TOKEN, TRELLIS_LOG_FORMAT="json")   # as in the image
     auth = neo4j_auth()
     if auth:
         env.update(NEO4J_USER=auth[0], NEO4J_PASSWORD=auth[1])
@@ -329,3 +333,18 @@ def test_in_chromium_pages_show_no_error_the_graph_draws_and_docs_build(deployme
             assert not errors, errors
         finally:
             browser.close()
+
+
+def test_processes_log_json_lines(deployment):
+    """TRELLIS_LOG_FORMAT=json (the image's default): log records are JSON objects, one per line; what else
+    the processes print (Celery's banner, the CLI's own messages) is not a log record."""
+    records: dict[str, list[dict]] = {}
+    for name, (_, log) in deployment.procs.items():
+        lines = [line for line in log.read_text(errors="replace").splitlines() if line.startswith("{")]
+        records[name] = [json.loads(line) for line in lines]
+    assert any(r["logger"] == "trellis.access" and r["http"]["route"] == "/api/v1/health/ready"
+               for r in records["web"]), records["web"][:5]
+    assert any(r["logger"].startswith("gunicorn") for r in records["web"])
+    for name in ("worker", "docs-builder"):
+        assert any(r["logger"].startswith("celery") and "ready" in r["message"] for r in records[name]), \
+            (name, deployment.logs()[name])
