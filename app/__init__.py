@@ -32,8 +32,10 @@ def create_app(config: dict | None = None) -> Flask:
     from app.auth.session import init_session
     from app.auth.signin import init_signin
     from app.errors import register_error_handlers
+    from app.metrics import init_metrics
     from app.web import bp as web_bp
 
+    init_metrics(app)   # first: its timer also sees requests the sign-in gate answers (401, redirects)
     init_session(app)
     init_signin(app)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
@@ -41,8 +43,5 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     add_security_headers(app)
     register_error_handlers(app)
-    from app.metrics import init_metrics
-
-    init_metrics(app)
     app.jinja_env.globals["trellis_version"] = version()
     return app
