@@ -6,6 +6,7 @@ from flask import Flask
 from app.config import load_settings
 from app.graph_access import init_graph
 from app.json_provider import OrjsonProvider
+from app.version import version
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -31,8 +32,10 @@ def create_app(config: dict | None = None) -> Flask:
     from app.auth.session import init_session
     from app.auth.signin import init_signin
     from app.errors import register_error_handlers
+    from app.metrics import init_metrics
     from app.web import bp as web_bp
 
+    init_metrics(app)   # first: its timer also sees requests the sign-in gate answers (401, redirects)
     init_session(app)
     init_signin(app)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
@@ -40,4 +43,5 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     add_security_headers(app)
     register_error_handlers(app)
+    app.jinja_env.globals["trellis_version"] = version()
     return app

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[1]   # the checkout, or site-packages when installed
 ENVIRONMENTS = ("production", "development")
 ROLES = ("viewer", "editor", "admin")
 
@@ -132,8 +132,10 @@ def _secret_key(env: str) -> str:
     """The session signing key: TRELLIS_SECRET_KEY or the file TRELLIS_SECRET_KEY_FILE names.
 
     Production refuses to start without one (a random per-process key would sign users out on every restart
-    and break multi-worker serving). Development keeps a generated key in .trellis/secret-key.
+    and break multi-worker serving). Development keeps a generated key in the state folder (`.trellis/`).
     """
+    from graph.server.paths import state_dir
+
     value = os.environ.get("TRELLIS_SECRET_KEY")
     path = os.environ.get("TRELLIS_SECRET_KEY_FILE")
     if not value and path:
@@ -148,7 +150,7 @@ def _secret_key(env: str) -> str:
     if env == "production":
         raise ConfigError("TRELLIS_SECRET_KEY (or TRELLIS_SECRET_KEY_FILE) is required in production: it signs "
                           "session cookies. Generate one with `openssl rand -hex 32`.")
-    key_file = REPO_ROOT / ".trellis" / "secret-key"
+    key_file = state_dir() / "secret-key"
     key_file.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

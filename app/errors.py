@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.auth.access import Denied
 from graph.driver import GraphUnavailable
+from graph.migrations import SchemaNotReady, SchemaTooNew
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,18 @@ def register_error_handlers(app: Flask) -> None:
             return redirect("/auth/login?next=" + quote(target, safe="/"))
         code = {401: "unauthorized", 403: "forbidden", 404: "not_found"}.get(exc.status, "forbidden")
         return error_response(exc.status, code, exc.message)
+
+    @app.errorhandler(SchemaNotReady)
+    def _schema_not_ready(exc: SchemaNotReady):
+        # No connection details in the body: the message names versions and the lock holder's process only.
+        log.warning("catalog schema not ready: %s", exc)
+        too_new = isinstance(exc, SchemaTooNew)
+        response = error_response(
+            503, "schema_too_new" if too_new else "migrating",
+            "The catalog database was upgraded by a newer Trellis release; this portal must be upgraded too."
+            if too_new else "The catalog database is being migrated to this release; try again in a moment.")
+        response.headers["Retry-After"] = "30" if too_new else "5"
+        return response
 
     @app.errorhandler(GraphUnavailable)
     def _graph_down(exc: GraphUnavailable):

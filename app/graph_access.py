@@ -24,10 +24,15 @@ def init_graph(app: Flask) -> None:
     app.extensions["trellis.schema_ready"] = False
 
 
+#: How long a request waits for another process's migration before answering 503 (graph.migrations).
+REQUEST_MIGRATION_WAIT = 5.0
+
+
 def get_graph() -> Graph:
-    """The app's graph; applies the schema once the server is first reachable (GraphUnavailable otherwise)."""
+    """The app's graph; migrates/applies the schema once the server is first reachable (GraphUnavailable
+    otherwise; its subclasses SchemaTooNew and MigrationInProgress while the schema is not usable)."""
     graph: Graph = current_app.extensions["trellis.graph"]
     if not current_app.extensions["trellis.schema_ready"]:
-        apply_schema(graph)
+        apply_schema(graph, wait=REQUEST_MIGRATION_WAIT)
         current_app.extensions["trellis.schema_ready"] = True
     return graph

@@ -67,6 +67,20 @@ class Graph:
     def close(self) -> None:
         self.driver.close()
 
+    def pool_stats(self) -> dict:
+        """This process's Bolt connections, `{in_use, idle, max}` (for /metrics). The driver has no public
+        API for it: read from its pool, and `{}` when a driver version moves things."""
+        pool = getattr(self.driver, "_pool", None)
+        try:
+            in_use = idle = 0
+            for address, connections in list(pool.connections.items()):
+                used = pool.in_use_connection_count(address)
+                in_use += used
+                idle += max(0, len(connections) - used)
+            return {"in_use": in_use, "idle": idle, "max": pool.pool_config.max_connection_pool_size}
+        except (AttributeError, TypeError):
+            return {}
+
     def __enter__(self) -> "Graph":
         return self
 

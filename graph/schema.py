@@ -1,9 +1,14 @@
 """Schema applied idempotently at start: the uniqueness constraint every MERGE relies on, plus indexes.
 
+These statements are idempotent (`IF NOT EXISTS`) and applied again whenever this list changes. Anything more
+(filling a new record from existing data, changing an index's definition) is a numbered migration in
+graph/migrations.py; `apply_schema` runs both, under the database's migration lock.
+
 The `*_lc` indexes back case-insensitive filters and the default sort (metadata.name) of entity lists.
 """
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -44,14 +49,34 @@ STATEMENTS: tuple[str, ...] = (
 )
 
 _applied: set[str] = set()
+_applying = threading.Lock()
 
 
-def apply_schema(graph: "Graph") -> None:
-    """Create constraints and indexes if missing, once per process and server."""
+def apply_schema(graph: "Graph", *, wait: float = 600.0) -> list[str]:
+    """Migrate the database to this release's schema version and apply the statements, once per process.
+
+    Returns the names of the migrations this call ran (usually none). Raises `graph.migrations.SchemaTooNew`
+    when a newer release migrated the database, and `MigrationInProgress` when another process is still
+    migrating after `wait` seconds (0: do not wait, e.g. inside a web request).
+    """
+    from graph.migrations import MigrationInProgress, migrate
+
     key = f"{graph.settings.uri}/{graph.database}"
     if key in _applied:
-        return
-    for statement in STATEMENTS:
-        graph.write(statement)
-    graph.write("CALL db.awaitIndexes(120)")
-    _applied.add(key)
+        return []
+    got = _applying.acquire(timeout=wait) if wait > 0 else _applying.acquire(blocking=False)
+    if not got:
+        raise MigrationInProgress("the catalog schema is being applied by this process; try again shortly")
+    try:
+        if key in _applied:
+            return []
+        ran = migrate(graph, STATEMENTS, wait=wait)
+        _applied.add(key)
+        return [m.name for m in ran]
+    finally:
+        _applying.release()
+
+
+def forget_applied() -> None:
+    """Check the database again on the next apply_schema (after a restore, or when readiness saw it change)."""
+    _applied.clear()

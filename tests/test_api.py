@@ -278,7 +278,9 @@ def test_locations_runs_and_post(client, tmp_path_factory):
 
 
 def test_health_and_openapi(client):
-    assert get(client, "/api/v1/health") == {"neo4j": "up"}
+    from app.version import version
+
+    assert get(client, "/api/v1/health") == {"neo4j": "up", "version": version()}
     doc = get(client, "/api/v1/openapi.json")
     from openapi_spec_validator import validate
     from openapi_spec_validator.validation import OpenAPIV31SpecValidator

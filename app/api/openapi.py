@@ -386,12 +386,30 @@ def _paths() -> dict:
             _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "Page size (default 100)"),
         ], op_id="auditLog")},
         "/health": {"get": {"operationId": "health", "summary": "Is Neo4j reachable", "security": [], "responses": {
-            "200": _json({"type": "object", "required": ["neo4j"], "properties": {"neo4j": {"const": "up"}}}, "Up"),
+            "200": _json({"type": "object", "required": ["neo4j", "version"], "properties": {
+                "neo4j": {"const": "up"}, "version": _STR}}, "Up"),
             "503": _json({"type": "object", "required": ["neo4j", "error"], "properties": {
-                "neo4j": {"const": "down"}, "error": _SCHEMAS["Error"]["properties"]["error"]}}, "Down")}}},
+                "neo4j": {"const": "down"}, "version": _STR,
+                "error": _SCHEMAS["Error"]["properties"]["error"]}}, "Down")}}},
+        "/health/live": {"get": {"operationId": "liveness", "summary": "Liveness: this process answers (never "
+                                 "looks at Neo4j)", "security": [], "responses": {
+            "200": _json({"type": "object", "required": ["live", "version"], "properties": {
+                "live": {"const": True}, "version": _STR}}, "Alive")}}},
+        "/health/ready": {"get": {"operationId": "readiness", "summary": "Readiness: Neo4j answers and its schema "
+                                  "is this release's (not while migrating)", "security": [], "responses": {
+            "200": _json(_READY, "Ready"),
+            "503": _json({**_READY, "required": ["ready", "error"], "properties": {
+                **_READY["properties"], "error": _SCHEMAS["Error"]["properties"]["error"]}},
+                "Not ready: Neo4j down, migrating, or migrated by a newer release")}}},
         "/openapi.json": {"get": {"operationId": "openapi", "summary": "This document", "security": [], "responses": {
             "200": _json({"type": "object"}, "OpenAPI 3.1")}}},
     }
+
+
+_READY = {"type": "object", "required": ["ready", "version", "neo4j"], "properties": {
+    "ready": {"type": "boolean"}, "version": _STR, "neo4j": {"enum": ["up", "down"]},
+    "schema": {"type": ["object", "null"], "properties": {
+        "version": {"type": "integer"}, "expected": {"type": "integer"}, "migrating": {"type": "boolean"}}}}}
 
 
 @lru_cache(maxsize=1)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, jsonify, request
 
 from app.api import bp
 from app.api.openapi import openapi_document
@@ -20,7 +20,6 @@ from app.auth.audit import audit
 from app.errors import ApiError, error_response
 from app.graph_access import get_graph
 from graph import catalog
-from graph.driver import GraphUnavailable
 from graph.impact import DEFAULT_DEPTH, MAX_DEPTH, EntityNotFound, dependencies, impact
 from graph.model import RefError, parse_ref
 from graph.ownership import ownership_report, report_csv
@@ -236,17 +235,6 @@ def add_location():
 
 
 # ------------------------------------------------------------------------------------------ service
-
-@bp.get("/health")
-@access.public
-def health():
-    try:
-        current_app.extensions["trellis.graph"].verify()
-    except GraphUnavailable as exc:
-        body = {"neo4j": "down", "error": {"code": "graph_unavailable", "message": str(exc), "details": None}}
-        return jsonify(body), 503, {"Retry-After": "5"}
-    return jsonify({"neo4j": "up"})
-
 
 @bp.get("/openapi.json")
 @access.public

@@ -21,7 +21,7 @@ from app.auth.principal import SESSION_KEY, Principal
 
 log = logging.getLogger(__name__)
 
-PUBLIC_ENDPOINTS = frozenset({"static", "web.static", "web.vendor"})
+PUBLIC_ENDPOINTS = frozenset({"static", "web.static"})
 TOKEN_AUDIT_EVERY = 60.0      # seconds: token use is audited (and last_used_at written) at most once a minute
                               # per token and process, so API calls with a token cost no write each
 

@@ -9,11 +9,11 @@ import os
 import secrets
 from pathlib import Path
 
-from app.config import REPO_ROOT
+from graph.server.paths import state_dir
 
 DEMO_ADMIN = "admin"
 DEMO_ADMIN_USER = "user:default/alice.nguyen"
-PASSWORD_FILE = REPO_ROOT / ".trellis" / "demo-admin-password"
+PASSWORD_FILE = state_dir() / "demo-admin-password"
 
 
 def prepare_demo_access(graph) -> str | None:
@@ -33,7 +33,7 @@ def prepare_demo_access(graph) -> str | None:
         accounts.change_password(graph, DEMO_ADMIN, password)
     grant_role(graph, f"local:{DEMO_ADMIN}", "admin", "trellis up")
     return (f"Visitors browse as read-only guests. Sign in as `{DEMO_ADMIN}` with password `{password}` "
-            f"(kept in {PASSWORD_FILE.relative_to(REPO_ROOT)}) for the admin pages.")
+            f"(kept in {PASSWORD_FILE}) for the admin pages.")
 
 
 def _password(path: Path) -> str:

@@ -5,13 +5,13 @@ import os
 import sys
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 import click
 
 from app.cli.catalog_cmd import EXIT_FATAL, EXIT_OK, EXIT_REJECTED, emit_json, fail, open_graph
+from graph.server.paths import state_dir
 
-STATE_DIR = Path(__file__).resolve().parents[2] / ".trellis"
+STATE_DIR = state_dir()
 
 
 def _checked_config():
@@ -34,21 +34,48 @@ def _checked_config():
     return config
 
 
+def _json_logs_for_celery() -> None:
+    """Celery sets up its own handlers; in TRELLIS_LOG_FORMAT=json mode, give them the JSON formatter."""
+    from celery import signals
+
+    from app.logging_setup import use_json_on
+
+    def switch(logger=None, **_: object) -> None:
+        use_json_on(logger)
+
+    signals.after_setup_logger.connect(switch, weak=False)
+    signals.after_setup_task_logger.connect(switch, weak=False)
+
+
 @click.command()
 @click.option("--concurrency", type=click.IntRange(1, 64), default=2, show_default=True,
               help="Worker processes (each runs one source at a time).")
 @click.option("--pool", type=click.Choice(["prefork", "solo", "threads"]), default="prefork", show_default=True)
 @click.option("--loglevel", default="INFO", show_default=True)
-def worker(concurrency: int, pool: str, loglevel: str) -> None:
-    """Run a Celery worker that executes source runs (broker: TRELLIS_REDIS_URL)."""
+@click.option("--queues", default="celery,docs", show_default=True,
+              help="Queues to consume: `celery` (source runs), `docs` (TechDocs builds), or both.")
+@click.option("--name", default=None, help="Celery node name (default: <first queue>@<host>).")
+def worker(concurrency: int, pool: str, loglevel: str, queues: str, name: str | None) -> None:
+    """Run a Celery worker that executes source runs and docs builds (broker: TRELLIS_REDIS_URL).
+
+    `trellis worker --queues docs --concurrency 1` is the docs builder alone (docker-compose's docs-builder)."""
+    wanted = [q.strip() for q in queues.split(",") if q.strip()]
+    unknown = sorted(set(wanted) - {"celery", "docs"})
+    if unknown or not wanted:
+        fail(f"--queues: unknown queue {', '.join(unknown) or '(none)'}; use celery, docs or celery,docs")
     config = _checked_config()
+    from app.cli.migrate_cmd import migrate_at_start
     from ingest.jobs.celery_app import app, redis_url
 
-    click.echo(f"worker: {len(config.sources)} configured sources, broker {redis_url()}", err=True)
+    migrate_at_start("trellis worker")
+    _json_logs_for_celery()
+    click.echo(f"worker: queues {','.join(wanted)}, {len(config.sources)} configured sources, broker "
+               f"{redis_url()}", err=True)
     # Source runs (default queue) and docs builds (the `docs` queue, docs_builder.tasks) on one worker; a
     # deployment can run a separate docs-builder worker instead (docker-compose.yml).
     app.worker_main(["worker", f"--pool={pool}", f"--concurrency={concurrency}", f"--loglevel={loglevel}",
-                     "--without-gossip", "--without-mingle", "-Q", "celery,docs", "--include", "docs_builder.tasks"])
+                     "--without-gossip", "--without-mingle", "-Q", ",".join(wanted),
+                     "--include", "docs_builder.tasks", "-n", name or f"{wanted[0]}@%h"])
 
 
 @click.command()
@@ -59,8 +86,11 @@ def beat(loglevel: str) -> None:
     scheduled = [s for s in config.sources if s.schedule is not None]
     if not scheduled:
         click.echo("beat: no source in TRELLIS_CONFIG has a schedule; nothing would ever be queued", err=True)
+    from app.cli.migrate_cmd import migrate_at_start
     from ingest.jobs.celery_app import app
 
+    migrate_at_start("trellis beat")
+    _json_logs_for_celery()
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     schedule_file = os.environ.get("TRELLIS_BEAT_SCHEDULE") or str(STATE_DIR / "beat-schedule")
     app.start(["beat", f"--loglevel={loglevel}", f"--schedule={schedule_file}"])

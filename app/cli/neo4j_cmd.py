@@ -1,4 +1,4 @@
-"""`trellis neo4j start|stop|status`: the project-local Neo4j server (graph/server).
+"""`trellis neo4j start|stop|status|dump|load`: the project-local Neo4j server (graph/server).
 
 If NEO4J_URI is set, an external server is in use: start/status report on it and never
 start a local one. Fatal errors print one line on stderr and exit with code 1.
@@ -112,3 +112,40 @@ def status_cmd(home: Path | None, as_json: bool) -> None:
     else:
         click.echo(f"Neo4j process {info['pid']} is up but Bolt at {info['uri']} does not answer yet "
                    f"({info.get('error', 'starting?')}).")
+
+
+@neo4j.command(name="dump")
+@_home_option
+@click.argument("to_file", type=click.Path(dir_okay=False, path_type=Path))
+def dump_cmd(home: Path | None, to_file: Path) -> None:
+    """Back up the local server's catalog database to TO_FILE with neo4j-admin (the server must be stopped)."""
+    from graph.server.admin import dump
+
+    if os.environ.get("NEO4J_URI"):
+        _fail("NEO4J_URI is set: back up that server with its own `neo4j-admin database dump` (see README, "
+              "Deploying); this command dumps the local server only")
+    try:
+        path = dump(home, to_file)
+    except (ServerError, OSError) as exc:
+        _fail(str(exc))
+    click.echo(f"Dumped the catalog database to {path} ({path.stat().st_size:,} bytes).")
+
+
+@neo4j.command(name="load")
+@_home_option
+@click.argument("from_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace the database the server home already holds.")
+def load_cmd(home: Path | None, from_file: Path, force: bool) -> None:
+    """Restore the local server's catalog database from FROM_FILE, a dump (the server must be stopped).
+
+    Start the server after it; the next Trellis process migrates a dump taken by an older release."""
+    from graph.server.admin import load
+
+    if os.environ.get("NEO4J_URI"):
+        _fail("NEO4J_URI is set: restore that server with its own `neo4j-admin database load`; this command "
+              "restores the local server only")
+    try:
+        load(home, from_file, overwrite=force)
+    except (ServerError, OSError) as exc:
+        _fail(str(exc))
+    click.echo(f"Loaded {from_file} into the local server; start it with `trellis neo4j start`.")

@@ -6,11 +6,9 @@ Everything shown is escaped by Jinja's autoescape.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import (Response, abort, current_app, redirect, render_template, request, send_from_directory,
-                   url_for)
+from flask import Response, abort, redirect, render_template, request, url_for
 
 from app.auth import access
 from app.graph_access import get_graph
@@ -32,9 +30,6 @@ from graph.model import RELATION_NAMES, RefError, entity_ref, parse_ref
 from graph.ownership import owned_through, ownership_claims, ownership_report
 from ingest.sync import IngestError, ingest
 
-NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
-# Front-end files served from node_modules (installed by `npm ci` in scripts/bootstrap): name -> path.
-VENDOR_FILES = {"cytoscape.min.js": "cytoscape/dist/cytoscape.min.js"}
 INVERSE_NAMES = {fwd: inv for fwd, inv in RELATION_NAMES.values()}
 GRAPH_RELATIONS = ("ownedBy", "partOf", "providesApi", "consumesApi", "dependsOn", "childOf", "memberOf")
 
@@ -61,18 +56,8 @@ def _bad_query(exc: ValueError):
     return render_template("error.html", status=400, code="bad_query", message=str(exc)), 400
 
 
-# ------------------------------------------------------------------ assets
-
-
-@bp.get("/static/vendor/<name>")
-@access.public
-def vendor(name: str):
-    """Third-party front-end files from node_modules (pinned in package-lock.json), never from a CDN."""
-    relative = VENDOR_FILES.get(name)
-    root = Path(current_app.config.get("TRELLIS_NODE_MODULES") or NODE_MODULES)
-    if relative is None or not (root / relative).is_file():
-        abort(404, description=f"{name} is not installed; run scripts/bootstrap (npm ci) first.")
-    return send_from_directory(root, relative, max_age=3600)
+# Third-party front-end files (Cytoscape) are static files under static/vendor/, built from package-lock.json by
+# scripts/build-assets and carried by the wheel; never a CDN, never node_modules/ at run time.
 
 
 # ------------------------------------------------------------------ catalog

@@ -19,16 +19,12 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Protocol
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
-
 def default_local_dir() -> Path:
-    """`.trellis/techdocs` in a checkout (like the local Neo4j), else under the cache (`$TRELLIS_CACHE`)."""
-    if (PROJECT_ROOT / "pyproject.toml").is_file():
-        return PROJECT_ROOT / ".trellis" / "techdocs"
-    from ingest.cache import cache_root
+    """`techdocs/` in the state folder: `.trellis/techdocs` in a checkout (like the local Neo4j), else
+    `$TRELLIS_STATE_DIR/techdocs` (the web, worker and docs-builder processes must share it)."""
+    from graph.server.paths import state_dir
 
-    return cache_root() / "techdocs"
+    return state_dir() / "techdocs"
 # extension -> media type: the only static files stored and served (anything else is not published)
 SAFE_TYPES = {
     ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
@@ -218,7 +214,7 @@ class S3Storage:
 def storage_from_config(config: Mapping[str, Any] | None = None) -> Storage:
     """The configured backend: TRELLIS_DOCS_STORAGE (an object, "local" or "s3") from `config`, else env.
 
-    local: TRELLIS_DOCS_DIR (default .trellis/techdocs in a checkout, else $TRELLIS_CACHE/techdocs). s3: TRELLIS_DOCS_S3_BUCKET, TRELLIS_DOCS_S3_PREFIX,
+    local: TRELLIS_DOCS_DIR (default techdocs/ in the state folder: .trellis/techdocs in a checkout). s3: TRELLIS_DOCS_S3_BUCKET, TRELLIS_DOCS_S3_PREFIX,
     TRELLIS_DOCS_S3_ENDPOINT, AWS_REGION; credentials come from boto3's usual chain.
     """
     config = config or {}

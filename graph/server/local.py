@@ -38,6 +38,8 @@ from typing import Iterator
 from neo4j import GraphDatabase
 from neo4j.exceptions import Neo4jError, ServiceUnavailable
 
+from graph.server.paths import PACKAGES_ROOT, state_dir
+
 __all__ = [
     "DEFAULT_HOME",
     "DIST_DIR",
@@ -55,7 +57,7 @@ __all__ = [
 ]
 
 POM: Path = Path(__file__).resolve().with_name("pom.xml")
-REPO_ROOT: Path = Path(__file__).resolve().parents[2]
+REPO_ROOT: Path = PACKAGES_ROOT   # the checkout (or site-packages when installed); state goes to state_dir()
 
 
 def _env_path(name: str, default: Path) -> Path:
@@ -64,9 +66,9 @@ def _env_path(name: str, default: Path) -> Path:
 
 
 #: Project-local server home (``.trellis/`` is git-ignored).
-DEFAULT_HOME: Path = _env_path("TRELLIS_NEO4J_HOME", REPO_ROOT / ".trellis" / "neo4j")
+DEFAULT_HOME: Path = _env_path("TRELLIS_NEO4J_HOME", state_dir() / "neo4j")
 #: Shared jar cache: ``lib/`` (Neo4j + deps) and ``plugins/`` (APOC); one download for all homes.
-DIST_DIR: Path = _env_path("TRELLIS_NEO4J_DIST", REPO_ROOT / ".trellis" / "neo4j-dist")
+DIST_DIR: Path = _env_path("TRELLIS_NEO4J_DIST", state_dir() / "neo4j-dist")
 
 _STAMP = ".provisioned"
 _PID_FILE = "neo4j.pid"

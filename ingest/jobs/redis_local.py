@@ -17,7 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from graph.server.local import REPO_ROOT, file_lock, free_port
+from graph.server.local import file_lock, free_port
+from graph.server.paths import state_dir
 
 DEFAULT_PORT = 6379
 _STATE = "redis.json"
@@ -40,7 +41,7 @@ class RedisInfo:
 
 def default_home() -> Path:
     value = os.environ.get("TRELLIS_REDIS_HOME")
-    return Path(value).expanduser().resolve() if value else REPO_ROOT / ".trellis" / "redis"
+    return Path(value).expanduser().resolve() if value else state_dir() / "redis"
 
 
 def _binary() -> str:

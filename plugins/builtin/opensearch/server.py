@@ -18,11 +18,11 @@ from pathlib import Path
 
 from graph.server import free_port
 from graph.server.local import file_lock
+from graph.server.paths import state_dir
 
 HERE = Path(__file__).resolve().parent / "server"
 POM = HERE / "pom.xml"
 LAUNCHER = HERE / "TrellisOpenSearch.java"
-ROOT = Path(__file__).resolve().parents[3]
 
 
 class OpenSearchServerError(RuntimeError):
@@ -47,7 +47,7 @@ class OpenSearchNode:
 
 
 def dist_dir() -> Path:
-    return Path(os.environ.get("TRELLIS_OPENSEARCH_DIST") or ROOT / ".trellis" / "opensearch-dist")
+    return Path(os.environ.get("TRELLIS_OPENSEARCH_DIST") or state_dir() / "opensearch-dist")
 
 
 def java() -> str:
