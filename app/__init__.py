@@ -31,6 +31,7 @@ def create_app(config: dict | None = None) -> Flask:
     from app.auth.session import init_session
     from app.auth.signin import init_signin
     from app.errors import register_error_handlers
+    from app.proxy import init_proxy
     from app.web import bp as web_bp
 
     init_session(app)
@@ -40,4 +41,5 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     add_security_headers(app)
     register_error_handlers(app)
+    init_proxy(app)
     return app
