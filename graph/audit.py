@@ -21,6 +21,8 @@ import time
 import uuid
 from typing import TYPE_CHECKING
 
+from neo4j.exceptions import ConstraintError
+
 if TYPE_CHECKING:
     from graph.driver import Graph
 
@@ -59,9 +61,11 @@ def source_key(ip: str | None) -> str | None:
         address = ipaddress.ip_address(ip)
     except ValueError:
         return ip[:64]
-    if address.version == 6 and address.ipv4_mapped is None:
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
         return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return str(address.ipv4_mapped or address)
+    return str(address)
 
 
 def record_aggregate(graph: "Graph", *, action: str, outcome: str, actor: str | None, group: str,
@@ -85,7 +89,10 @@ def record_aggregate(graph: "Graph", *, action: str, outcome: str, actor: str | 
         "ip": source, "method": method, "path": path,
         "details": json.dumps(details or {}, sort_keys=True, default=str),
     }
-    graph.write(_AGGREGATE, agg=agg, event=event, now=now)
+    try:
+        graph.write(_AGGREGATE, agg=agg, event=event, now=now)
+    except ConstraintError:      # two first occurrences raced to create the node: count into the winner
+        graph.write(_AGGREGATE, agg=agg, event=event, now=now)
 
 
 def list_events(graph: "Graph", *, actor: str | None = None, action: str | None = None,
