@@ -94,3 +94,18 @@ def unbind(graph: "Graph", provider: str, issuer: str, subject: str) -> bool:
     """Remove one binding; True when there was one."""
     summary = graph.write(_UNBIND, key=binding_key(provider, issuer, subject))
     return summary.counters.nodes_deleted > 0
+
+
+# Successful sign-ins in the audit log (what `migrate-bindings` turns into bindings and account links).
+_PAST_SIGNINS = """
+MATCH (e:AuditEvent {action: 'signin', outcome: 'ok'})
+WHERE e.target IS NOT NULL AND e.target STARTS WITH 'user:'
+  AND (e.actor STARTS WITH 'oidc:' OR e.actor STARTS WITH 'github:' OR e.actor STARTS WITH 'local:')
+RETURN e.actor AS actor, e.target AS user_ref, e.details AS details, e.at AS at ORDER BY e.at
+"""
+
+
+def past_signins(graph: "Graph") -> list[dict]:
+    """Every successful sign-in the audit log still holds that resolved to a catalog user, oldest first:
+    {actor, user_ref, details (JSON text), at}."""
+    return [dict(r) for r in graph.read(_PAST_SIGNINS)]

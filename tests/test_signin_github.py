@@ -249,10 +249,11 @@ def test_only_verified_emails_are_used_to_resolve(graph, neo4j_uri, tmp_path, gi
     app = make_app(neo4j_uri, github_auth(github, resolvers=["email"]))
     try:
         client = app.test_client()
-        client.get(approve(start(client)))
-        html = client.get("/auth/login").get_data(as_text=True)
-        assert signed_in_as(html) == "monalisa octocat" and "impostor" not in html
-        assert events(graph)[-1]["details"]["resolvers"] == ["email: no catalog user"]
+        refused = client.get(approve(start(client)))
+        assert refused.status_code == 403 and "impostor" not in refused.get_data(as_text=True)
+        assert signed_in_as(client.get("/auth/login").get_data(as_text=True)) is None   # no access
+        event = events(graph)[-1]
+        assert event.get("target") is None and event["details"]["resolvers"] == ["email: no catalog user"]
     finally:
         app.extensions["trellis.graph"].close()
 
@@ -280,8 +281,9 @@ def test_replayed_callback_is_denied(app, graph):
         resp = browser.get(callback)
         assert resp.status_code == 400
     assert whoami(app.test_client()) is None
-    reasons = [e["details"].get("reason") for e in events(graph)]
-    assert reasons[-2:] == ["state_mismatch", "state_mismatch"]
+    # both are counted in one event (same address, same minute): forged callbacks cannot flood the log
+    replays = [e for e in events(graph) if e["details"].get("reason") == "state_mismatch"]
+    assert sum(e.get("count") or 1 for e in replays) == 2
 
 
 def test_a_code_github_rejects_is_a_failed_sign_in(app, graph, github):
