@@ -355,3 +355,35 @@ def test_github_down_gives_a_clear_page(graph, neo4j_uri, tmp_path):
         assert events(graph)[-1]["details"]["reason"] == "provider_unreachable"
     finally:
         app.extensions["trellis.graph"].close()
+
+
+def test_only_members_of_an_allowed_organisation_or_team_get_in(graph, neo4j_uri, tmp_path, github):
+    """GitHub proves who someone is, not that they belong here: with an allow-list, membership is asked of
+    GitHub with the person's own token (read:org), and everybody else is refused before any lookup."""
+    load_users(graph, tmp_path)
+    github.add_account("alice-gh", 8001, name="Alice", orgs={"acme": "active"})
+    github.add_account("pending-gh", 8002, name="Pending", orgs={"acme": "pending"})
+    github.add_account("team-gh", 8003, name="Teamer", teams={"acme/platform": "active"})
+    github.add_account("outsider", 8004, name="Outsider")
+    auth = github_auth(github)
+    auth["github"].update(allowed_organizations=["acme"], allowed_teams=["acme/platform"])
+    auth["require_catalog_user"] = False       # allowed: the allow-list stands in front of the default role
+    app = make_app(neo4j_uri, auth)
+    try:
+        page = app.test_client().get("/auth/login").get_data(as_text=True)
+        assert "GitHub sign-in is open to members of acme, acme/platform only" in page
+        outcomes = {}
+        for login in ("alice-gh", "pending-gh", "team-gh", "outsider"):
+            github.acting = login
+            client = app.test_client()
+            authorize = start(client)
+            assert "read%3Aorg" in authorize or "read:org" in authorize
+            outcomes[login] = (client.get(approve(authorize)).status_code, whoami(client))
+        assert outcomes == {"alice-gh": (303, "Alice"), "pending-gh": (403, None), "team-gh": (303, "Teamer"),
+                            "outsider": (403, None)}
+        refusal = events(graph)[-1]
+        assert refusal["outcome"] == "denied" and refusal["details"]["reason"] == "not_allowed"
+        assert refusal["actor"] == "github:8004" and "acme" in refusal["details"]["detail"]
+    finally:
+        github.acting = "octocat"
+        app.extensions["trellis.graph"].close()

@@ -271,3 +271,43 @@ def test_bad_config_is_refused_with_a_clear_reason(raw, message):
 def test_plain_http_is_allowed_only_towards_this_machine():
     cfg = {**OIDC, "discovery_url": "http://127.0.0.1:8080/realms/t/.well-known/openid-configuration"}
     assert load_settings({"oidc": cfg}, env={}).oidc.discovery_url.startswith("http://127.0.0.1")
+
+
+# ------------------------------------------------------------------ allow-lists (pure)
+
+
+def test_oidc_allow_list_domains_and_required_claims():
+    from app.auth.admission import OidcAdmission
+
+    rule = OidcAdmission.from_config({"allowed_domains": ["Corp.Example"],
+                                      "required_claims": {"groups": "platform", "tenant": ["acme", "acme-eu"]}})
+    ok = {"hd": "corp.example", "groups": ["dev", "platform"], "tenant": "acme-eu"}
+    assert rule.refusal(ok, ()) is None
+    # the domain of a verified e-mail counts as well as Google's `hd`; an unverified one was never passed in
+    assert rule.refusal({**ok, "hd": None}, ("jo@corp.example",)) is None
+    assert "corp.example only" in rule.refusal({**ok, "hd": "evil.example"}, ("jo@evil.example",))
+    assert "corp.example only" in rule.refusal({**ok, "hd": None}, ())
+    assert "'groups'" in rule.refusal({**ok, "groups": ["platform-admins"]}, ())      # whole values, not parts
+    assert "'tenant'" in rule.refusal({k: v for k, v in ok.items() if k != "tenant"}, ())
+    assert OidcAdmission.from_config({"required_claims": {"admin": True}}).refusal({"admin": 1}, ()) is not None
+
+
+def test_github_allow_list_asks_membership_and_fails_closed():
+    from app.auth.admission import AdmissionUnavailable, GithubAdmission
+
+    rule = GithubAdmission.from_config({"allowed_organizations": ["acme"], "allowed_teams": ["acme/Platform"]})
+    asked = []
+
+    def github(answers):
+        def get(path):
+            asked.append(path)
+            return answers.get(path, (404, {"message": "Not Found"}))
+        return get
+
+    team = "orgs/acme/teams/platform/memberships/jo"
+    assert rule.refusal("jo", github({"user/memberships/orgs/acme": (200, {"state": "active"})})) is None
+    assert rule.refusal("jo", github({team: (200, {"state": "active"})})) is None
+    assert "acme" in rule.refusal("jo", github({"user/memberships/orgs/acme": (200, {"state": "pending"})}))
+    assert asked[-2:] == ["user/memberships/orgs/acme", team]
+    with pytest.raises(AdmissionUnavailable):
+        rule.refusal("jo", github({"user/memberships/orgs/acme": (500, None)}))
