@@ -323,13 +323,16 @@ def test_wrong_client_secret_is_a_clear_failure(graph, neo4j_uri, tmp_path, gith
 
 
 def test_require_catalog_user_refuses_an_unknown_github_login(graph, neo4j_uri, github):
-    app = make_app(neo4j_uri, github_auth(github, require_catalog_user=True))   # empty catalog
+    app = make_app(neo4j_uri, github_auth(github))   # empty catalog; the default: unknown signers get no access
     try:
         client = app.test_client()
+        page = client.get("/auth/login").get_data(as_text=True)
+        assert "an account that is not bound to a User in the catalog gets no access" in page
         resp = client.get(approve(start(client)))
         assert resp.status_code == 403
         html = resp.get_data(as_text=True)
         assert "No catalog user for this sign-in" in html and "octocat via GitHub" in html
+        assert "Your GitHub account id is 1; an administrator can bind it" in html
         assert whoami(client) is None
         event = events(graph)[-1]
         assert event["outcome"] == "denied" and event["details"]["reason"] == "no_catalog_user"

@@ -311,3 +311,26 @@ def test_github_allow_list_asks_membership_and_fails_closed():
     assert asked[-2:] == ["user/memberships/orgs/acme", team]
     with pytest.raises(AdmissionUnavailable):
         rule.refusal("jo", github({"user/memberships/orgs/acme": (500, None)}))
+
+
+def test_failures_are_counted_per_ipv4_address_and_ipv6_network():
+    from graph.audit import source_key
+
+    assert source_key("198.51.100.7") == "198.51.100.7"
+    assert source_key("::ffff:198.51.100.7") == "198.51.100.7"
+    # one attacker usually holds a whole /64: rotating inside it is still one source
+    assert source_key("2001:db8:1:2:aaaa::1") == source_key("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
+    assert source_key(None) is None
+
+
+def test_the_audit_cap_comes_from_the_environment(monkeypatch):
+    from ingest.jobs.config import ConfigError
+    from ingest.jobs.tasks import audit_keep
+
+    monkeypatch.delenv("TRELLIS_AUDIT_KEEP", raising=False)
+    assert audit_keep() == 200_000
+    monkeypatch.setenv("TRELLIS_AUDIT_KEEP", "5000")
+    assert audit_keep() == 5000
+    monkeypatch.setenv("TRELLIS_AUDIT_KEEP", "lots")
+    with pytest.raises(ConfigError, match="TRELLIS_AUDIT_KEEP"):
+        audit_keep()
