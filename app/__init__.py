@@ -33,6 +33,7 @@ def create_app(config: dict | None = None) -> Flask:
     from app.auth.signin import init_signin
     from app.errors import register_error_handlers
     from app.metrics import init_metrics
+    from app.proxy import init_proxy
     from app.web import bp as web_bp
 
     init_metrics(app)   # first: its timer also sees requests the sign-in gate answers (401, redirects)
@@ -44,4 +45,5 @@ def create_app(config: dict | None = None) -> Flask:
     add_security_headers(app)
     register_error_handlers(app)
     app.jinja_env.globals["trellis_version"] = version()
+    init_proxy(app)
     return app

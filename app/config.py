@@ -12,6 +12,8 @@ The YAML file (all sections optional):
     permissions: {Group: {read: viewer, write: admin}, ...}   # per kind, minimum role
     catalog_rules: [{allow: [Component, API, ...]}, {allow: [Group, User], target: "/srv/org/*"}]
                                      # what portal-registered locations may define (target: per location)
+    trusted_proxy_hops: 1            # reverse proxies in front of the portal that append X-Forwarded-For
+                                     # (0: none; the client address for throttling and audit, app/proxy.py)
 """
 from __future__ import annotations
 
@@ -56,13 +58,15 @@ def load_settings(overrides: dict | None) -> dict:
         "TRELLIS_PERMISSIONS": DEFAULT_PERMISSIONS,
         "TRELLIS_CATALOG_RULES": DEFAULT_CATALOG_RULES,
         "TRELLIS_SECURE_COOKIES": None,     # None: secure in production, not in development (plain http)
+        "TRELLIS_TRUSTED_PROXY_HOPS": 0,
     }
     for key, setting in (("env", "TRELLIS_ENV"), ("auth", "TRELLIS_AUTH"), ("roles", "TRELLIS_ROLES"),
                          ("default_role", "TRELLIS_DEFAULT_ROLE"), ("guest_role", "TRELLIS_GUEST_ROLE"),
-                         ("permissions", "TRELLIS_PERMISSIONS"), ("catalog_rules", "TRELLIS_CATALOG_RULES")):
+                         ("permissions", "TRELLIS_PERMISSIONS"), ("catalog_rules", "TRELLIS_CATALOG_RULES"),
+                         ("trusted_proxy_hops", "TRELLIS_TRUSTED_PROXY_HOPS")):
         if key in file_data:
             settings[setting] = file_data[key]
-    for name in ("TRELLIS_ENV", "TRELLIS_GUEST_ROLE", "TRELLIS_DEFAULT_ROLE"):
+    for name in ("TRELLIS_ENV", "TRELLIS_GUEST_ROLE", "TRELLIS_DEFAULT_ROLE", "TRELLIS_TRUSTED_PROXY_HOPS"):
         if os.environ.get(name):
             settings[name] = os.environ[name]
     settings.update({k: v for k, v in overrides.items() if k.startswith("TRELLIS_")})
@@ -124,6 +128,12 @@ def _check(s: dict) -> None:
             and set(r) <= {"allow", "target"} and isinstance(r.get("target", ""), str)
             for r in rules):
         raise ConfigError("catalog_rules must be a list of {allow: [Kind, ...], target: optional glob} entries")
+    hops = s["TRELLIS_TRUSTED_PROXY_HOPS"]
+    if isinstance(hops, str) and hops.strip().isdigit():
+        hops = s["TRELLIS_TRUSTED_PROXY_HOPS"] = int(hops)
+    if isinstance(hops, bool) or not isinstance(hops, int) or not 0 <= hops <= 10:
+        raise ConfigError(f"trusted_proxy_hops (TRELLIS_TRUSTED_PROXY_HOPS) must be a whole number from 0 to 10 "
+                          f"(how many reverse proxies append X-Forwarded-For), not {hops!r}")
     if not isinstance(s["TRELLIS_AUTH"], dict):
         raise ConfigError("auth must be a mapping of sign-in methods")
 

@@ -95,6 +95,11 @@ def set_disabled(graph: "Graph", username: str, disabled: bool) -> dict:
     return _update(graph, username, "a.disabled = $disabled", disabled=bool(disabled))
 
 
+def set_user_ref(graph: "Graph", username: str, user_ref: str | None) -> dict:
+    """Link an account to a catalog user (None: unlink); raise AccountNotFound if there is no such account."""
+    return _update(graph, username, "a.user_ref = $user_ref", user_ref=user_ref)
+
+
 def get_account(graph: "Graph", username: str) -> dict | None:
     """One account including its `password_hash` (for the sign-in check), or None."""
     rows = graph.read(

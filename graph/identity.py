@@ -57,6 +57,18 @@ def user_exists(graph: "Graph", ref: str) -> bool:
     return bool(graph.read(_EXISTS, ref=(ref or "").lower()))
 
 
+def user_annotations(graph: "Graph", ref: str) -> dict[str, str]:
+    """The catalog user's metadata.annotations (empty when it has none or is not a declared User)."""
+    rows = graph.read(_PROFILE, ref=(ref or "").lower())
+    if not rows or not rows[0]["descriptor"]:
+        return {}
+    try:
+        annotations = (json.loads(rows[0]["descriptor"]).get("metadata") or {}).get("annotations") or {}
+    except (ValueError, AttributeError):
+        return {}
+    return {str(k): str(v) for k, v in annotations.items()} if isinstance(annotations, dict) else {}
+
+
 def display_name(graph: "Graph", ref: str) -> str | None:
     """The catalog user's spec.profile.displayName (what the header shows for accounts without a name)."""
     rows = graph.read(_PROFILE, ref=(ref or "").lower())

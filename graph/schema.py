@@ -45,6 +45,10 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE CONSTRAINT role_grant_key IF NOT EXISTS FOR (g:RoleGrant) REQUIRE g.principal IS UNIQUE",
     "CREATE CONSTRAINT signin_throttle_key IF NOT EXISTS FOR (t:SigninThrottle) REQUIRE t.key IS UNIQUE",
     "CREATE INDEX signin_throttle_updated IF NOT EXISTS FOR (t:SigninThrottle) ON (t.updated_at)",
+    "CREATE CONSTRAINT signin_binding_key IF NOT EXISTS FOR (b:SigninBinding) REQUIRE b.key IS UNIQUE",
+    "CREATE INDEX signin_binding_user IF NOT EXISTS FOR (b:SigninBinding) ON (b.user_ref)",
+    "CREATE CONSTRAINT audit_event_agg IF NOT EXISTS FOR (e:AuditEvent) REQUIRE e.agg IS UNIQUE",
+    "CREATE INDEX account_user_ref IF NOT EXISTS FOR (a:Account) ON (a.user_ref)",
     "CREATE CONSTRAINT docs_build_id IF NOT EXISTS FOR (b:DocsBuild) REQUIRE b.id IS UNIQUE",
 )
 

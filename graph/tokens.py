@@ -21,7 +21,7 @@ SCHEMA_STATEMENT = (
 
 FIELDS: tuple[str, ...] = (
     "token_id", "token_hash", "name", "owner", "kind", "scopes",
-    "created_at", "expires_at", "revoked_at", "last_used_at",
+    "created_at", "expires_at", "revoked_at", "last_used_at", "issued_by",
 )
 REQUIRED: tuple[str, ...] = ("token_id", "token_hash", "name", "owner", "kind", "scopes", "created_at", "expires_at")
 PUBLIC_FIELDS: tuple[str, ...] = tuple(f for f in FIELDS if f != "token_hash")
@@ -63,10 +63,25 @@ def store_token(graph: "Graph", record: dict) -> None:
         raise DuplicateTokenId(props["token_id"])
 
 
+# A token stops with the account behind it: a disabled local account linked to the owner (user_ref), or the
+# local account whose session issued it (issued_by `local:<username>`).
+_FIND = """
+MATCH (t:ApiToken {token_id: $token_id})
+OPTIONAL MATCH (a:Account {disabled: true})
+WHERE (t.kind = 'personal' AND a.user_ref = t.owner) OR t.issued_by = 'local:' + a.username
+RETURN properties(t) AS t, count(a) > 0 AS account_disabled
+"""
+
+
 def find_token(graph: "Graph", token_id: str) -> dict | None:
-    """The full record of one token, hash included (for verification only), or None."""
-    rows = graph.read("MATCH (t:ApiToken {token_id: $token_id}) RETURN properties(t) AS t", token_id=token_id)
-    return _as_dict(rows[0]["t"], FIELDS) if rows else None
+    """The full record of one token, hash included (for verification only), or None.
+
+    `account_disabled` says whether a disabled local account stands behind it (its owner or its issuer).
+    """
+    rows = graph.read(_FIND, token_id=token_id)
+    if not rows:
+        return None
+    return {**_as_dict(rows[0]["t"], FIELDS), "account_disabled": bool(rows[0]["account_disabled"])}
 
 
 def list_tokens(graph: "Graph", owner: str | None = None) -> list[dict]:

@@ -44,7 +44,9 @@ def auth_config(provider, **extra) -> dict:
 def portal(graph, neo4j_uri, tmp_path, oidc_provider):
     load_users(graph, tmp_path)
     accounts.add_user(graph, "alice", "correct horse battery staple")
-    app = make_app(neo4j_uri, auth_config(oidc_provider))
+    # verified e-mails (OIDC) and names (local accounts) are matched because this config says so
+    app = make_app(neo4j_uri, auth_config(oidc_provider, resolvers=[
+        "email", {"resolver": "username", "providers": ["local"]}]))
     with LiveServer(app) as server:
         yield server
     app.extensions["trellis.graph"].close()

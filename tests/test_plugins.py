@@ -134,7 +134,7 @@ def test_sources_file_is_parsed_with_schedules_and_guard(tmp_path):
     assert config.source("demo").base_dir == str(tmp_path.resolve())
     assert config.source("nightly").max_share == 0.2
     schedule = beat_schedule(config)
-    assert set(schedule) == {"source:demo", "source:nightly"}
+    assert set(schedule) == {"source:demo", "source:nightly", "audit:prune"}      # + housekeeping
     assert schedule["source:demo"]["schedule"].total_seconds() == 300
     assert schedule["source:demo"]["args"] == ("demo", "schedule", False)
     assert schedule["source:nightly"]["schedule"].hour == {3}

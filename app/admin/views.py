@@ -128,7 +128,8 @@ def create_token():
     try:
         ttl = int(request.form.get("ttl_days") or 90)
         token, record = tokens.issue_token(get_graph(), name=request.form.get("name") or "", owner=owner,
-                                           kind="personal", scopes=scopes, ttl_days=ttl)
+                                           kind="personal", scopes=scopes, ttl_days=ttl,
+                                           issued_by=current_principal().id)
     except ValueError as exc:
         flash(str(exc), "error")
         return redirect(url_for("admin.tokens_page")), 303

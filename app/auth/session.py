@@ -99,7 +99,7 @@ class _Viewer:
 
 def _gate():
     from app.auth import access
-    from app.auth.audit import audit
+    from app.auth.audit import audit_failure
     from app.errors import error_response
 
     endpoint = request.endpoint
@@ -112,7 +112,7 @@ def _gate():
     if header is not None and request.path.startswith("/api/"):
         principal, problem = _token_principal(header)
         if principal is None:
-            audit("token_use", "denied", actor="anonymous", details={"reason": problem})
+            audit_failure("token_use", "denied", actor="anonymous", reason=problem)
             response = error_response(401, "invalid_token", f"API token rejected: {problem}")
             response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
             return response
@@ -125,8 +125,8 @@ def _gate():
         elif request.cookies.get(current_app.config["SESSION_COOKIE_NAME"]) and not session.keys():
             # Flask drops a cookie whose signature fails (or that expired) and starts an empty session;
             # an empty session is never sent as a cookie, so this one was forged, tampered with or expired.
-            audit("session_rejected", "denied", actor="anonymous",
-                  details={"reason": "session cookie with a bad signature or expired"})
+            audit_failure("session_rejected", "denied", actor="anonymous",
+                          reason="session cookie with a bad signature or expired")
         elif current_app.config.get("TRELLIS_GUEST_ROLE"):
             principal = Principal(provider="guest", subject="guest", username="guest", display_name="Guest")
     g.trellis_principal = principal
@@ -143,7 +143,7 @@ def _gate():
             and not getattr(view, "trellis_csrf_exempt", False)):
         problem = csrf.csrf_problem()
         if problem:
-            audit("csrf", "denied", details={"reason": problem})
+            audit_failure("csrf", "denied", reason=problem)
             return error_response(403, "csrf_failed", problem)
     access.reset()
     return None

@@ -1,7 +1,8 @@
 """Sign-in flows: local accounts, a generic OIDC provider and GitHub OAuth, and sign-out.
 
-Why here and not in views elsewhere: every way in ends the same way (resolve the identity to a catalog
-User, maybe refuse, `start_session`, audit), so the flows share one finish. authlib does the protocol work:
+Why here and not in views elsewhere: every way in ends the same way (admit by the provider's allow-list,
+resolve the identity to a catalog User by binding or a resolver of that provider, remember the binding,
+refuse unknown signers, `start_session`, audit), so the flows share one finish. authlib does the protocol work:
 state (bound to the session, cleared on first use, so a callback cannot be replayed), nonce (checked in the
 ID token), PKCE (S256), ID token signature/issuer/audience/expiry. Call `init_signin(app)` once per app: it
 validates `app.config["TRELLIS_AUTH"]` (clear errors at start, not at the first sign-in) and registers the
@@ -26,9 +27,11 @@ from joserfc.errors import JoseError
 
 from app.auth import access, accounts, resolvers, throttle
 from app.auth.access import public
-from app.auth.audit import audit
+from app.auth.admission import AdmissionUnavailable, GithubAdmission, OidcAdmission
+from app.auth.audit import audit, audit_failure
 from app.auth.principal import Principal, current_principal, end_session, start_session
 from app.graph_access import get_graph
+from graph import bindings
 from graph import identity as identity_store
 
 log = logging.getLogger(__name__)
@@ -63,6 +66,7 @@ class OidcSettings:
     client_id: str
     client_secret: str
     scopes: tuple[str, ...]
+    admission: OidcAdmission = OidcAdmission()
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,7 @@ class GithubSettings:
     token_url: str
     api_url: str
     scopes: tuple[str, ...]
+    admission: GithubAdmission = GithubAdmission()
 
 
 @dataclass(frozen=True)
@@ -80,9 +85,15 @@ class SigninSettings:
     local: bool
     oidc: OidcSettings | None
     github: GithubSettings | None
-    resolvers: tuple[str, ...]
-    require_catalog_user: bool
+    resolvers: tuple[resolvers.Resolver, ...]
+    require_catalog_user: bool | None     # None: OIDC/GitHub sign-ins need one, local accounts do not
     limits: throttle.Limits
+
+    def requires_catalog_user(self, provider: str) -> bool:
+        """Whether a sign-in through `provider` that matches no catalog user is refused ("no access")."""
+        if self.require_catalog_user is None:
+            return provider != "local"
+        return self.require_catalog_user
 
 
 def _secret(section: dict, name: str, env: dict) -> str:
@@ -159,31 +170,50 @@ def load_settings(raw: object, env: dict | None = None) -> SigninSettings:
         scopes = _scopes(section, "oidc", ("openid", "email", "profile"))
         if "openid" not in scopes:
             raise SigninConfigError("auth.oidc.scopes must include 'openid' (the ID token is what is verified)")
+        try:
+            admission = OidcAdmission.from_config(section)
+        except ValueError as exc:
+            raise SigninConfigError(str(exc)) from exc
         oidc = OidcSettings(
             name=_text(section, "name", "oidc", "single sign-on"),
             discovery_url=_url(section, "discovery_url", "oidc"),
             client_id=_text(section, "client_id", "oidc"),
             client_secret=_secret(section, "oidc", env),
             scopes=scopes,
+            admission=admission,
         )
 
     github = None
     section = _section(raw, "github")
     if section is not None:
+        try:
+            gh_admission = GithubAdmission.from_config(section)
+        except ValueError as exc:
+            raise SigninConfigError(str(exc)) from exc
+        default_scopes = ("read:user", "user:email") + (("read:org",) if gh_admission.configured else ())
+        gh_scopes = _scopes(section, "github", default_scopes)
+        if gh_admission.configured and "read:org" not in gh_scopes:
+            raise SigninConfigError("auth.github.scopes must include 'read:org' to check allowed_organizations "
+                                    "and allowed_teams")
         github = GithubSettings(
             client_id=_text(section, "client_id", "github"),
             client_secret=_secret(section, "github", env),
             authorize_url=_url(section, "authorize_url", "github", GITHUB_DEFAULTS["authorize_url"]),
             token_url=_url(section, "token_url", "github", GITHUB_DEFAULTS["token_url"]),
             api_url=_url(section, "api_url", "github", GITHUB_DEFAULTS["api_url"]).rstrip("/") + "/",
-            scopes=_scopes(section, "github", ("read:user", "user:email")),
+            scopes=gh_scopes,
+            admission=gh_admission,
         )
 
     if not (local or oidc or github):
         raise SigninConfigError("auth: no sign-in method is enabled (set local: true, or configure oidc or github)")
-    require = raw.get("require_catalog_user", False)
-    if not isinstance(require, bool):
+    require = raw.get("require_catalog_user")
+    if require is not None and not isinstance(require, bool):
         raise SigninConfigError("auth.require_catalog_user must be true or false")
+    if require is False and github and not github.admission.configured:
+        raise SigninConfigError(
+            "auth.require_catalog_user: false would let any GitHub account in the world sign in; set "
+            "auth.github.allowed_organizations or allowed_teams, or leave require_catalog_user unset")
     try:
         chain = resolvers.parse_resolvers(raw.get("resolvers"))
         limits = throttle.Limits.from_config(raw.get("throttle"))
@@ -279,7 +309,8 @@ def _refused(status: int, title: str, message: str, *, provider: str) -> Respons
 
 def _finish(ident: resolvers.Identity, *, next_url: str, linked_ref: str | None = None,
             id_token: str | None = None) -> Response:
-    """The shared end of every flow: resolve to a catalog user, maybe refuse, start the session, audit."""
+    """The shared end of every flow: resolve to a catalog user, remember the binding, refuse unknown signers
+    (OIDC/GitHub by default: "no access"), start the session, audit."""
     settings = _settings()
     graph = get_graph()
     actor = _attempted(ident.provider, ident.subject)
@@ -290,16 +321,29 @@ def _finish(ident: resolvers.Identity, *, next_url: str, linked_ref: str | None 
         if linked_ref:
             resolution = resolvers.Resolution(resolution.user_ref, resolution.resolver,
                                               (f"account: {linked_ref} is not in the catalog",) + resolution.attempts)
-    if resolution.user_ref is None and settings.require_catalog_user:
+    bound = False
+    if resolution.user_ref is not None and resolution.bind:
+        try:
+            bound = bindings.bind(graph, provider=ident.provider, issuer=ident.issuer, subject=ident.subject,
+                                  user_ref=resolution.user_ref, via=resolution.resolver or "",
+                                  username=ident.username, created_by="signin")
+        except bindings.BindingConflict as exc:    # a parallel first sign-in bound it elsewhere
+            resolution = resolvers.Resolution(None, None, resolution.attempts + (f"binding: {exc}",))
+    elif resolution.resolver == "binding":
+        bindings.touch_binding(graph, ident.provider, ident.issuer, ident.subject)
+    if resolution.user_ref is None and settings.requires_catalog_user(ident.provider):
         _sign_out_here()
         audit("signin", "denied", actor=actor, details={
-            "provider": ident.provider, "reason": "no_catalog_user", "username": ident.username,
-            "resolvers": list(resolution.attempts)})
+            "provider": ident.provider, "issuer": ident.issuer or None, "reason": "no_catalog_user",
+            "username": ident.username, "resolvers": list(resolution.attempts)})
+        account = (f" Your {_provider_label(ident.provider)} account id is {ident.subject}; an administrator "
+                   "can bind it to your User entity." if ident.provider in resolvers.EXTERNAL else "")
         return _refused(
             403, "No catalog user for this sign-in",
             f"You proved who you are ({ident.username} via {_provider_label(ident.provider)}), but this portal "
-            f"only admits people who have a User entry in the catalog, and none matches you "
-            f"({resolution.reason}). Ask the portal's administrators to add or fix your User entity.",
+            f"gives no access to accounts it does not know: only people who have a User entry in the catalog "
+            f"bound to their account get in, and none matches you ({resolution.reason}).{account} Ask the "
+            "portal's administrators to add or fix your User entity.",
             provider=ident.provider)
     display = ident.display_name
     if display is None and resolution.user_ref:
@@ -312,9 +356,20 @@ def _finish(ident: resolvers.Identity, *, next_url: str, linked_ref: str | None 
     if id_token and len(id_token) <= ID_TOKEN_MAX:
         session[ID_TOKEN_KEY] = id_token   # for RP-initiated logout (id_token_hint)
     audit("signin", "ok", actor=principal.id, target=principal.user_ref, details={
-        "provider": ident.provider, "username": ident.username, "user_ref": principal.user_ref,
-        "resolver": resolution.resolver, "resolvers": list(resolution.attempts)})
+        "provider": ident.provider, "issuer": ident.issuer or None, "username": ident.username,
+        "user_ref": principal.user_ref, "resolver": resolution.resolver, "bound": bound,
+        "resolvers": list(resolution.attempts)})
     return redirect(next_url, code=303)
+
+
+def _not_admitted(ident: resolvers.Identity, why: str) -> Response:
+    """The provider's allow-list refuses this person (checked before any catalog lookup)."""
+    _sign_out_here()
+    audit("signin", "denied", actor=_attempted(ident.provider, ident.subject), details={
+        "provider": ident.provider, "reason": "not_allowed", "username": ident.username, "detail": why})
+    return _refused(403, "Not allowed to sign in",
+                    f"You proved who you are ({ident.username} via {_provider_label(ident.provider)}), but {why}.",
+                    provider=ident.provider)
 
 
 def _provider_label(provider: str) -> str:
@@ -326,12 +381,13 @@ def _provider_label(provider: str) -> str:
 
 def _callback_denied(provider: str, reason: str, message: str, *, status: int = 400,
                      outcome: str = "denied", detail: str | None = None) -> Response:
-    """A callback that did not sign anyone in: no session survives it, and it is audited."""
+    """A callback that did not sign anyone in: no session survives it, and it is counted in the audit log
+    (per address and minute: anyone can send callbacks) and by the callback throttle."""
     _sign_out_here()
-    details = {"provider": provider, "reason": reason}
+    details = {"provider": provider}
     if detail:
         details["detail"] = detail[:300]
-    audit("signin", outcome, details=details)
+    audit_failure("signin", outcome, reason=reason, details=details)
     return _refused(status, "Sign-in did not complete", message, provider=provider)
 
 
@@ -357,7 +413,28 @@ def _start(provider: str):
 
 
 def _redeem(provider: str) -> tuple[dict | None, Response | None]:
-    """Exchange the callback's code for tokens; every protocol failure becomes a denial page."""
+    """Exchange the callback's code for tokens; every protocol failure becomes a denial page.
+
+    Each callback is counted against its address before anything else (throttle.begin_callback) and given
+    back when the code is redeemed, so an address sending forged or replayed callbacks is stopped at the
+    `ip` limit instead of costing a token request and an audit write each.
+    """
+    graph = get_graph()
+    attempt = throttle.begin_callback(graph, _settings().limits, request.remote_addr)
+    if isinstance(attempt, throttle.Throttled):
+        _sign_out_here()
+        audit_failure("signin", "denied", reason="throttled",
+                      details={"provider": provider, "scope": attempt.scope, "retry_after": attempt.retry_after})
+        response = _refused(429, "Too many sign-in attempts", attempt.message, provider=provider)
+        response.headers["Retry-After"] = str(attempt.retry_after)
+        return None, response
+    token, denied = _exchange(provider)
+    if token is not None:
+        throttle.callback_succeeded(graph, attempt)
+    return token, denied
+
+
+def _exchange(provider: str) -> tuple[dict | None, Response | None]:
     if request.args.get("error"):
         error = request.args.get("error", "")[:100]
         return None, _callback_denied(
@@ -419,9 +496,9 @@ def login_local():
 
     attempt = throttle.begin(graph, settings.limits, username, request.remote_addr)
     if isinstance(attempt, throttle.Throttled):
-        blocked = attempt
-        audit("signin", "denied", actor=actor, details={
-            "provider": "local", "reason": "throttled", "scope": blocked.scope, "retry_after": blocked.retry_after})
+        blocked = attempt      # counted per address and minute: a locked-out guesser keeps knocking
+        audit_failure("signin", "denied", actor="anonymous", reason="throttled", details={
+            "provider": "local", "scope": blocked.scope, "retry_after": blocked.retry_after})
         return _login_page(429, error=blocked.message, username=username, next_url=next_url,
                            headers={"Retry-After": str(blocked.retry_after)})
 
@@ -483,8 +560,11 @@ def oidc_callback():
     ident = resolvers.Identity(
         provider="oidc", subject=str(claims["sub"]),
         username=str(claims.get("preferred_username") or claims["sub"]), emails=emails,
-        display_name=claims.get("name") or None,
+        display_name=claims.get("name") or None, issuer=str(claims.get("iss") or ""),
     )
+    why = _settings().oidc.admission.refusal(claims, emails)
+    if why:
+        return _not_admitted(ident, why)
     return _finish(ident, next_url=next_url, id_token=token.get("id_token"))
 
 
@@ -531,11 +611,33 @@ def github_callback():
         return _callback_denied("github", "profile_unavailable",
                                 "GitHub did not return your profile, so you were not signed in. Try again.",
                                 status=502, outcome="failed", detail=f"{type(exc).__name__}: {exc}")
+    settings = _settings().github
     ident = resolvers.Identity(
         provider="github", subject=str(user["id"]), username=str(user["login"]), emails=emails,
-        display_name=user.get("name") or None,
+        display_name=user.get("name") or None, issuer=settings.api_url,
     )
+    if settings.admission.configured:
+        try:
+            why = settings.admission.refusal(ident.username, lambda path: _github_get(token, path))
+        except (requests.RequestException, ValueError, AdmissionUnavailable) as exc:
+            return _callback_denied("github", "membership_unavailable",
+                                    "GitHub did not say whether you belong to the organisations this portal "
+                                    "admits, so you were not signed in. Try again.",
+                                    status=502, outcome="failed", detail=f"{type(exc).__name__}: {exc}")
+        if why:
+            return _not_admitted(ident, why)
     return _finish(ident, next_url=next_url)
+
+
+def _github_get(token: dict, path: str) -> tuple[int, object]:
+    """One GitHub REST call with the signing-in user's token: (status, JSON body or None)."""
+    resp = _client("github").get(path, token=token, headers={
+        "Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"})
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    return resp.status_code, body
 
 
 def _github_profile(token: dict) -> tuple[dict, tuple[str, ...]]:

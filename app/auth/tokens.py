@@ -6,7 +6,9 @@ A fast hash is right here: the secret is 256 random bits, not a password, so the
 
 `verify_token` answers with the stored record or raises `TokenRejected(reason)`; an unknown id and a wrong
 secret for a known id give the same reason (`unknown`), so a caller cannot learn which ids exist, and the
-secret is checked before revocation/expiry are reported.
+secret is checked before revocation/expiry are reported. A token stops working while a disabled local account
+stands behind it (linked to its owner, or the account whose session issued it): disabling an account must not
+leave its API access running until the tokens expire.
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ DAY_MS = 86_400_000
 
 # Reasons carried by TokenRejected.
 MALFORMED, UNKNOWN, REVOKED, EXPIRED, WRONG_SCOPE = "malformed", "unknown", "revoked", "expired", "wrong scope"
+DISABLED = "account disabled"
 
 _TOKEN_RE = re.compile(r"trl_[A-Za-z0-9_-]{43}", re.ASCII)
 _TOKEN_ID_RE = re.compile(r"[A-Za-z0-9_-]{12}", re.ASCII)
@@ -41,7 +44,8 @@ _ISSUE_ATTEMPTS = 5
 
 
 class TokenRejected(Exception):
-    """A presented token is not acceptable; `reason` is one of malformed/unknown/revoked/expired/wrong scope."""
+    """A presented token is not acceptable; `reason` is one of malformed/unknown/revoked/expired/account
+    disabled/wrong scope."""
 
     def __init__(self, reason: str):
         super().__init__(reason)
@@ -140,8 +144,11 @@ def _validate_ttl(ttl_days: int) -> int:
 
 
 def issue_token(graph, *, name: str, owner: str, kind: str, scopes, ttl_days: int = 90,
-                now: int | None = None) -> tuple[str, dict]:
-    """Create a token; return its plaintext (the only time it exists) and the stored record without the hash."""
+                now: int | None = None, issued_by: str | None = None) -> tuple[str, dict]:
+    """Create a token; return its plaintext (the only time it exists) and the stored record without the hash.
+
+    `issued_by` is the principal id of the session that asked for it (`local:alice`, `oidc:<sub>`), if any.
+    """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}")
     name = _validate_name(name)
@@ -164,6 +171,7 @@ def issue_token(graph, *, name: str, owner: str, kind: str, scopes, ttl_days: in
             "expires_at": created + ttl_days * DAY_MS,
             "revoked_at": None,
             "last_used_at": None,
+            "issued_by": issued_by,
         }
         try:
             store.store_token(graph, record)
@@ -194,9 +202,11 @@ def authenticate_token(graph, presented: str, now_ms: int | None = None, *, touc
         raise TokenRejected(REVOKED)
     if record.get("expires_at") is None or now >= record["expires_at"]:
         raise TokenRejected(EXPIRED)
+    if record.get("account_disabled"):
+        raise TokenRejected(DISABLED)
     if touch:
         _touch(graph, record, now)
-    return {k: v for k, v in record.items() if k != "token_hash"}
+    return {k: v for k, v in record.items() if k not in ("token_hash", "account_disabled")}
 
 
 def _touch(graph, record: dict, now: int) -> None:

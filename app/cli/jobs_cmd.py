@@ -81,11 +81,13 @@ def worker(concurrency: int, pool: str, loglevel: str, queues: str, name: str | 
 @click.command()
 @click.option("--loglevel", default="INFO", show_default=True)
 def beat(loglevel: str) -> None:
-    """Run the scheduler: queues each source of TRELLIS_CONFIG on its `schedule`."""
+    """Run the scheduler: queues each source of TRELLIS_CONFIG on its `schedule`, and the hourly audit-log
+    pruning (trellis.audit_prune)."""
     config = _checked_config()
     scheduled = [s for s in config.sources if s.schedule is not None]
     if not scheduled:
-        click.echo("beat: no source in TRELLIS_CONFIG has a schedule; nothing would ever be queued", err=True)
+        click.echo("beat: no source in TRELLIS_CONFIG has a schedule; only the hourly audit-log pruning "
+                   "will be queued", err=True)
     from app.cli.migrate_cmd import migrate_at_start
     from ingest.jobs.celery_app import app
 

@@ -1,4 +1,5 @@
-"""Beat's schedule from the sources file: one entry per source that has a `schedule`."""
+"""Beat's schedule: one entry per source of the sources file that has a `schedule`, plus the housekeeping
+every portal needs whatever its sources (`trellis.audit_prune`: the audit log's retention, hourly)."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -6,6 +7,8 @@ from datetime import timedelta
 from ingest.jobs.config import JobsConfig
 
 TASK = "trellis.run_source"
+AUDIT_PRUNE_TASK = "trellis.audit_prune"
+AUDIT_PRUNE_EVERY = timedelta(hours=1)
 
 
 def beat_schedule(config: JobsConfig) -> dict:
@@ -22,4 +25,5 @@ def beat_schedule(config: JobsConfig) -> dict:
             minute, hour, day, month, weekday = source.schedule.split()
             when = crontab(minute=minute, hour=hour, day_of_month=day, month_of_year=month, day_of_week=weekday)
         out[f"source:{source.name}"] = {"task": TASK, "schedule": when, "args": (source.name, "schedule", False)}
+    out["audit:prune"] = {"task": AUDIT_PRUNE_TASK, "schedule": AUDIT_PRUNE_EVERY, "args": ()}
     return out

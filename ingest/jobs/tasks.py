@@ -1,7 +1,9 @@
-"""Celery tasks: `trellis.run_source` runs one configured source (see ingest.jobs.runner)."""
+"""Celery tasks: `trellis.run_source` runs one configured source (see ingest.jobs.runner);
+`trellis.audit_prune` keeps the audit log to its newest TRELLIS_AUDIT_KEEP events (beat runs it hourly)."""
 from __future__ import annotations
 
 import logging
+import os
 import random
 
 from ingest.jobs.celery_app import app
@@ -74,3 +76,28 @@ def run_source(self, source_name: str, trigger: str = "manual", force: bool = Fa
         log.error("run %s of %s failed: %s", run_id, source_name, redact(str(exc)))
         raise
     return outcome.as_json()
+
+
+def audit_keep() -> int:
+    """How many audit events the worker keeps: $TRELLIS_AUDIT_KEEP, else graph.audit.KEEP (200,000)."""
+    from graph.audit import KEEP
+
+    raw = (os.environ.get("TRELLIS_AUDIT_KEEP") or "").strip()
+    if not raw:
+        return KEEP
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"TRELLIS_AUDIT_KEEP must be a whole number of events >= 1, got {raw!r}")
+    return int(raw)
+
+
+@app.task(name="trellis.audit_prune", acks_late=True)
+def audit_prune() -> dict:
+    """Delete the oldest audit events beyond the cap, in bounded batches (graph.audit.prune)."""
+    from graph import audit
+
+    keep = audit_keep()
+    g = graph()
+    deleted = audit.prune(g, keep)
+    if deleted:
+        log.info("audit log pruned: %d oldest events deleted, %d kept", deleted, keep)
+    return {"deleted": deleted, "kept": audit.count_events(g)}
