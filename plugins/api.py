@@ -114,6 +114,16 @@ class SyncContext:
     max_removal_share: float = 0.5   # the removal guard of this source (config `guard:`)
     min_removal_count: int = 10
     base_dir: str | None = None      # relative paths in options are relative to this (the config file's dir)
+    # The outbound allow-list (ingest.integrations.Integrations): the hosts this source may contact and the
+    # secret each may use. None: the integrations of $TRELLIS_CONFIG.
+    integrations: Any = None
+
+    def outbound(self) -> Any:
+        """This run's integrations (`integrations`, else those of $TRELLIS_CONFIG)."""
+        if self.integrations is None:
+            from ingest.integrations import load_integrations
+            self.integrations = load_integrations()
+        return self.integrations
 
     def removal_guard(self) -> Any:
         """The source's RemovalGuard (forced when the run was triggered with --force)."""

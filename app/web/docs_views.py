@@ -254,7 +254,8 @@ def docs_build(namespace: str, kind: str, name: str):
         result = "queued"
     else:
         try:
-            result = build_entity_docs(get_graph(), ref, docs_storage(), force=force, trigger="button").status
+            result = build_entity_docs(get_graph(), ref, docs_storage(), force=force, trigger="button",
+                                       integrations=current_app.config["TRELLIS_INTEGRATIONS"]).status
         except techdocs.BuildInProgress:
             result = "running"
     return redirect(entity_url(ref, tab="docs", build=result), code=303)
