@@ -78,7 +78,8 @@ def checked_target(target: str) -> str:
             "register a path inside one of them, or a git URL.")
     if not resolved.exists():
         raise TargetRefused(f"{target} does not exist on the server.")
-    return target if target.lower().startswith("file://") else str(resolved)
+    # the resolved form (no `..`, no symlinks): what is read is what the catalog rules were matched against
+    return resolved.as_uri() if target.lower().startswith("file://") else str(resolved)
 
 
 def catalog_rules(target: str | None = None) -> list[str]:
