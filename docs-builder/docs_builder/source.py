@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
+from urllib.parse import unquote, urlsplit
 
 from docs_builder.config import confined
 from docs_builder.errors import DocsBuildError
@@ -66,9 +67,23 @@ def split_repo_url(url: str) -> tuple[str, str]:
     return url, ""
 
 
-def resolve(entity: dict, *, git_timeout: float = 120, integrations: "Integrations | None" = None) -> DocsSource:
+def _under(target: str, roots: Sequence[Path]) -> bool:
+    """Whether a `file://` URL or path names a place under one of `roots` (after resolving links and `..`)."""
+    if not roots:
+        return False
+    text = unquote(urlsplit(target).path) if target.lower().startswith("file:") else target
+    try:
+        place = Path(text).resolve()
+    except (OSError, RuntimeError, ValueError):
+        return False
+    return place.is_absolute() and any(place.is_relative_to(Path(root).resolve()) for root in roots)
+
+
+def resolve(entity: dict, *, git_timeout: float = 120, integrations: "Integrations | None" = None,
+            local_roots: Sequence[Path] = ()) -> DocsSource:
     """The local folder of the entity's docs (cloning `url:` refs through the integrations, default those of
-    TRELLIS_CONFIG); DocsBuildError with a clear reason."""
+    TRELLIS_CONFIG); DocsBuildError with a clear reason. A `url:` ref to a `file://` URL or a bare repository
+    on this server is cloned only when it lies under one of `local_roots` (the portal's location roots)."""
     ref = techdocs_ref_of(entity)
     if ref is None:
         raise DocsBuildError(f"the entity has no {TECHDOCS_ANNOTATION} annotation")
@@ -95,11 +110,12 @@ def resolve(entity: dict, *, git_timeout: float = 120, integrations: "Integratio
         repo_url, sub = split_repo_url(target)
         if not is_git_url(repo_url):
             raise DocsBuildError(f"{TECHDOCS_ANNOTATION} {ref!r}: not a git repository URL")
-        if not is_remote_url(repo_url):
+        local = not is_remote_url(repo_url)
+        if local and not _under(repo_url, local_roots):
             raise DocsBuildError(f"{TECHDOCS_ANNOTATION} {ref!r}: url: refs must name a repository on a configured "
                                  f"integration host, not a file:// URL or a path on this server")
         try:
-            repo = checkout(repo_url, timeout=git_timeout, integrations=integrations, allow_local=False).resolve()
+            repo = checkout(repo_url, timeout=git_timeout, integrations=integrations, allow_local=local).resolve()
         except GitRefused as exc:
             raise DocsBuildError(f"{TECHDOCS_ANNOTATION} {ref!r} refused: {exc}") from None
         except GitError as exc:

@@ -166,6 +166,29 @@ def test_techdocs_refs_to_server_local_repositories_are_refused(graph, tmp_path,
     assert git_cache_entries() == before
 
 
+def test_techdocs_refs_to_local_repositories_build_only_under_configured_roots(graph, tmp_path):
+    """The operator's own roots stay usable (e.g. mirrors on the server); anything beside them does not."""
+    from docs_builder.build import build_entity_docs
+    from docs_builder.storage import LocalStorage
+    from ingest.sync import ingest
+
+    docs = {"mkdocs.yml": "site_name: Mirror\n", "docs/index.md": "# Mirror\n\nmirrored-docs\n"}
+    inside = make_repo(tmp_path / "w1", docs, tmp_path / "mirrors" / "handbook.git")
+    outside = make_repo(tmp_path / "w2", docs, tmp_path / "elsewhere" / "handbook.git")
+    repo = tmp_path / "catalog"
+    repo.mkdir()
+    (repo / "catalog-info.yaml").write_text(
+        component("mirrored", f"url:file://{inside}") + "---\n"
+        + component("sneaky", f"url:file://{tmp_path}/mirrors/../elsewhere/handbook.git"))
+    assert ingest(graph, str(repo)).added == 2
+    storage = LocalStorage(tmp_path / "sites")
+    roots = [tmp_path / "mirrors"]
+    assert build_entity_docs(graph, "component:default/mirrored", storage, local_roots=roots).status == "succeeded"
+    sneaky = build_entity_docs(graph, "component:default/sneaky", storage, local_roots=roots)
+    assert sneaky.status == "failed" and "integration" in (sneaky.error or ""), sneaky
+    assert outside.is_dir()
+
+
 # ------------------------------------------------------------------------------------------ catalog rules
 
 @pytest.mark.parametrize("segment", ["org/../mallory/evil.git", "org/./../mallory/evil.git"])
