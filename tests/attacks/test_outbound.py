@@ -294,3 +294,29 @@ class Redirector(Listener):
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+# ------------------------------------------------------------------------------------------ the ingest lock
+
+def test_a_clone_happens_before_the_catalogs_ingest_lock_is_taken(graph, tmp_path, githost, monkeypatch):
+    """A slow (or hostile, slowly answering) git host must not stall every other run of the catalog: the
+    clone is done while another run holds the catalog's ingest lock."""
+    import time
+
+    from ingest.cache import ingest_lock
+    from ingest.sync import ingest
+
+    monkeypatch.setenv("TRELLIS_CONFIG", str(write_config(tmp_path, githost)))
+    before = set(git_cache_entries())
+    done: dict = {}
+    with ingest_lock(graph.settings.uri, graph.database):   # another run is writing the catalog
+        worker = threading.Thread(target=lambda: done.update(result=ingest(graph, f"{githost.url}/org/people.git")))
+        worker.start()
+        deadline = time.monotonic() + 60
+        while not (set(git_cache_entries()) - before) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        cloned_while_locked = bool(set(git_cache_entries()) - before)
+        assert "result" not in done, "the run did not wait for the catalog's lock"
+    worker.join(120)
+    assert cloned_while_locked, "the clone waited for the catalog's ingest lock"
+    assert "component:default/people-directory" in stored_refs(graph)
