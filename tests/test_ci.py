@@ -343,8 +343,11 @@ def test_a_configured_jenkins_source_runs_through_the_job_runner(graph, catalog,
     with RecordedServer() as server:
         server.json("/job/platform/job/inventory/api/json", recorded("jenkins_builds.json"))
         server.json("/job/platform/job/billing/api/json", {"message": "gone"}, status=404)
+        from tests.integration_helpers import integration_section
+
         config = parse_config({"sources": [{"name": "jenkins-main", "provider": "jenkins",
-                                            "options": {"url": server.url, "keep": 10}}]})
+                                            "options": {"url": server.url, "keep": 10}}],
+                               "integrations": integration_section(server.url, "allow")})
         outcome = run_once(graph, "jenkins-main", trigger="schedule", force=False, run_id="jenk00000001",
                            lock=SourceLock(client, ttl=60), config=config)
     assert outcome.status == "partial" and outcome.result["added"] == 4
