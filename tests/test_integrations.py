@@ -75,6 +75,8 @@ def test_a_source_whose_host_is_not_configured_stops_the_config_from_loading():
         {"name": "off-list", "provider": "gitlab", "options": {"group": "acme", "api_url": "https://10.1.2.3/api/v4"}},
         {"name": "wrong-kind", "provider": "github", "options": {"org": "acme", "host": "gitlab.acme.com"}},
         {"name": "clone", "provider": "git", "options": {"target": "https://10.1.2.3/acme/repo.git"}},
+        {"name": "k8s", "provider": "kubernetes", "options": {"clusters": [
+            {"name": "prod", "url": "https://docs.acme.com"}, {"name": "x", "url": "https://10.1.2.3:6443"}]}},
     ]}
     with pytest.raises(ConfigError) as caught:
         parse_config(data)
@@ -83,6 +85,7 @@ def test_a_source_whose_host_is_not_configured_stops_the_config_from_loading():
     assert "sources[2].options.api_url" in text
     assert "sources[3].options.host" in text
     assert "sources[4].options.target" in text
+    assert "sources[5].options.clusters[1].url" in text and "clusters[0]" not in text
     assert "sources[0]" not in text
     config = parse_config({**CONFIGURED, "sources": data["sources"][:1]})
     assert config.integrations.by_host("ghe.acme.com").token_secret_name == "ghe-token"

@@ -84,6 +84,14 @@ def outbound_problems(provider: str, options: dict[str, Any], integrations: Inte
             endpoint(provider, options, integrations)
         except OutboundRefused as exc:
             problems.append(f"{where}.{key}: {exc}")
+    clusters = options.get("clusters") if provider == "kubernetes" else None
+    for i, cluster in enumerate(clusters if isinstance(clusters, list) else []):
+        url = cluster.get("url") if isinstance(cluster, dict) else None
+        if isinstance(url, str) and url.strip():
+            try:
+                check_url(url.strip(), integrations, what="a kubernetes source")
+            except OutboundRefused as exc:
+                problems.append(f"{where}.clusters[{i}].url: {exc}")
     target = options.get("target")
     if isinstance(target, str) and is_remote_url(target.strip()):
         try:

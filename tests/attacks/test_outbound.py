@@ -320,3 +320,26 @@ def test_a_clone_happens_before_the_catalogs_ingest_lock_is_taken(graph, tmp_pat
     worker.join(120)
     assert cloned_while_locked, "the clone waited for the catalog's ingest lock"
     assert "component:default/people-directory" in stored_refs(graph)
+
+
+# ------------------------------------------------------------------------------------------ provider clients
+
+def test_a_kubernetes_cluster_off_the_integrations_never_receives_the_clusters_token(graph):
+    """A source's cluster URL pointing elsewhere (a typo, or an edited config) gets nothing, the token least."""
+    from ingest.sync import new_run_id
+    from plugins.api import SyncContext
+    from plugins.builtin.kubernetes import KubernetesProvider
+
+    listener = Listener()
+    error = None
+    try:
+        ctx = SyncContext(graph=graph, source="k8s", run_id=new_run_id(), secret=lambda name: "k8s-token",
+                          options={"clusters": [{"name": "prod", "url": f"http://127.0.0.1:{listener.port}",
+                                                 "token_secret_name": "k8s-prod"}]})
+        KubernetesProvider().sync(ctx)
+    except Exception as exc:
+        error = exc
+    finally:
+        listener.close()
+    assert listener.requests == [], "the provider contacted a host that is not an integration"
+    assert "integration" in str(error), error
