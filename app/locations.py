@@ -68,8 +68,11 @@ def checked_target(target: str) -> str:
             f"{target} is a path on the server; this server has no location roots configured "
             f"(location_roots in TRELLIS_CONFIG), so only URLs on its integration hosts can be registered.")
     local = Path(unquote(urlparse(target).path)) if target.lower().startswith("file://") else Path(target)
+    if not local.is_absolute():   # relative to what? Not to wherever the server process happened to start
+        raise TargetRefused(f"{target} is not an absolute path; register a folder inside "
+                            f"{', '.join(str(r) for r in roots)}.")
     try:
-        resolved = (local if local.is_absolute() else Path(os.getcwd()) / local).resolve()
+        resolved = local.resolve()
     except (OSError, ValueError, RuntimeError):
         raise TargetRefused(f"{target} is not a usable path.") from None
     if not any(resolved == root or resolved.is_relative_to(root) for root in roots):

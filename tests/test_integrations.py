@@ -89,3 +89,29 @@ def test_a_source_whose_host_is_not_configured_stops_the_config_from_loading():
     assert "sources[0]" not in text
     config = parse_config({**CONFIGURED, "sources": data["sources"][:1]})
     assert config.integrations.by_host("ghe.acme.com").token_secret_name == "ghe-token"
+
+
+def test_people_register_urls_on_integrations_and_absolute_paths_under_roots_only(tmp_path):
+    from app import create_app
+    from app.locations import TargetRefused, catalog_rules, checked_target
+
+    root = tmp_path / "root"
+    (root / "team").mkdir(parents=True)
+    base = {"TESTING": True, "NEO4J_URI": "bolt://127.0.0.1:1", "SECRET_KEY": "s" * 32,
+            "TRELLIS_ENV": "development", "TRELLIS_INTEGRATIONS": {"github": [{"host": "ghe.acme.com"}]},
+            "TRELLIS_CATALOG_RULES": [{"allow": ["Component"]},
+                                      {"allow": ["Component", "Group"], "target": "https://ghe.acme.com/org/*"}]}
+    with create_app({**base, "TRELLIS_LOCATION_ROOTS": [str(root)]}).test_request_context():
+        assert checked_target(str(root / "team")) == str((root / "team").resolve())
+        assert checked_target(f"file://{root}/team/../team") == (root / "team").resolve().as_uri()
+        assert checked_target("HTTPS://GHE.acme.com:443/org/../mallory/x.git") == "https://ghe.acme.com/mallory/x.git"
+        assert catalog_rules("https://ghe.acme.com/org/../mallory/x.git") == ["Component"]
+        assert "Group" in catalog_rules("https://ghe.acme.com/org/x.git")
+        for refused in ("team", "./team", "/etc", f"{root}/../", "file:///etc", "https://github.evil.test/x.git",
+                        "http://ghe.acme.com/x.git"):
+            with pytest.raises(TargetRefused):
+                checked_target(refused)
+    with create_app(base).test_request_context():   # no roots: no server path at all
+        with pytest.raises(TargetRefused, match="no location roots"):
+            checked_target(str(root / "team"))
+        assert checked_target("https://ghe.acme.com/org/x.git") == "https://ghe.acme.com/org/x.git"
