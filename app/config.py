@@ -14,6 +14,9 @@ The YAML file (all sections optional):
                                      # what portal-registered locations may define (target: per location)
     trusted_proxy_hops: 1            # reverse proxies in front of the portal that append X-Forwarded-For
                                      # (0: none; the client address for throttling and audit, app/proxy.py)
+    location_roots: [/srv/catalogs]  # folders people may register paths from (default none: URLs only)
+    max_request_bytes: 26214400      # the largest request body accepted (413 above it, chunked bodies too)
+    integrations: {...}              # the hosts this server reads from (ingest.integrations), and `git:`
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from pathlib import Path
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]   # the checkout, or site-packages when installed
+DEFAULT_MAX_REQUEST_BYTES = 25 * 1024 * 1024   # GitHub caps webhook deliveries at 25 MB
 ENVIRONMENTS = ("production", "development")
 ROLES = ("viewer", "editor", "admin")
 
@@ -59,6 +63,8 @@ def load_settings(overrides: dict | None) -> dict:
         "TRELLIS_CATALOG_RULES": DEFAULT_CATALOG_RULES,
         "TRELLIS_SECURE_COOKIES": None,     # None: secure in production, not in development (plain http)
         "TRELLIS_TRUSTED_PROXY_HOPS": 0,
+        "TRELLIS_LOCATION_ROOTS": [],       # no roots: people may register URLs on integration hosts only
+        "TRELLIS_MAX_REQUEST_BYTES": DEFAULT_MAX_REQUEST_BYTES,
     }
     for key, setting in (("env", "TRELLIS_ENV"), ("auth", "TRELLIS_AUTH"), ("roles", "TRELLIS_ROLES"),
                          ("default_role", "TRELLIS_DEFAULT_ROLE"), ("guest_role", "TRELLIS_GUEST_ROLE"),
@@ -66,13 +72,40 @@ def load_settings(overrides: dict | None) -> dict:
                          ("trusted_proxy_hops", "TRELLIS_TRUSTED_PROXY_HOPS")):
         if key in file_data:
             settings[setting] = file_data[key]
-    for name in ("TRELLIS_ENV", "TRELLIS_GUEST_ROLE", "TRELLIS_DEFAULT_ROLE", "TRELLIS_TRUSTED_PROXY_HOPS"):
+    base = Path(config_file).resolve().parent if config_file else Path.cwd()
+    if "location_roots" in file_data:
+        roots = file_data["location_roots"]
+        if not isinstance(roots, list) or not all(isinstance(r, str) and r.strip() for r in roots):
+            raise ConfigError("location_roots must be a list of folders (relative to the config file's folder)")
+        settings["TRELLIS_LOCATION_ROOTS"] = [str(base / r) for r in roots]
+    if "max_request_bytes" in file_data:
+        settings["TRELLIS_MAX_REQUEST_BYTES"] = file_data["max_request_bytes"]
+    for name in ("TRELLIS_ENV", "TRELLIS_GUEST_ROLE", "TRELLIS_DEFAULT_ROLE", "TRELLIS_TRUSTED_PROXY_HOPS",
+                 "TRELLIS_MAX_REQUEST_BYTES"):
         if os.environ.get(name):
             settings[name] = os.environ[name]
+    if os.environ.get("TRELLIS_LOCATION_ROOTS"):
+        settings["TRELLIS_LOCATION_ROOTS"] = [r for r in os.environ["TRELLIS_LOCATION_ROOTS"].split(os.pathsep) if r]
     settings.update({k: v for k, v in overrides.items() if k.startswith("TRELLIS_")})
+    settings["TRELLIS_INTEGRATIONS"] = _integrations(settings.get("TRELLIS_INTEGRATIONS"), file_data)
     _check(settings)
+    settings["MAX_CONTENT_LENGTH"] = settings["TRELLIS_MAX_REQUEST_BYTES"]
     settings["SECRET_KEY"] = overrides.get("SECRET_KEY") or _secret_key(settings["TRELLIS_ENV"])
     return settings
+
+
+def _integrations(override: object, file_data: dict):
+    """The outbound allow-list (ingest.integrations): parsed from the file's `integrations:` and `git:`
+    sections, or from a `TRELLIS_INTEGRATIONS` override (the same shape, or an Integrations object)."""
+    from ingest.integrations import Integrations, IntegrationsError, parse_integrations
+
+    if isinstance(override, Integrations):
+        return override
+    data = {"integrations": override, "git": file_data.get("git")} if override is not None else file_data
+    try:
+        return parse_integrations(data)
+    except IntegrationsError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _read_file(path: str) -> dict:
@@ -136,6 +169,19 @@ def _check(s: dict) -> None:
                           f"(how many reverse proxies append X-Forwarded-For), not {hops!r}")
     if not isinstance(s["TRELLIS_AUTH"], dict):
         raise ConfigError("auth must be a mapping of sign-in methods")
+    size = s["TRELLIS_MAX_REQUEST_BYTES"]
+    try:
+        s["TRELLIS_MAX_REQUEST_BYTES"] = int(size)
+    except (TypeError, ValueError):
+        raise ConfigError(f"max_request_bytes (TRELLIS_MAX_REQUEST_BYTES) must be a number of bytes, got "
+                          f"{size!r}") from None
+    if isinstance(size, bool) or s["TRELLIS_MAX_REQUEST_BYTES"] < 1024:
+        raise ConfigError("max_request_bytes (TRELLIS_MAX_REQUEST_BYTES) must be at least 1024 bytes")
+    roots = s["TRELLIS_LOCATION_ROOTS"]
+    if roots is None:
+        s["TRELLIS_LOCATION_ROOTS"] = []
+    elif not isinstance(roots, (list, tuple)) or not all(isinstance(r, (str, os.PathLike)) for r in roots):
+        raise ConfigError("location_roots (TRELLIS_LOCATION_ROOTS) must be a list of folders")
 
 
 def _secret_key(env: str) -> str:

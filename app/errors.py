@@ -8,8 +8,8 @@ import logging
 
 from urllib.parse import quote
 
-from flask import Flask, jsonify, make_response, redirect, render_template, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask, current_app, jsonify, make_response, redirect, render_template, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from app.auth.access import Denied
 from graph.driver import GraphUnavailable
@@ -71,6 +71,13 @@ def register_error_handlers(app: Flask) -> None:
             "is back; try again in a moment.")
         response.headers["Retry-After"] = "5"
         return response
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(exc: RequestEntityTooLarge):
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        return error_response(413, "payload_too_large",
+                              f"the request body is larger than this server accepts ({limit} bytes; "
+                              f"max_request_bytes in TRELLIS_CONFIG)", {"limit": limit})
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

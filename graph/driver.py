@@ -30,6 +30,13 @@ def _why(exc: Exception) -> str:
     return text[:200]
 
 
+def _local_credentials(uri: str) -> tuple[str, str] | None:
+    """The generated password of a project-local server (graph.server) at `uri`, when no user is given."""
+    from graph.server.local import credentials_for
+
+    return credentials_for(uri)
+
+
 @dataclass(frozen=True)
 class Settings:
     uri: str = LOCAL_URI
@@ -53,7 +60,7 @@ class Graph:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        auth = (settings.user, settings.password or "") if settings.user else None
+        auth = (settings.user, settings.password or "") if settings.user else _local_credentials(settings.uri)
         self.driver = GraphDatabase.driver(
             settings.uri,
             auth=auth,

@@ -6,6 +6,7 @@ location owns (the first claimant of a ref keeps it; later ones are reported as 
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -22,13 +23,14 @@ from ingest.descriptors import Limits, Rejection, read_catalog
 from ingest.descriptors.model import Problem
 from ingest.descriptors.reader import Reusable
 from ingest.descriptors.validation import describe_value, entity_ref, key_problems, validate_entity
-from ingest.git import checkout, is_git_url
+from ingest.git import checked_out, is_git_url
 from ingest.kinds import OPERATOR, KindRules, registration_rules, source_rules
 from ingest.transform import ROW_FORMAT, Transformed, transform
 from plugins.api import redact
 
 if TYPE_CHECKING:
     from graph.driver import Graph
+    from ingest.integrations import Integrations
 
 Progress = Callable[[str, int, int], None]
 
@@ -89,7 +91,8 @@ def source_key(target: str) -> str:
 def ingest(graph: "Graph | None", target: str, *, dry_run: bool = False, guard: RemovalGuard | None = None,
            progress: Progress | None = None, trigger: str = "manual", run_id: str | None = None,
            name: str | None = None, allowed_kinds: Iterable[str] | None = None,
-           patterns: Sequence[str] | None = None, rules: KindRules | None = None) -> IngestResult:
+           patterns: Sequence[str] | None = None, rules: KindRules | None = None,
+           integrations: "Integrations | None" = None, allow_local: bool = True) -> IngestResult:
     """Ingest a descriptor file, a directory, or a git repository (local path or URL).
 
     `rules` (ingest.kinds) say which kinds this location may declare; documents of other kinds are rejected
@@ -101,13 +104,23 @@ def ingest(graph: "Graph | None", target: str, *, dry_run: bool = False, guard: 
     it (a scheduled `git` source); ownership stays with the location itself, so the CLI and a schedule
     ingesting the same location agree on who owns its entities. `patterns` (globs relative to a directory)
     replace the discovery of `catalog-info.yaml` files.
+
+    A git URL is cloned (through the outbound policy: `integrations`, default TRELLIS_CONFIG's) before the
+    catalog's ingest lock is taken, so a slow clone never stalls other runs; the repository's own lock is
+    held until the run ends. `allow_local=False` refuses local bare repositories and `file://` URLs.
     """
     key = source_key(target)
     if rules is None:
         rules = registration_rules(allowed_kinds) if allowed_kinds is not None else OPERATOR
     result = IngestResult(source=key, target=target, run=run_id or new_run_id(), dry_run=dry_run)
-    return recorded_run(graph, result, trigger=trigger, name=name or key, progress=progress,
-                     body=lambda step: _ingest_files(graph, target, key, result, guard, step, rules, patterns))
+    where: dict[str, tuple[Path, Path]] = {}
+    with contextlib.ExitStack() as held:
+        def fetch() -> None:
+            where["paths"] = _resolve(target, held, integrations=integrations, allow_local=allow_local)
+
+        return recorded_run(graph, result, trigger=trigger, name=name or key, progress=progress, prepare=fetch,
+                            body=lambda step: _ingest_files(graph, where["paths"], target, key, result, guard,
+                                                            step, rules, patterns))
 
 
 def ingest_entities(graph: "Graph | None", source: str, entities: Iterable[tuple], *, target: str,
@@ -159,13 +172,18 @@ class LiveProgress:
 
 
 def recorded_run(graph: "Graph | None", result: IngestResult, *, trigger: str, name: str,
-                 progress: Progress | None, body: Callable[[Progress], object]) -> IngestResult:
+                 progress: Progress | None, body: Callable[[Progress], object],
+                 prepare: Callable[[], object] | None = None) -> IngestResult:
     """Run `body` as one recorded run: "running" with live progress, then ok/partial/failed with counts.
 
     Both the file path and the entity path go through here and through `_apply`: one compare, write,
-    remove and record implementation.
+    remove and record implementation. `prepare` (e.g. a git clone) runs first, outside the catalog's ingest
+    lock; its failure is the run's failure.
     """
     if graph is None or result.dry_run:
+        if prepare is not None:
+            _step(progress, "fetching", 0, 0)
+            prepare()
         body(lambda stage, done, total: _step(progress, stage, done, total))
         return result
     started_at = int(time.time() * 1000)
@@ -175,8 +193,11 @@ def recorded_run(graph: "Graph | None", result: IngestResult, *, trigger: str, n
     live = progress if isinstance(progress, LiveProgress) and progress.run_id == result.run else \
         LiveProgress(graph, result.run, progress)
     try:
+        if prepare is not None:
+            live("fetching", 0, 0)
+            prepare()
         # One writer per catalog database on this host: two runs comparing against the same stored state
-        # would both CREATE the same new nodes and relationships (and share one git clone directory).
+        # would both CREATE the same new nodes and relationships.
         live("waiting", 0, 0)
         with ingest_lock(graph.settings.uri, graph.database):
             body(live)
@@ -235,13 +256,15 @@ class _Batch:
     keep_refused: bool = True
 
 
-def _ingest_files(graph: "Graph | None", target: str, key: str, result: IngestResult, guard: RemovalGuard | None,
-                  progress: Progress, rules: KindRules = OPERATOR,
+def _ingest_files(graph: "Graph | None", paths: tuple[Path, Path], target: str, key: str, result: IngestResult,
+                  guard: RemovalGuard | None, progress: Progress, rules: KindRules = OPERATOR,
                   patterns: Sequence[str] | None = None) -> IngestResult:
-    """Get for a location: read its descriptor files (skipping unchanged ones), then `_apply`."""
+    """Get for a location: read its descriptor files (skipping unchanged ones), then `_apply`.
+
+    `paths`: the local path to read and the root nothing may escape (`_resolve`)."""
     started = time.perf_counter()
     progress("reading", 0, 0)
-    path, root = _resolve(target)
+    path, root = paths
     mine = write.stored_by_source(graph, key) if graph is not None else {}
     # One cache per location and rules: a file cached from a run under other rules must not slip by.
     cache = IngestCache.for_location(key if rules is OPERATOR else f"{key}\n{rules.fingerprint()}",
@@ -482,11 +505,12 @@ def _remember(cache: IngestCache, read, accepted: dict[str, Transformed], root: 
     cache.save()
 
 
-def _resolve(target: str) -> tuple[Path, Path]:
-    """The local path to read and the root nothing may escape."""
+def _resolve(target: str, held: contextlib.ExitStack, *, integrations: "Integrations | None" = None,
+             allow_local: bool = True) -> tuple[Path, Path]:
+    """The local path to read and the root nothing may escape (a git URL is cloned; its lock stays `held`)."""
     if is_git_url(target):
-        repo = checkout(target).resolve()
-        return repo, repo
+        repo = held.enter_context(checked_out(target, integrations=integrations, allow_local=allow_local))
+        return repo.resolve(), repo.resolve()
     path = Path(target).resolve()
     if not path.exists():
         raise IngestError(f"{target} does not exist")

@@ -116,6 +116,16 @@ class SyncContext:
     base_dir: str | None = None      # relative paths in options are relative to this (the config file's dir)
     kinds: Any = "default"           # the source's `kinds:` (ingest.kinds.parse_kinds): "default", None = any,
                                      # or lower-case kinds its repository files may declare
+    # The outbound allow-list (ingest.integrations.Integrations): the hosts this source may contact and the
+    # secret each may use. None: the integrations of $TRELLIS_CONFIG.
+    integrations: Any = None
+
+    def outbound(self) -> Any:
+        """This run's integrations (`integrations`, else those of $TRELLIS_CONFIG)."""
+        if self.integrations is None:
+            from ingest.integrations import load_integrations
+            self.integrations = load_integrations()
+        return self.integrations
 
     def removal_guard(self) -> Any:
         """The source's RemovalGuard (forced when the run was triggered with --force)."""

@@ -21,7 +21,8 @@ from neo4j import Driver, GraphDatabase
 
 
 def neo4j_auth() -> tuple[str, str] | None:
-    """Credentials for $NEO4J_URI (NEO4J_USER/NEO4J_PASSWORD); the local server has auth off."""
+    """Credentials for $NEO4J_URI (NEO4J_USER/NEO4J_PASSWORD); the session's own server sets them from the
+    password it generated (graph.server.credentials), so child processes inherit them too."""
     user = os.environ.get("NEO4J_USER")
     return (user, os.environ.get("NEO4J_PASSWORD", "")) if user else None
 
@@ -39,11 +40,20 @@ def neo4j_uri() -> Iterator[str]:
         return
     from graph.server import free_port, start, stop
 
+    from graph.server import credentials
+
     home = Path(tempfile.mkdtemp(prefix="trellis-test-neo4j-"))
+    saved = {k: os.environ.get(k) for k in ("NEO4J_USER", "NEO4J_PASSWORD")}
     try:
         info = start(home, bolt_port=free_port(), http_port=free_port(), heap="1g", pagecache="256m")
+        os.environ["NEO4J_USER"], os.environ["NEO4J_PASSWORD"] = credentials(home)
         yield info.uri
     finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         stop(home)
         shutil.rmtree(home, ignore_errors=True)
 

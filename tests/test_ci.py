@@ -147,9 +147,13 @@ def catalog(graph, tmp_path):
     return tmp_path
 
 
-def _ctx(graph, server, run_id, **options):
+def _ctx(graph, server, run_id, kind="github", **options):
+    """A source on the fake server, configured as a `kind` integration (GitHub's also serves Jenkins)."""
+    from tests.integration_helpers import integrations_for
+
     return SyncContext(graph=graph, source="ci-test", options={"api_url": server.url, "url": server.url, **options},
-                       run_id=run_id, secret=lambda name: f"token-for-{name}")
+                       run_id=run_id, secret=lambda name: f"token-for-{name}",
+                       integrations=integrations_for(server.url, kind))
 
 
 def _builds(graph, ref):
@@ -219,7 +223,7 @@ def test_gitlab_pipelines_paged_by_next_page_header(graph, catalog):
                     headers={"X-Next-Page": "2", "X-Page": "1", "X-Per-Page": "2"})
         server.json("/projects/1234/pipelines", recorded("gitlab_pipelines_page2.json"), query={"page": "2"},
                     headers={"X-Next-Page": "", "X-Page": "2"})
-        result = GitLabCiProvider().sync(_ctx(graph, server, "run1"))
+        result = GitLabCiProvider().sync(_ctx(graph, server, "run1", kind="gitlab"))
         assert server.requests[0]["headers"]["private-token"] == "token-for-gitlab-token"
         assert server.requests[0]["query"]["order_by"] == "id"
     assert result.rejected == []
@@ -339,8 +343,11 @@ def test_a_configured_jenkins_source_runs_through_the_job_runner(graph, catalog,
     with RecordedServer() as server:
         server.json("/job/platform/job/inventory/api/json", recorded("jenkins_builds.json"))
         server.json("/job/platform/job/billing/api/json", {"message": "gone"}, status=404)
+        from tests.integration_helpers import integration_section
+
         config = parse_config({"sources": [{"name": "jenkins-main", "provider": "jenkins",
-                                            "options": {"url": server.url, "keep": 10}}]})
+                                            "options": {"url": server.url, "keep": 10}}],
+                               "integrations": integration_section(server.url, "allow")})
         outcome = run_once(graph, "jenkins-main", trigger="schedule", force=False, run_id="jenk00000001",
                            lock=SourceLock(client, ttl=60), config=config)
     assert outcome.status == "partial" and outcome.result["added"] == 4

@@ -96,8 +96,11 @@ def api():
 
 
 def context(graph, api, **options) -> SyncContext:
+    from tests.integration_helpers import integrations_for
+
     return SyncContext(graph=graph, source="github-acme", options={"org": "acme", "api_url": api.url, **options},
-                       run_id=new_run_id(), secret=lambda name: {"github-token": TOKEN}[name])
+                       run_id=new_run_id(), secret=lambda name: {"github-token": TOKEN}[name],
+                       integrations=integrations_for(api.url, "github"))
 
 
 def run(graph, api, **overrides):

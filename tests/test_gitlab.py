@@ -71,8 +71,11 @@ def api():
 
 
 def context(graph, api) -> SyncContext:
+    from tests.integration_helpers import integrations_for
+
     return SyncContext(graph=graph, source="gitlab-acme", options={"group": "acme", "api_url": api.url},
-                       run_id=new_run_id(), secret=lambda name: {"gitlab-token": TOKEN}[name])
+                       run_id=new_run_id(), secret=lambda name: {"gitlab-token": TOKEN}[name],
+                       integrations=integrations_for(api.url, "gitlab"))
 
 
 def refs(graph) -> set[str]:

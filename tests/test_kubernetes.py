@@ -131,8 +131,15 @@ def catalog(graph, tmp_path):
 
 
 def _ctx(graph, run_id, clusters):
+    """A source whose clusters' API servers are the operator's allowed hosts."""
+    from urllib.parse import urlsplit
+
+    from ingest.integrations import parse_integrations
+
+    allowed = sorted({f"{urlsplit(c['url']).scheme}://{urlsplit(c['url']).netloc}" for c in clusters})
     return SyncContext(graph=graph, source="k8s-test", options={"clusters": clusters}, run_id=run_id,
-                       secret=lambda name: f"secret-{name}")
+                       secret=lambda name: f"secret-{name}",
+                       integrations=parse_integrations({"integrations": {"allow": allowed}}))
 
 
 def test_sync_loads_workloads_and_isolates_a_failing_cluster(graph, catalog, monkeypatch):

@@ -57,7 +57,7 @@ def test_data_survives_stop_and_start(tmp_path):
     try:
         info = server.start(home, **kwargs)
         assert server.start(home, **kwargs) == info  # already running: same server, no second JVM
-        with GraphDatabase.driver(info.uri, auth=None) as driver:
+        with GraphDatabase.driver(info.uri, auth=server.credentials(home)) as driver:
             driver.execute_query("CREATE (:Keep {id: 42})", database_="neo4j")
         assert server.status(home)["ready"] is True
 
@@ -68,7 +68,7 @@ def test_data_survives_stop_and_start(tmp_path):
 
         info2 = server.start(home, **kwargs)
         assert info2.pid != info.pid
-        with GraphDatabase.driver(info2.uri, auth=None) as driver:
+        with GraphDatabase.driver(info2.uri, auth=server.credentials(home)) as driver:
             records, _, _ = driver.execute_query("MATCH (k:Keep) RETURN k.id AS id", database_="neo4j")
         assert [r["id"] for r in records] == [42]
     finally:

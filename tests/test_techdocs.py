@@ -150,16 +150,16 @@ def make_repo(root: Path) -> Path:
     return root
 
 
-def make_remote(root: Path) -> str:
-    """A bare repository with docs, referred to by `url:file://...`."""
+def make_remote(root: Path) -> Path:
+    """A bare repository with docs (served by a local git host: `url:` refs are cloned from integrations only)."""
     work = root / "work"
     write(work, {"mkdocs.yml": "site_name: Remote docs\n", "docs/index.md": "# Remote home\n\nFetched by git.\n"})
     git(work, "init", "-q", "-b", "main")
     git(work, "add", ".")
     git(work, "commit", "-q", "-m", "remote docs")
-    bare = root / "remote.git"
+    bare = root / "served" / "remote.git"
     subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
-    return f"file://{bare}"
+    return bare.parent
 
 
 @pytest.fixture(scope="module")
@@ -174,13 +174,18 @@ def docs_repo(tmp_path_factory, portal_app, graph_module, storage):
 
     base = tmp_path_factory.mktemp("docs-repos")
     repo = make_repo(base / "repo")
-    remote = make_remote(base / "remote")
-    write(repo, {"remote/catalog-info.yaml": component("remote-docs", f"url:{remote}")})
-    result = ingest(graph_module, str(repo))
-    assert result.added == 8 and not result.rejected, result.as_json()
-    portal_app.extensions["trellis.docs_storage"] = storage
-    portal_app.config["TRELLIS_FRAME_SOURCES"] = ["https://www.youtube-nocookie.com"]   # the iframe allow-list
-    outcomes = {ref: build_entity_docs(graph_module, ref, storage) for ref in (PLAIN, FANCY, BROKEN, HOOKED, XSS, REMOTE)}
+    from ingest.integrations import parse_integrations
+    from tests.gitserver import GitHttpServer
+
+    with GitHttpServer(make_remote(base / "remote")) as host:
+        integrations = parse_integrations({"integrations": {"allow": [host.url]}})
+        write(repo, {"remote/catalog-info.yaml": component("remote-docs", f"url:{host.url}/remote.git")})
+        result = ingest(graph_module, str(repo))
+        assert result.added == 8 and not result.rejected, result.as_json()
+        portal_app.extensions["trellis.docs_storage"] = storage
+        portal_app.config["TRELLIS_FRAME_SOURCES"] = ["https://www.youtube-nocookie.com"]   # the iframe allow-list
+        outcomes = {ref: build_entity_docs(graph_module, ref, storage, integrations=integrations)
+                    for ref in (PLAIN, FANCY, BROKEN, HOOKED, XSS, REMOTE)}
     return {"repo": repo, "outcomes": outcomes, "graph": graph_module}
 
 

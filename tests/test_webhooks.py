@@ -42,8 +42,10 @@ def api():
 def configured(api, tmp_path, monkeypatch):
     """One github source for org acme; secrets in the environment; no job broker (synchronous runs)."""
     config = tmp_path / "sources.yaml"
+    host = api.url.split("//", 1)[1]
     config.write_text(f"sources:\n  - name: github-acme\n    provider: github\n"
-                      f"    options: {{org: acme, api_url: '{api.url}'}}\n")
+                      f"    options: {{org: acme, api_url: '{api.url}'}}\n"
+                      f"integrations: {{github: [{{host: '{host}', apiBaseUrl: '{api.url}'}}]}}\n")
     monkeypatch.setenv("TRELLIS_CONFIG", str(config))
     monkeypatch.setenv("TRELLIS_SECRET_GITHUB_TOKEN", TOKEN)
     monkeypatch.setenv("TRELLIS_SECRET_GITHUB_WEBHOOK_SECRET", SECRET)

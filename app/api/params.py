@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import json
 
-from flask import request
+from flask import current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.errors import ApiError
 from graph.catalog import QueryError, parse_filter_param
@@ -76,8 +77,23 @@ def order_args() -> tuple[str, str]:
     return field_.strip(), order.strip()
 
 
+def raw_body() -> bytes:
+    """The request body, read at most up to MAX_CONTENT_LENGTH (max_request_bytes).
+
+    Werkzeug stops reading a streamed (chunked) body at the limit and hands back what it read, silently cut;
+    a body that reaches the limit is therefore refused here (413, the JSON error body) instead of being
+    used truncated. A Content-Length over the limit is refused by Werkzeug before anything is read.
+    """
+    data = request.get_data(cache=True)
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit is not None and len(data) >= limit:
+        raise RequestEntityTooLarge()
+    return data
+
+
 def json_body() -> dict:
     """The JSON object body (415 for another content type and 400 for malformed JSON come from Flask)."""
+    raw_body()
     body = request.get_json()
     if not isinstance(body, dict):
         raise bad("the request body must be a JSON object", "invalid_body")

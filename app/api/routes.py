@@ -210,7 +210,7 @@ def locations():
 
 @bp.post("/locations")
 def add_location():
-    from app.locations import catalog_rules
+    from app.locations import catalog_rules, integrations
     from ingest.git import GitError
     from ingest.sync import IngestError, ingest
 
@@ -223,7 +223,8 @@ def add_location():
     path = allowed_target(target.strip())
     try:
         result = ingest(get_graph(), path, dry_run=dry_run,
-                        allowed_kinds=frozenset(k.lower() for k in catalog_rules(path)))
+                        allowed_kinds=frozenset(k.lower() for k in catalog_rules(path)),
+                        integrations=integrations())
     except (IngestError, GitError) as exc:
         audit("register_location", "failed", target=path, details={"reason": str(exc)})
         raise ApiError(400, "location_not_ingestible", str(exc), {"target": target}) from None
@@ -247,7 +248,7 @@ def openapi():
 @bp.post("/entities/by-name/<kind>/<namespace>/<name>/refresh")
 def refresh_entity(kind: str, namespace: str, name: str):
     """Re-ingest the location that owns the entity (Backstage's refresh); owners and admins only."""
-    from app.locations import catalog_rules
+    from app.locations import catalog_rules, integrations
     from ingest.git import GitError
     from ingest.sync import IngestError, ingest
 
@@ -259,7 +260,8 @@ def refresh_entity(kind: str, namespace: str, name: str):
         raise ApiError(409, "not_refreshable", f"{ref} does not come from a registered location", {"ref": ref})
     target = source.split(":", 1)[1]
     try:
-        result = ingest(get_graph(), target, allowed_kinds=frozenset(k.lower() for k in catalog_rules(target)))
+        result = ingest(get_graph(), target, allowed_kinds=frozenset(k.lower() for k in catalog_rules(target)),
+                        integrations=integrations())
     except (IngestError, GitError) as exc:
         audit("refresh", "failed", target=ref, details={"reason": str(exc)})
         raise ApiError(422, "location_not_ingestible", str(exc), {"ref": ref, "location": source}) from None

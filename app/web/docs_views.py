@@ -19,6 +19,7 @@ from flask import Response, abort, current_app, redirect, render_template, reque
 
 from app.auth import access
 from app.graph_access import get_graph
+from app.locations import location_roots
 from app.web import bp, routes
 from app.web.helpers import entity_url, first_relation, split_ref
 from docs_builder.build import build_entity_docs
@@ -254,7 +255,9 @@ def docs_build(namespace: str, kind: str, name: str):
         result = "queued"
     else:
         try:
-            result = build_entity_docs(get_graph(), ref, docs_storage(), force=force, trigger="button").status
+            result = build_entity_docs(get_graph(), ref, docs_storage(), force=force, trigger="button",
+                                       integrations=current_app.config["TRELLIS_INTEGRATIONS"],
+                                       local_roots=location_roots()).status
         except techdocs.BuildInProgress:
             result = "running"
     return redirect(entity_url(ref, tab="docs", build=result), code=303)

@@ -13,7 +13,7 @@ from flask import Response, abort, redirect, render_template, request, url_for
 from app.auth import access
 from app.graph_access import get_graph
 from app.auth.audit import audit
-from app.locations import TargetRefused, catalog_rules, checked_target, location_roots
+from app.locations import TargetRefused, catalog_rules, checked_target, integrations, location_roots
 from app.web import bp
 from app.web.charts import ownership_bars
 from app.web.definitions import highlight, language_of, parse_openapi
@@ -354,7 +354,7 @@ def _same_origin_posts():
 def register_page():
     access.require("ingest")
     ctx = {"target": "", "result": None, "error": None, "roots": location_roots(),
-           "allowed_kinds": catalog_rules()}
+           "hosts": integrations().hosts, "allowed_kinds": catalog_rules()}
     if request.method == "GET":
         return render_template("register.html", **ctx)
     target = (request.form.get("target") or "").strip()
@@ -362,7 +362,8 @@ def register_page():
     try:
         checked = checked_target(target)
         graph = get_graph()
-        ctx["result"] = ingest(graph, checked, allowed_kinds=frozenset(k.lower() for k in catalog_rules(checked)))
+        ctx["result"] = ingest(graph, checked, allowed_kinds=frozenset(k.lower() for k in catalog_rules(checked)),
+                               integrations=integrations())
         audit("register_location", "ok", target=checked,
               details={k: ctx["result"].as_json()[k] for k in ("added", "updated", "removed")})
     except TargetRefused as exc:

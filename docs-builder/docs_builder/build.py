@@ -13,7 +13,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import yaml
 
@@ -29,6 +29,7 @@ from graph.entities import get_entity
 
 if TYPE_CHECKING:
     from graph.driver import Graph
+    from ingest.integrations import Integrations
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,8 @@ def _build_site(tree, safe: mkconfig.SafeConfig, work: Path, limits: Limits) -> 
 
 
 def build_entity_docs(graph: "Graph", ref: str, storage: Storage, *, force: bool = False, trigger: str = "manual",
-                      limits: Limits = Limits()) -> BuildOutcome:
+                      limits: Limits = Limits(), integrations: "Integrations | None" = None,
+                      local_roots: Sequence[Path] = ()) -> BuildOutcome:
     """Build and publish one entity's docs when they changed (or `force`); the outcome is also recorded.
 
     Unchanged input is not built again: after a success the outcome is "unchanged", after a failure it is
@@ -120,6 +122,8 @@ def build_entity_docs(graph: "Graph", ref: str, storage: Storage, *, force: bool
     LookupError: the entity is not in the catalog or has no techdocs-ref (nothing to record).
     graph.techdocs.BuildInProgress: a build of this entity is running. Everything about the user's
     repository (missing folder, refused mkdocs.yml, MkDocs error, limits) is a failed build record.
+    `integrations`: the hosts a `url:` ref may be cloned from (default: TRELLIS_CONFIG's); `local_roots`: the
+    folders a `url:` ref to a repository on this server may lie in (default none).
     """
     started = time.monotonic()
     entity = get_entity(graph, ref)
@@ -151,7 +155,7 @@ def build_entity_docs(graph: "Graph", ref: str, storage: Storage, *, force: bool
     # get
     config_bytes = b""
     try:
-        source = resolve(entity)
+        source = resolve(entity, integrations=integrations, local_roots=local_roots)
         config_file, config_bytes = _read_config(source.folder)
         safe = mkconfig.sanitise(config_bytes, default_name=(entity.get("metadata") or {}).get("title")
                                  or (entity.get("metadata") or {}).get("name") or "Documentation")

@@ -2,7 +2,10 @@
 
 `dir:<path>` is relative to the descriptor file (its stored `backstage.io/managed-by-location: file:<abs>`)
 and may not leave the location it was ingested from (or the git working tree it sits in). `url:<git url>`
-is cloned shallow through ingest.git (GitHub/GitLab `/tree/<branch>/<path>` forms name a folder in it).
+is cloned shallow through ingest.git (GitHub/GitLab `/tree/<branch>/<path>` forms name a folder in it),
+and only from a configured integration host: the ref is written by whoever controls the repository, so
+`file://` URLs and repositories on the server's own disk are refused (they would publish what the server
+can read), as is every host outside `integrations:`.
 """
 from __future__ import annotations
 
@@ -10,9 +13,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING, Sequence
+from urllib.parse import unquote, urlsplit
+
 from docs_builder.config import confined
 from docs_builder.errors import DocsBuildError
 from graph.techdocs import TECHDOCS_ANNOTATION
+
+if TYPE_CHECKING:
+    from ingest.integrations import Integrations
 
 MANAGED_BY_LOCATION = "backstage.io/managed-by-location"
 MANAGED_BY_ORIGIN = "backstage.io/managed-by-origin-location"
@@ -58,8 +67,23 @@ def split_repo_url(url: str) -> tuple[str, str]:
     return url, ""
 
 
-def resolve(entity: dict, *, git_timeout: float = 120) -> DocsSource:
-    """The local folder of the entity's docs (cloning `url:` refs); DocsBuildError with a clear reason."""
+def _under(target: str, roots: Sequence[Path]) -> bool:
+    """Whether a `file://` URL or path names a place under one of `roots` (after resolving links and `..`)."""
+    if not roots:
+        return False
+    text = unquote(urlsplit(target).path) if target.lower().startswith("file:") else target
+    try:
+        place = Path(text).resolve()
+    except (OSError, RuntimeError, ValueError):
+        return False
+    return place.is_absolute() and any(place.is_relative_to(Path(root).resolve()) for root in roots)
+
+
+def resolve(entity: dict, *, git_timeout: float = 120, integrations: "Integrations | None" = None,
+            local_roots: Sequence[Path] = ()) -> DocsSource:
+    """The local folder of the entity's docs (cloning `url:` refs through the integrations, default those of
+    TRELLIS_CONFIG); DocsBuildError with a clear reason. A `url:` ref to a `file://` URL or a bare repository
+    on this server is cloned only when it lies under one of `local_roots` (the portal's location roots)."""
     ref = techdocs_ref_of(entity)
     if ref is None:
         raise DocsBuildError(f"the entity has no {TECHDOCS_ANNOTATION} annotation")
@@ -81,15 +105,21 @@ def resolve(entity: dict, *, git_timeout: float = 120) -> DocsSource:
             raise DocsBuildError(f"the docs folder {folder} does not exist")
         return DocsSource(root=root, folder=folder)
     if kind == "url":
-        from ingest.git import GitError, checkout, is_git_url
+        from ingest.git import GitError, GitRefused, checkout, is_git_url, is_remote_url
 
         repo_url, sub = split_repo_url(target)
         if not is_git_url(repo_url):
             raise DocsBuildError(f"{TECHDOCS_ANNOTATION} {ref!r}: not a git repository URL")
+        local = not is_remote_url(repo_url)
+        if local and not _under(repo_url, local_roots):
+            raise DocsBuildError(f"{TECHDOCS_ANNOTATION} {ref!r}: url: refs must name a repository on a configured "
+                                 f"integration host, not a file:// URL or a path on this server")
         try:
-            repo = checkout(repo_url, timeout=git_timeout).resolve()
+            repo = checkout(repo_url, timeout=git_timeout, integrations=integrations, allow_local=local).resolve()
+        except GitRefused as exc:
+            raise DocsBuildError(f"{TECHDOCS_ANNOTATION} {ref!r} refused: {exc}") from None
         except GitError as exc:
-            raise DocsBuildError(f"could not fetch the docs repository {repo_url}: {exc}") from None
+            raise DocsBuildError(f"could not fetch the docs repository: {exc}") from None
         folder = (repo / confined(sub, "the docs path")).resolve() if sub else repo
         if not folder.is_relative_to(repo) or not folder.is_dir():
             raise DocsBuildError(f"the docs folder {sub!r} does not exist in {repo_url}")

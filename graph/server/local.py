@@ -13,6 +13,14 @@ Layout:
 * ``<home>/{conf,data,logs,run,import}`` - one server instance (``DEFAULT_HOME`` is
   ``<repo>/.trellis/neo4j``; override with ``TRELLIS_NEO4J_HOME``). Data lives here,
   so it survives stop/start.
+* ``<home>/auth/password`` - the generated password of the ``neo4j`` user (mode 0600), kept
+  beside the data it protects. Every command finds it through :func:`credentials_for`.
+
+Hardened even for development, because any local process and any web page the developer
+opens could otherwise talk to it: authentication on (a generated password, set on first
+start), only Bolt on 127.0.0.1 (the HTTP connector, which browsers can reach with
+cross-origin requests, is off), and APOC limited to the procedures Trellis calls
+(:data:`APOC_ALLOWLIST`).
 
 Only stdlib + the ``neo4j`` driver: graph/ must not depend on app/ or ingest/.
 """
@@ -25,6 +33,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -36,7 +45,7 @@ from pathlib import Path
 from typing import Iterator
 
 from neo4j import GraphDatabase
-from neo4j.exceptions import Neo4jError, ServiceUnavailable
+from neo4j.exceptions import AuthError, Neo4jError, ServiceUnavailable
 
 from graph.server.paths import PACKAGES_ROOT, state_dir
 
@@ -46,7 +55,10 @@ __all__ = [
     "POM",
     "ServerError",
     "ServerInfo",
+    "APOC_ALLOWLIST",
     "apoc_version",
+    "credentials",
+    "credentials_for",
     "free_port",
     "info_dict",
     "neo4j_version",
@@ -94,6 +106,12 @@ _JVM_FLAGS = [
     "-Dfile.encoding=UTF-8",
 ]
 _MAIN_CLASS = "org.neo4j.server.CommunityEntryPoint"
+#: The only procedures/functions the server offers besides Neo4j's own: what graph/ calls (walks) and the
+#: version check. Everything else of APOC (file, URL and shell access, dynamic Cypher) is not loaded.
+APOC_ALLOWLIST = ("apoc.path.spanningTree", "apoc.version")
+USER = "neo4j"
+_PASSWORD_FILE = Path("auth") / "password"
+_INITIAL_PASSWORD = "neo4j"   # what Neo4j creates the user with (expired: it may only be changed)
 
 
 class ServerError(Exception):
@@ -215,10 +233,13 @@ _CHILDREN: dict[int, subprocess.Popen] = {}
 
 
 def _bolt_answers(uri: str, auth: tuple[str, str] | None = None, timeout: float = 3.0) -> bool:
+    """Whether Bolt is up at `uri` (a refused login counts: the server answered)."""
     try:
         with GraphDatabase.driver(uri, auth=auth, connection_timeout=timeout,
                                   connection_acquisition_timeout=timeout) as drv:
             drv.verify_connectivity()
+        return True
+    except AuthError:
         return True
     except (ServiceUnavailable, Neo4jError, OSError, ValueError):
         return False
@@ -260,6 +281,92 @@ def _clear_state(home: Path) -> None:
     for name in (_PID_FILE, _STATE_FILE):
         with contextlib.suppress(FileNotFoundError):
             (home / name).unlink()
+
+
+# ---------------------------------------------------------------------- credentials
+
+#: Homes started by this process, by Bolt URI (test and benchmark servers in temporary homes).
+_STARTED: dict[str, Path] = {}
+
+
+def _password_file(home: Path) -> Path:
+    return home / _PASSWORD_FILE
+
+
+def _generated_password(home: Path) -> str:
+    """The home's password, generated (0600, beside the data) the first time the server starts."""
+    path = _password_file(home)
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    password = secrets.token_urlsafe(24)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(password + "\n")
+    return password
+
+
+def credentials(home: Path | str | None = None) -> tuple[str, str] | None:
+    """(user, password) of the server of ``home``, or None when it has never been started here."""
+    try:
+        password = _password_file(_home(home)).read_text().strip()
+    except OSError:
+        return None
+    return (USER, password) if password else None
+
+
+def credentials_for(uri: str) -> tuple[str, str] | None:
+    """The credentials of the local server answering at ``uri``, if it is one of ours.
+
+    Why: every command (CLI, portal, worker, benchmarks, tests) connects without being told a password,
+    so the one the server generated is found here: servers this process started, then the project-local
+    server (``DEFAULT_HOME``) when ``uri`` is its loopback Bolt port.
+    """
+    home = _STARTED.get(uri)
+    if home is not None:
+        return credentials(home)
+    match = re.match(r"^(?:bolt|neo4j)://(?:127\.0\.0\.1|localhost)(?::(\d+))?/?$", uri or "")
+    if not match:
+        return None
+    port = int(match.group(1) or 7687)
+    try:
+        state = json.loads((DEFAULT_HOME / _STATE_FILE).read_text())
+    except (OSError, ValueError):
+        state = {}
+    if int(state.get("bolt_port", 7687)) != port:
+        return None
+    return credentials(DEFAULT_HOME)
+
+
+def _set_password(info: ServerInfo, deadline: float) -> None:
+    """Log in with the home's password; on a fresh (or formerly auth-less) store, change Neo4j's initial
+    password to it first. Raises ServerError when neither works (someone changed it: see the README)."""
+    password = _generated_password(info.home)
+    while True:
+        try:
+            with GraphDatabase.driver(info.uri, auth=(USER, password), connection_timeout=5.0) as drv:
+                drv.verify_connectivity()
+            return
+        except AuthError:
+            pass
+        except (ServiceUnavailable, OSError) as exc:
+            if time.monotonic() > deadline:
+                raise ServerError(f"Neo4j at {info.uri} stopped answering while setting its password: {exc}")
+            time.sleep(0.5)
+            continue
+        try:
+            with GraphDatabase.driver(info.uri, auth=(USER, _INITIAL_PASSWORD), connection_timeout=5.0) as drv, \
+                    drv.session(database="system") as session:
+                session.run("ALTER CURRENT USER SET PASSWORD FROM $old TO $new",
+                            old=_INITIAL_PASSWORD, new=password).consume()
+            return
+        except AuthError:
+            raise ServerError(f"Neo4j in {info.home} refused both its generated password "
+                              f"({_password_file(info.home)}) and the initial one; restore that file or "
+                              f"remove {info.home / 'data'} to start afresh") from None
 
 
 # ------------------------------------------------------------------------ provision
@@ -335,13 +442,13 @@ def _write_conf(home: Path, dist: Path, bolt_port: int, http_port: int, pagecach
         "server.bolt.enabled=true",
         f"server.bolt.listen_address=127.0.0.1:{bolt_port}",
         f"server.bolt.advertised_address=127.0.0.1:{bolt_port}",
-        "server.http.enabled=true",
+        # No HTTP connector: web pages can send requests to localhost ports; Bolt is all Trellis uses.
+        "server.http.enabled=false",
         f"server.http.listen_address=127.0.0.1:{http_port}",
-        f"server.http.advertised_address=127.0.0.1:{http_port}",
         "server.https.enabled=false",
-        "dbms.security.auth_enabled=false",
+        "dbms.security.auth_enabled=true",
         "dbms.usage_report.enabled=false",
-        "dbms.security.procedures.unrestricted=apoc.*",
+        f"dbms.security.procedures.allowlist={','.join(APOC_ALLOWLIST)}",
         f"server.memory.pagecache.size={pagecache}",
         # dev/test server: don't preallocate 256 MB of tx log per database
         "db.tx_log.preallocate=false",
@@ -414,6 +521,7 @@ def start(
         info = _running_info(home)
         if info is not None:
             _wait_for_bolt(info, _CHILDREN.get(info.pid), deadline)
+            _STARTED[info.uri] = home
             return info
         for port in (bolt_port, http_port):
             if _port_busy(port):
@@ -439,6 +547,8 @@ def start(
         info = ServerInfo(_uri(bolt_port), proc.pid, home, bolt_port, http_port)
         try:
             _wait_for_bolt(info, proc, deadline)
+            _set_password(info, deadline)
+            _STARTED[info.uri] = home
         except BaseException:  # incl. KeyboardInterrupt: don't leave a half-started JVM behind
             if proc.poll() is None:
                 _terminate(proc.pid, 15.0)
@@ -498,7 +608,7 @@ def status(home: Path | str | None = None) -> dict:
                   http_port=info.http_port)
     try:
         # plain session, not execute_query: no 30 s retry loop while the server boots
-        with GraphDatabase.driver(info.uri, auth=None, connection_timeout=3.0) as drv, \
+        with GraphDatabase.driver(info.uri, auth=credentials(home), connection_timeout=3.0) as drv, \
                 drv.session(database="system") as session:
             records = list(session.run(
                 "CALL dbms.components() YIELD name, versions, edition RETURN name, versions, edition"))

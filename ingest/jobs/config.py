@@ -13,6 +13,10 @@ sources:
 Parsing is pure and strict: every problem is reported with its place (`sources[2].schedule`) at once, so a
 bad file fails at start with a clear message instead of a half-running scheduler. Secrets never belong
 here (the file is shown and logged); options that look like credentials are refused.
+
+The same file's `integrations:` section (ingest.integrations) is parsed here too, and every source that
+talks to a host (its `host`, `api_url`, `url` or git `target` option, or a built-in provider's default API)
+must name a configured integration: a source cannot send the server's credentials anywhere else.
 """
 from __future__ import annotations
 
@@ -25,6 +29,8 @@ from typing import Any
 import yaml
 
 from ingest.kinds import parse_kinds
+from ingest.integrations import Integrations, IntegrationsError, parse_integrations
+from ingest.integrations.sources import outbound_problems
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _CRON_FIELD = re.compile(r"^[0-9*/,\-A-Za-z?]+$")
@@ -55,6 +61,7 @@ class SourceConfig:
 class JobsConfig:
     sources: tuple[SourceConfig, ...] = ()
     path: str | None = None
+    integrations: Integrations = field(default_factory=Integrations)
 
     def source(self, name: str) -> SourceConfig:
         for s in self.sources:
@@ -76,6 +83,11 @@ def parse_config(data: Any, *, path: str | None = None) -> JobsConfig:
     raw = data.get("sources") or []
     if not isinstance(raw, list):
         raise ConfigError(_message(path, ["sources must be a list"]))
+    try:
+        integrations = parse_integrations(data)
+    except IntegrationsError as exc:
+        problems.extend(exc.problems)
+        integrations = parse_integrations({})
     base_dir = str(Path(path).resolve().parent) if path else None
     out: list[SourceConfig] = []
     seen: set[str] = set()
@@ -105,6 +117,8 @@ def parse_config(data: Any, *, path: str | None = None) -> JobsConfig:
             if _SECRET_KEY.search(str(key)):
                 problems.append(f"{where}.options.{key} looks like a credential: secrets come only from "
                                 f"TRELLIS_SECRET_<NAME> environment variables or files, never this file")
+        if isinstance(provider, str):
+            problems.extend(outbound_problems(provider, options, integrations, f"{where}.options"))
         schedule = _schedule(item.get("schedule"), f"{where}.schedule", problems)
         max_share, min_count = _guard(item.get("guard"), f"{where}.guard", problems)
         kinds = parse_kinds(item.get("kinds"), f"{where}.kinds", problems)
@@ -113,7 +127,7 @@ def parse_config(data: Any, *, path: str | None = None) -> JobsConfig:
                                     kinds))
     if problems:
         raise ConfigError(_message(path, problems))
-    return JobsConfig(tuple(out), path)
+    return JobsConfig(tuple(out), path, integrations)
 
 
 def _schedule(value: Any, where: str, problems: list[str]) -> int | str | None:

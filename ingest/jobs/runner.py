@@ -83,6 +83,7 @@ def run_once(graph: "Graph", source_name: str, *, trigger: str, force: bool, run
             force=force, secret=secret, progress=LiveProgress(graph, run_id, None),
             max_removal_share=source.max_share, min_removal_count=source.min_count, base_dir=source.base_dir,
             kinds=source.kinds,
+            integrations=config.integrations,
         )
         result: IngestResult = provider.sync(ctx)
     finally:

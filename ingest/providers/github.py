@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from urllib.parse import quote
 
 from ingest.descriptors.files import FileProblem
+from ingest.integrations.sources import endpoint
 from ingest.providers.descriptors import (
     MANAGED_BY_LOCATION, FileDocuments, annotate, decode_base64_file, split_documents,
 )
@@ -275,7 +276,8 @@ def sync(ctx: "SyncContext", **client_overrides: Any) -> "IngestResult":
     """One run of a GitHub source. `ctx.options["refresh_repos"]` (set by the webhook) limits the requests
     to those repositories (and the repository list, with `refresh_listing`); the others are taken from the
     ETag cache, so nothing is lost."""
-    options = GitHubOptions.parse(ctx.options)
+    api = endpoint("github", ctx.options, ctx.outbound(), GitHubOptions.token_secret_name)
+    options = GitHubOptions.parse({**ctx.options, "api_url": api.api_url, "token_secret_name": api.secret_name})
     refresh = ctx.options.get("refresh_repos")
     token = ctx.secret(options.token_secret_name)
     client = client_for(options, token, **client_overrides)

@@ -22,6 +22,7 @@ from ingest.descriptors.files import FileProblem
 from ingest.providers.descriptors import (
     MANAGED_BY_LOCATION, FileDocuments, annotate, decode_base64_file, split_documents,
 )
+from ingest.integrations.sources import endpoint
 from ingest.providers.http import ApiClient, etag_cache_for, token_fingerprint
 from ingest.providers.loading import Fetched, OptionsError, load
 from ingest.providers.repofiles import RepoRead, read_repository
@@ -254,7 +255,8 @@ def fetch(client: ApiClient, options: GitLabOptions,
 
 def sync(ctx: "SyncContext", **client_overrides: Any) -> "IngestResult":
     """One run of a GitLab source."""
-    options = GitLabOptions.parse(ctx.options)
+    api = endpoint("gitlab", ctx.options, ctx.outbound(), GitLabOptions.token_secret_name)
+    options = GitLabOptions.parse({**ctx.options, "api_url": api.api_url, "token_secret_name": api.secret_name})
     token = ctx.secret(options.token_secret_name)
     client = client_for(options, token, **client_overrides)
     try:

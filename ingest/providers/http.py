@@ -10,6 +10,9 @@ Why one module: GitHub and GitLab differ in headers, not in how a careful client
 - Conditional requests: every 200 with an `ETag` is cached under `$TRELLIS_CACHE/http/`; the next request
   sends `If-None-Match` and a 304 reuses the cached body (and its next-page link). GitHub does not count
   304s against the rate limit, which is what makes a no-change re-sync of a large organisation cheap.
+- Credentials stay home: a client's headers (its token) go only to the origin (scheme, host, port) of its
+  base URL. Redirects are followed by hand, within that origin only; a redirect elsewhere (or an absolute
+  URL elsewhere) is refused, not followed without the token: the answer would not be the host's anyway.
 Clock and sleep are injectable so tests exercise the waits without waiting.
 """
 from __future__ import annotations
@@ -29,9 +32,12 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from ingest.cache import cache_root
+from ingest.integrations import same_origin
 from plugins.api import RetryableError
 
 USER_AGENT = "trellis-developer-portal"
+MAX_REDIRECTS = 5
+_REDIRECTS = (301, 302, 303, 307, 308)
 
 
 class ProviderError(RuntimeError):
@@ -238,6 +244,7 @@ class ApiClient:
         repository uses it for all the others); otherwise the cache only supplies `If-None-Match`.
         """
         url = self.url(path, params)
+        self._check_origin(url)
         key = hashlib.sha256(url.encode()).hexdigest()
         cached = self.cache.get(key) if self.cache is not None else None
         if reuse_cached and cached is not None:
@@ -251,7 +258,7 @@ class ApiClient:
         while True:
             headers = {"If-None-Match": cached["etag"]} if cached else {}
             try:
-                response = self._session().get(url, headers=headers, timeout=self.timeout, allow_redirects=True)
+                response = self._fetch(url, headers)
             except requests.RequestException as exc:
                 self.stats.add(requests=1)
                 failures += 1
@@ -303,6 +310,25 @@ class ApiClient:
             if etag and self.cache is not None:
                 self.cache.put(key, etag, response.content, next_url)
             return Page(body, next_url)
+
+    def _check_origin(self, url: str) -> None:
+        """Refuse a request (an absolute URL, a redirect) outside the base URL's origin: the token goes with it."""
+        if not same_origin(url, self.base_url):
+            raise ProviderError(f"{self.provider}: refusing to send this source's credentials to "
+                                f"{urlsplit(url).netloc or url} (a redirect or link to another host than "
+                                f"{urlsplit(self.base_url).netloc}); only the configured host is asked")
+
+    def _fetch(self, url: str, headers: dict[str, str]) -> requests.Response:
+        """One GET, following redirects by hand and only within the base URL's origin."""
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self._session().get(url, headers=headers, timeout=self.timeout, allow_redirects=False)
+            if response.status_code not in _REDIRECTS or not response.headers.get("Location"):
+                return response
+            target = urljoin(url, response.headers["Location"])
+            response.close()
+            self._check_origin(target)
+            url = target
+        raise ProviderError(f"{self.provider}: more than {MAX_REDIRECTS} redirects for {_shown(url)}")
 
     def pages(self, path: str, params: dict | None = None, *, max_pages: int = 10_000,
               reuse_cached: bool = False) -> Iterator[Page]:

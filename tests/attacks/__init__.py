@@ -1,1 +1,1 @@
-"""Attack tests: each drives one attack end to end over HTTP and asserts on what the attacker would gain."""
+"""Attack tests: each drives one attack end to end and asserts on what the attacker would gain."""

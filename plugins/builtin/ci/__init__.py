@@ -1,9 +1,13 @@
 """Built-in CI plugin: GitHub Actions, GitLab CI and Jenkins providers, registered like any third party.
 
 Source options (no secrets in options; tokens come from `ctx.secret`):
-- `github-actions`: `api_url` (default https://api.github.com), `token_secret_name` (default `github-token`), `keep`.
-- `gitlab-ci`: `api_url` (default https://gitlab.com/api/v4), `token_secret_name` (default `gitlab-token`), `keep`.
-- `jenkins`: `url` (required), `user`, `token_secret_name` (default `jenkins-token`; used with `user`), `keep`.
+- `github-actions`: `host` (a github integration) or `api_url` (default https://api.github.com),
+  `token_secret_name` (default: the integration's, else `github-token`), `keep`.
+- `gitlab-ci`: `host` (a gitlab integration) or `api_url` (default https://gitlab.com/api/v4),
+  `token_secret_name` (default: the integration's, else `gitlab-token`), `keep`.
+- `jenkins`: `url` (required, on a host under `integrations.allow`), `user`, `token_secret_name` (default
+  `jenkins-token`; used with `user`), `keep`.
+Every API URL must belong to a configured integration (TRELLIS_CONFIG `integrations:`).
 `keep` (default 20) is how many builds each entity keeps; `concurrency` (default 8) how many projects are
 fetched at a time.
 """
@@ -36,12 +40,19 @@ def _kinds():
     }
 
 
-def _etags(kind: str, ctx: SyncContext, token: str):
+def _etags(kind: str, api_url: str, token: str):
     """The ETag cache of this API endpoint and credential: an unchanged project answers 304 (GitHub does not
     count those against the rate limit)."""
     from ingest.providers.http import etag_cache_for, token_fingerprint
 
-    return etag_cache_for(f"{kind}\n{ctx.options.get('api_url') or ''}\n{token_fingerprint(token)}")
+    return etag_cache_for(f"{kind}\n{api_url}\n{token_fingerprint(token)}")
+
+
+def _endpoint(provider: str, ctx: SyncContext, default_secret: str | None):
+    """The source's API URL and secret name, on a configured integration (ingest.integrations.sources)."""
+    from ingest.integrations.sources import endpoint
+
+    return endpoint(provider, ctx.options, ctx.outbound(), default_secret)
 
 
 class _CiProvider(Provider):
@@ -73,8 +84,10 @@ class GitHubActionsProvider(_CiProvider):
     def client(self, ctx: SyncContext):
         from ingest.providers.ci import github_actions
 
-        token = ctx.secret(ctx.options.get("token_secret_name") or "github-token")
-        return github_actions.client(ctx.options, token, cache=_etags("github-actions", ctx, token))
+        api = _endpoint(self.name, ctx, "github-token")
+        token = ctx.secret(api.secret_name)
+        return github_actions.client({**ctx.options, "api_url": api.api_url}, token,
+                                     cache=_etags("github-actions", api.api_url, token))
 
 
 class GitLabCiProvider(_CiProvider):
@@ -83,8 +96,10 @@ class GitLabCiProvider(_CiProvider):
     def client(self, ctx: SyncContext):
         from ingest.providers.ci import gitlab
 
-        token = ctx.secret(ctx.options.get("token_secret_name") or "gitlab-token")
-        return gitlab.client(ctx.options, token, cache=_etags("gitlab-ci", ctx, token))
+        api = _endpoint(self.name, ctx, "gitlab-token")
+        token = ctx.secret(api.secret_name)
+        return gitlab.client({**ctx.options, "api_url": api.api_url}, token,
+                             cache=_etags("gitlab-ci", api.api_url, token))
 
 
 class JenkinsProvider(_CiProvider):
@@ -95,9 +110,10 @@ class JenkinsProvider(_CiProvider):
 
         if not ctx.options.get("url"):
             raise ValueError("the jenkins source needs a `url` option (the Jenkins root URL)")
+        api = _endpoint(self.name, ctx, "jenkins-token")
         user = ctx.options.get("user")
-        token = ctx.secret(ctx.options.get("token_secret_name") or "jenkins-token") if user else None
-        return jenkins.client(ctx.options, user, token)
+        token = ctx.secret(api.secret_name) if user else None
+        return jenkins.client({**ctx.options, "url": api.api_url}, user, token)
 
 
 def register(registry: "Registry") -> None:

@@ -1,6 +1,7 @@
 """The git provider: get (read the location) -> transform/load/cleanup (ingest.sync.ingest) -> facts.
 
-Options: `target` (a path, relative to the config file, or a git URL) and optional `glob` (one or more
+Options: `target` (a path, relative to the config file, or a git URL on a configured integration host:
+cloned through ingest.git's outbound policy) and optional `glob` (one or more
 patterns relative to it, e.g. `services/*/catalog-info.yaml`, instead of every `catalog-info.yaml`).
 Ownership of the entities stays with the location itself (`file:/abs/path` or `url:<git url>`), so a schedule and `trellis ingest` of the same
 location agree; the run is recorded under the configured source name too. A repository's files may declare
@@ -47,7 +48,8 @@ class GitProvider(Provider):
         target = resolve_target(ctx.options.get("target"), ctx.base_dir)
         result = ingest(ctx.graph, target, guard=ctx.removal_guard(), progress=ctx.progress,
                         trigger=ctx.trigger, run_id=ctx.run_id, name=ctx.source,
-                        patterns=globs(ctx.options.get("glob")), rules=ctx.kind_rules())
+                        patterns=globs(ctx.options.get("glob")), rules=ctx.kind_rules(),
+                        integrations=ctx.outbound())
         try:
             self.record_facts(ctx, target)
         except Exception as exc:   # facts are extras: the catalog run itself succeeded and stays recorded
@@ -58,7 +60,7 @@ class GitProvider(Provider):
     def record_facts(ctx: SyncContext, target: str) -> None:
         """Default branch, last commit and CODEOWNERS of the repository the location lives in (if any)."""
         url = is_git_url(target)
-        root = checkout(target).resolve() if url else repo_root(Path(target).resolve())
+        root = checkout(target, integrations=ctx.outbound()).resolve() if url else repo_root(Path(target).resolve())
         if root is None:
             return
         key = f"url:{target}" if url else f"file:{root}"
