@@ -33,7 +33,7 @@ CHILD = textwrap.dedent("""
     from docs_builder.storage import LocalStorage
 
     uri, ref, storage, headroom = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-    graph = connect(Settings(uri=uri))
+    graph = connect(Settings.from_env())   # NEO4J_URI and the session server's credentials, from the parent
     size = int(next(line for line in open("/proc/self/status") if line.startswith("VmSize")).split()[1]) * 1024
     resource.setrlimit(resource.RLIMIT_AS, (size + headroom * 2**20, resource.RLIM_INFINITY))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -65,7 +65,7 @@ def test_alias_bomb_in_mkdocs_yml_fails_the_build_without_the_memory(graph, neo4
     assert len(BOMB) < 1000
 
     root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(root / "docs-builder")])}
+    env = {**os.environ, "NEO4J_URI": neo4j_uri, "PYTHONPATH": os.pathsep.join([str(root), str(root / "docs-builder")])}
     child = subprocess.run([sys.executable, "-c", CHILD, neo4j_uri, REF, str(tmp_path / "sites"), str(HEADROOM_MB)],
                            capture_output=True, text=True, timeout=600, env=env, cwd=root)
     assert child.returncode == 0 and child.stdout.strip(), child.stderr[-3000:]
