@@ -12,6 +12,8 @@ The YAML file (all sections optional):
     permissions: {Group: {read: viewer, write: admin}, ...}   # per kind, minimum role
     catalog_rules: [{allow: [Component, API, ...]}, {allow: [Group, User], target: "/srv/org/*"}]
                                      # what portal-registered locations may define (target: per location)
+    walk_node_cap: 10000             # most nodes one graph walk (impact, dependencies, graph) visits
+                                     # (env TRELLIS_WALK_NODE_CAP; graph.walk)
 """
 from __future__ import annotations
 
@@ -54,13 +56,15 @@ def load_settings(overrides: dict | None) -> dict:
         "TRELLIS_PERMISSIONS": DEFAULT_PERMISSIONS,
         "TRELLIS_CATALOG_RULES": DEFAULT_CATALOG_RULES,
         "TRELLIS_SECURE_COOKIES": None,     # None: secure in production, not in development (plain http)
+        "TRELLIS_WALK_NODE_CAP": None,      # None: graph.walk's own (TRELLIS_WALK_NODE_CAP or its default)
     }
     for key, setting in (("env", "TRELLIS_ENV"), ("auth", "TRELLIS_AUTH"), ("roles", "TRELLIS_ROLES"),
                          ("default_role", "TRELLIS_DEFAULT_ROLE"), ("guest_role", "TRELLIS_GUEST_ROLE"),
-                         ("permissions", "TRELLIS_PERMISSIONS"), ("catalog_rules", "TRELLIS_CATALOG_RULES")):
+                         ("permissions", "TRELLIS_PERMISSIONS"), ("catalog_rules", "TRELLIS_CATALOG_RULES"),
+                         ("walk_node_cap", "TRELLIS_WALK_NODE_CAP")):
         if key in file_data:
             settings[setting] = file_data[key]
-    for name in ("TRELLIS_ENV", "TRELLIS_GUEST_ROLE", "TRELLIS_DEFAULT_ROLE"):
+    for name in ("TRELLIS_ENV", "TRELLIS_GUEST_ROLE", "TRELLIS_DEFAULT_ROLE", "TRELLIS_WALK_NODE_CAP"):
         if os.environ.get(name):
             settings[name] = os.environ[name]
     settings.update({k: v for k, v in overrides.items() if k.startswith("TRELLIS_")})
@@ -124,6 +128,13 @@ def _check(s: dict) -> None:
         raise ConfigError("catalog_rules must be a list of {allow: [Kind, ...], target: optional glob} entries")
     if not isinstance(s["TRELLIS_AUTH"], dict):
         raise ConfigError("auth must be a mapping of sign-in methods")
+    if s["TRELLIS_WALK_NODE_CAP"] is not None:
+        from graph.walk import node_cap
+
+        try:
+            s["TRELLIS_WALK_NODE_CAP"] = node_cap(s["TRELLIS_WALK_NODE_CAP"])
+        except ValueError as exc:
+            raise ConfigError(f"walk_node_cap: {exc}") from None
 
 
 def _secret_key(env: str) -> str:

@@ -24,6 +24,11 @@ def init_graph(app: Flask) -> None:
     app.extensions["trellis.schema_ready"] = False
 
 
+def walk_node_cap() -> int | None:
+    """The configured node cap of graph walks (`walk_node_cap`), None for graph.walk's own default."""
+    return current_app.config.get("TRELLIS_WALK_NODE_CAP")
+
+
 def get_graph() -> Graph:
     """The app's graph; applies the schema once the server is first reachable (GraphUnavailable otherwise)."""
     graph: Graph = current_app.extensions["trellis.graph"]

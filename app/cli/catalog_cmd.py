@@ -171,6 +171,9 @@ def _walk_command(ref: str, depth: int, as_json: bool, walk: str) -> None:
                + (" (cut off: more lie beyond; raise --depth)" if answer["cut_off"] else "") + ":")
     if answer.get("hidden"):
         click.echo(f"  (and {answer['hidden']} you cannot see: restricted to their owners)")
+    if answer.get("capped"):
+        click.echo(f"  (capped at {answer['cap']} entities: more are reachable, so counts are lower bounds; "
+                   "the cap is TRELLIS_WALK_NODE_CAP)")
     if items:
         rows = [("DIST", "ENTITY", "OWNER", "SYSTEM", "VIA")]
         for i in items:
