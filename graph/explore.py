@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from graph.filters import QueryError
 from graph.model import RELATION_NAMES, RELATION_TYPES, canonical_kind, kind_label
 from graph.visibility import EVERYTHING, Visibility
-from graph.walk import walk
+from graph.walk import node_cap, walk
 
 if TYPE_CHECKING:
     from graph.driver import Graph
@@ -79,10 +79,13 @@ def neighbourhood(graph: "Graph", ref: str, *, depth: int = 2, kinds: list[str] 
 
 
 def find_paths(graph: "Graph", from_ref: str, to_ref: str, *, max_hops: int = 10, limit: int = 5,
-               visibility: Visibility = EVERYTHING) -> dict:
+               visibility: Visibility = EVERYTHING, cap: int | None = None) -> dict:
     """Shortest paths between two entities along any catalog relation, in either direction.
 
-    Paths through an entity the reader may not read are withheld and counted (`hidden_paths`)."""
+    Paths through an entity the reader may not read are withheld and counted (`hidden_paths`).
+    How far apart they are is found first by the shared walk (graph.walk, at most `cap` nodes from `from`);
+    only then are the shortest paths of exactly that length listed. With `capped` the walk stopped at its
+    cap before reaching `to`: "no path" then means "none found within the cap", not "none"."""
     if not 1 <= max_hops <= MAX_HOPS:
         raise QueryError(f"max_hops must be between 1 and {MAX_HOPS}")
     if not 1 <= limit <= MAX_PATHS:
@@ -93,16 +96,24 @@ def find_paths(graph: "Graph", from_ref: str, to_ref: str, *, max_hops: int = 10
     for ref in (from_ref, to_ref):
         if ref not in found:
             raise LookupError(f"{ref} is not in the catalog")
-    answer = {"from": from_ref, "to": to_ref, "paths": [], "hidden_paths": 0}
+    answer = {"from": from_ref, "to": to_ref, "paths": [], "hidden_paths": 0, "capped": False,
+              "cap": node_cap(cap)}
     if from_ref == to_ref:
         answer["paths"] = [{"length": 0, "nodes": [from_ref], "hops": []}]
         return answer
-    # Path bounds cannot be parameters in Cypher; max_hops is a range-checked int and the types come
-    # from the fixed list, so formatting them in is safe.
     rel = "|".join(RELATION_TYPES)
+    # Breadth first, so `to` (if reached) comes back at its shortest distance; without it the answer is
+    # empty, and exact unless the walk was capped.
+    walked = walk(graph, from_ref, rel, max_depth=max_hops, cap=cap)
+    reached = next((s.distance for s in walked.steps if s.ref == to_ref), None)
+    if reached is None:
+        answer["capped"] = walked.capped
+        return answer
+    # Path bounds cannot be parameters in Cypher; the distance is an int the walk measured and the types
+    # come from the fixed list, so formatting them in is safe.
     records = graph.read(
         "MATCH (a:Entity {ref: $a}) MATCH (b:Entity {ref: $b}) "
-        f"MATCH p = allShortestPaths((a)-[:{rel}*..{int(max_hops)}]-(b)) "
+        f"MATCH p = allShortestPaths((a)-[:{rel}*..{int(reached)}]-(b)) "
         "WITH p LIMIT $limit "
         f"RETURN all(n IN nodes(p) WHERE {visibility.predicate('n')}) AS visible, "
         "[x IN nodes(p) | x.ref] AS refs, "

@@ -178,7 +178,7 @@ def graph_paths():
     with _unknown_is_404():
         return jsonify(catalog.find_paths(
             get_graph(), from_ref, to_ref_, max_hops=int_arg("max_hops", 10, 1, 15),
-            limit=int_arg("limit", 5, 1, 50), visibility=access.visibility(),
+            limit=int_arg("limit", 5, 1, 50), visibility=access.visibility(), cap=walk_node_cap(),
         ))
 
 

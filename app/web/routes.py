@@ -340,7 +340,7 @@ def paths_page():
             start = str(parse_ref(raw_from, default_kind="component"))
             end = str(parse_ref(raw_to, default_kind="component"))
             ctx["result"] = catalog.find_paths(get_graph(), start, end, max_hops=max_hops, limit=5,
-                                               visibility=access.visibility())
+                                               visibility=access.visibility(), cap=walk_node_cap())
             ctx["max_hops"] = max_hops
         except LookupError as exc:
             ctx["error"], status = str(exc.args[0] if exc.args else exc), 404

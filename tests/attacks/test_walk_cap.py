@@ -137,3 +137,24 @@ def test_the_shared_walk_function_and_its_setting(hub, monkeypatch):
             node_cap()
     monkeypatch.delenv(NODE_CAP_ENV)
     assert node_cap() == 10_000
+
+
+PATHS = "/api/v1/graph/paths?from=resource:default/hub-db&to=component:default/edge-4"
+
+
+def test_path_search_shares_the_cap(capped_app, roomy_app, hub):
+    # hub-db's 31 neighbours fill a 10-node walk before edge-4 (two hops away) is reached
+    cut = token_client(capped_app, hub, "walker").get(PATHS).get_json()
+    assert cut["capped"] is True and cut["cap"] == SMALL_CAP and cut["paths"] == []
+    page = session_client(capped_app, "walker").get(
+        "/paths?from=resource:default/hub-db&to=component:default/edge-4").get_data(as_text=True)
+    assert f"Stopped at {SMALL_CAP} entities" in page and "No path within" not in page
+    # below the cap the answer is exact
+    found = token_client(roomy_app, hub, "walker").get(PATHS).get_json()
+    assert found["capped"] is False and found["cap"] == 100
+    assert [p["nodes"] for p in found["paths"]] == [   # through what depends on it, and through the owner
+        ["resource:default/hub-db", "component:default/svc-00", "component:default/edge-4"],
+        ["resource:default/hub-db", "group:default/hub-team", "component:default/edge-4"]]
+    none = token_client(roomy_app, hub, "walker").get(
+        "/api/v1/graph/paths?from=resource:default/hub-db&to=user:default/walker").get_json()
+    assert none["capped"] is False and none["paths"] == []
