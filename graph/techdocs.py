@@ -75,7 +75,10 @@ def start_build(graph: "Graph", *, build_id: str, ref: str, techdocs_ref: str, h
 
 def finish_build(graph: "Graph", build_id: str, *, status: str, now: int, hash: str | None = None,
                  error: str | None = None, log: str | None = None, pages: int = 0) -> None:
-    """Close a build record and trim the entity's history to the newest KEEP_BUILDS."""
+    """Close a build record and trim the entity's history to the newest KEEP_BUILDS.
+
+    The newest successful record is always kept: the published site is served only while one is attached
+    (app/web/docs_views), so a run of failed builds must not take the last good site offline."""
     if status not in ("succeeded", "failed"):
         raise ValueError(f"unknown final status {status!r}")
     graph.write(
@@ -84,7 +87,11 @@ def finish_build(graph: "Graph", build_id: str, *, status: str, now: int, hash: 
         "    b.hash = coalesce($hash, b.hash) "
         "WITH e "
         "MATCH (e)-[:HAS_DOCS]->(old:DocsBuild) WHERE old.status <> 'running' "
-        "WITH old ORDER BY old.started_at DESC SKIP $keep "
+        "WITH old ORDER BY old.started_at DESC "
+        "WITH collect(old) AS olds "
+        "WITH olds[$keep..] AS beyond, [x IN olds WHERE x.status = 'succeeded'][0] AS good "
+        "UNWIND beyond AS old "
+        "WITH old, good WHERE good IS NULL OR old <> good "
         "DETACH DELETE old",
         id=build_id, status=status, now=now, error=error, log=log, pages=pages, hash=hash, keep=KEEP_BUILDS,
     )
