@@ -158,6 +158,8 @@ def _walk_command(ref: str, depth: int, as_json: bool, walk: str) -> None:
                 answer = (impact_query if walk == "impact" else dependencies)(graph, ref, depth)
             except EntityNotFound as exc:
                 fail(str(exc))
+            except ValueError as exc:   # TRELLIS_WALK_NODE_CAP is not a usable number (graph.walk.node_cap)
+                fail(str(exc))
     if as_json:
         emit_json(answer)
         return
@@ -249,6 +251,10 @@ def ownership(fmt: str, group: str | None) -> None:
             kinds = ", ".join(f"{k} {v}" for k, v in g["total"].items()) or "-"
             rows.append(("  " * g["level"] + g["group"], str(g["direct_count"]), str(g["total_count"]), kinds))
         _table(rows)
+        hidden = data.get("totals", {}).get("hidden", 0)
+        if hidden:   # through a portal (TRELLIS_URL) the report holds only what the token's user may see
+            click.echo(f"\n({hidden} {'entity' if hidden == 1 else 'entities'} you cannot see "
+                       f"{'is' if hidden == 1 else 'are'} not listed: restricted to their owners)")
         click.echo(f"\nUnowned ({len(data['unowned'])}):")
         for e in data["unowned"]:
             click.echo(f"  {e['ref']}: {e['reason']}")

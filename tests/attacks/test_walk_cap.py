@@ -158,3 +158,15 @@ def test_path_search_shares_the_cap(capped_app, roomy_app, hub):
     none = token_client(roomy_app, hub, "walker").get(
         "/api/v1/graph/paths?from=resource:default/hub-db&to=user:default/walker").get_json()
     assert none["capped"] is False and none["paths"] == []
+
+
+def test_a_bad_cap_is_refused_not_ignored(hub, neo4j_uri, monkeypatch):
+    from app.config import ConfigError
+
+    with pytest.raises(ConfigError, match="walk_node_cap"):
+        _app(neo4j_uri, "0")
+    monkeypatch.setenv("NEO4J_URI", neo4j_uri)
+    monkeypatch.delenv("TRELLIS_URL", raising=False)
+    monkeypatch.setenv(NODE_CAP_ENV, "lots")
+    result = CliRunner().invoke(main, ["impact", "resource:default/hub-db"])
+    assert result.exit_code == 1 and NODE_CAP_ENV in result.output and "Traceback" not in result.output
