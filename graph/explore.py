@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from graph.filters import QueryError
 from graph.model import RELATION_NAMES, RELATION_TYPES, canonical_kind, kind_label
 from graph.visibility import EVERYTHING, Visibility
-from graph.walk import node_cap, walk
+from graph.walk import node_cap, shortest_distance, walk
 
 if TYPE_CHECKING:
     from graph.driver import Graph
@@ -83,9 +83,9 @@ def find_paths(graph: "Graph", from_ref: str, to_ref: str, *, max_hops: int = 10
     """Shortest paths between two entities along any catalog relation, in either direction.
 
     Paths through an entity the reader may not read are withheld and counted (`hidden_paths`).
-    How far apart they are is found first by the shared walk (graph.walk, at most `cap` nodes from `from`);
-    only then are the shortest paths of exactly that length listed. With `capped` the walk stopped at its
-    cap before reaching `to`: "no path" then means "none found within the cap", not "none"."""
+    How far apart they are is found first within the shared node cap (graph.walk.shortest_distance, a search
+    from both ends); only then are the shortest paths of exactly that length listed. With `capped` the search
+    stopped at its cap before the ends met: "no path" then means "none found within the cap", not "none"."""
     if not 1 <= max_hops <= MAX_HOPS:
         raise QueryError(f"max_hops must be between 1 and {MAX_HOPS}")
     if not 1 <= limit <= MAX_PATHS:
@@ -102,12 +102,12 @@ def find_paths(graph: "Graph", from_ref: str, to_ref: str, *, max_hops: int = 10
         answer["paths"] = [{"length": 0, "nodes": [from_ref], "hops": []}]
         return answer
     rel = "|".join(RELATION_TYPES)
-    # Breadth first, so `to` (if reached) comes back at its shortest distance; without it the answer is
-    # empty, and exact unless the walk was capped.
-    walked = walk(graph, from_ref, rel, max_depth=max_hops, cap=cap)
-    reached = next((s.distance for s in walked.steps if s.ref == to_ref), None)
+    # The distance first, from both ends within the cap; without one the answer is empty, and exact unless
+    # the search was capped.
+    met = shortest_distance(graph, from_ref, to_ref, list(RELATION_TYPES), max_depth=max_hops, cap=cap)
+    reached = met.distance
     if reached is None:
-        answer["capped"] = walked.capped
+        answer["capped"] = met.capped
         return answer
     # Path bounds cannot be parameters in Cypher; the distance is an int the walk measured and the types
     # come from the fixed list, so formatting them in is safe.

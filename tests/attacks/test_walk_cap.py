@@ -170,3 +170,17 @@ def test_a_bad_cap_is_refused_not_ignored(hub, neo4j_uri, monkeypatch):
     monkeypatch.setenv(NODE_CAP_ENV, "lots")
     result = CliRunner().invoke(main, ["impact", "resource:default/hub-db"])
     assert result.exit_code == 1 and NODE_CAP_ENV in result.output and "Traceback" not in result.output
+
+
+def test_the_distance_search_from_both_ends(hub):
+    from graph.model import RELATION_TYPES
+    from graph.walk import shortest_distance
+
+    types = list(RELATION_TYPES)
+    assert shortest_distance(hub, "component:default/edge-0", "component:default/edge-4", types,
+                             max_depth=10, cap=100).distance == 2        # via svc-00 or the owner group
+    far = shortest_distance(hub, "resource:default/hub-db", "component:default/edge-4", types, max_depth=10, cap=8)
+    assert far.distance is None and far.capped
+    assert shortest_distance(hub, "resource:default/hub-db", "component:default/edge-4", types,
+                             max_depth=1, cap=100) == shortest_distance(
+        hub, "resource:default/hub-db", "user:default/walker", types, max_depth=10, cap=100)   # none, not capped
