@@ -23,6 +23,10 @@ MAX_PATHS = 50
 
 _FORWARD = {fwd.lower(): rel_type for rel_type, (fwd, _inv) in RELATION_NAMES.items()}
 
+_NAMES = """
+MATCH (n:Entity) WHERE n.ref IN $refs
+RETURN n.ref AS ref, n.name AS name, n.namespace AS namespace, n.title AS title
+"""
 _EDGES = """
 MATCH (a:Entity) WHERE a.ref IN $refs
 MATCH (a)-[r]->(b:Entity) WHERE type(r) IN $types AND b.ref IN $refs
@@ -57,10 +61,13 @@ def neighbourhood(graph: "Graph", ref: str, *, depth: int = 2, kinds: list[str] 
     found = [s for s in walked.steps if visibility.can_read(s.access_facts())]
     kept = found[: max_nodes - 1]
 
+    names = {r["ref"]: r for r in graph.read(_NAMES, refs=[s.ref for s in kept])} if kept else {}
+
     def node(r: dict, distance: int) -> dict:
-        return {"ref": r["ref"], "kind": canonical_kind(r["kind"] or r["ref"].split(":", 1)[0]), "name": r["name"],
-                "namespace": r["namespace"], "title": r["title"], "unresolved": r["unresolved"],
-                "distance": distance}
+        named = names.get(r["ref"], r)
+        return {"ref": r["ref"], "kind": canonical_kind(r["kind"] or r["ref"].split(":", 1)[0]),
+                "name": named["name"], "namespace": named["namespace"], "title": named["title"],
+                "unresolved": r["unresolved"], "distance": distance}
 
     nodes = [node(walked.root, 0)] + [node(vars(s), s.distance) for s in kept]
     rows = graph.read(_EDGES, refs=[n["ref"] for n in nodes], types=types)

@@ -10,7 +10,9 @@ bounds.
 How: APOC's spanning tree, breadth first, global node uniqueness, so each node comes back once, at its
 shortest distance, with the parent and the relationship it was first reached through. APOC stops after
 `limit` paths, so the server never walks more than the cap (plus one node, to know it was cut). Returning
-the parent and the last hop, not whole paths, keeps the answer linear in the nodes walked.
+the parent and the last hop, not whole paths, keeps the answer linear in the nodes walked; rows carry only
+what every caller needs (visibility facts, owner, system), as wide rows cost more than the walk itself at
+thousands of nodes (names and titles of the few nodes shown are read afterwards).
 
 The path finder's distance search (`shortest_distance`, from both ends, level by level) is bounded by the
 same cap: the two sides together visit at most `cap` nodes.
@@ -56,9 +58,6 @@ class Step:
 
     ref: str
     kind: str | None
-    name: str | None
-    namespace: str | None
-    title: str | None
     owner: str | None
     system: str | None
     unresolved: bool
@@ -93,7 +92,7 @@ CALL (root) {
   }) YIELD path
   WITH last(nodes(path)) AS n, last(relationships(path)) AS r, length(path) AS distance,
        nodes(path)[-2].ref AS parent
-  RETURN collect([n.ref, n.kind, n.name, n.namespace, n.title, n.owner, n.system, n:Unresolved,
+  RETURN collect([n.ref, n.kind, n.owner, n.system, n:Unresolved,
                   coalesce(n.restricted, false), distance, parent, type(r), startNode(r) = n]) AS rows
 }
 RETURN root {.ref, .kind, .name, .namespace, .title, .owner, .system, unresolved: root:Unresolved} AS root, rows
@@ -132,7 +131,7 @@ def walk(graph: "Graph", ref: str, relationships: str, *, max_depth: int, labels
     rows = records[0]["rows"]
     # Breadth first: every node within max_depth comes before any node past it, so with fewer than cap + 1
     # nodes inside the bound they are all here, whatever was probed beyond it.
-    inside = [r for r in rows if r[9] <= max_depth]
+    inside = [r for r in rows if r[6] <= max_depth]
     capped = len(inside) > cap
     steps = [Step(*r) for r in inside[:cap]]
     steps.sort(key=lambda s: (s.distance, s.ref))
