@@ -17,6 +17,8 @@ The YAML file (all sections optional):
     location_roots: [/srv/catalogs]  # folders people may register paths from (default none: URLs only)
     max_request_bytes: 26214400      # the largest request body accepted (413 above it, chunked bodies too)
     integrations: {...}              # the hosts this server reads from (ingest.integrations), and `git:`
+    walk_node_cap: 10000             # most nodes one graph walk (impact, dependencies, graph) visits
+                                     # (env TRELLIS_WALK_NODE_CAP; graph.walk)
 """
 from __future__ import annotations
 
@@ -65,11 +67,13 @@ def load_settings(overrides: dict | None) -> dict:
         "TRELLIS_TRUSTED_PROXY_HOPS": 0,
         "TRELLIS_LOCATION_ROOTS": [],       # no roots: people may register URLs on integration hosts only
         "TRELLIS_MAX_REQUEST_BYTES": DEFAULT_MAX_REQUEST_BYTES,
+        "TRELLIS_WALK_NODE_CAP": None,      # None: graph.walk's own (TRELLIS_WALK_NODE_CAP or its default)
     }
     for key, setting in (("env", "TRELLIS_ENV"), ("auth", "TRELLIS_AUTH"), ("roles", "TRELLIS_ROLES"),
                          ("default_role", "TRELLIS_DEFAULT_ROLE"), ("guest_role", "TRELLIS_GUEST_ROLE"),
                          ("permissions", "TRELLIS_PERMISSIONS"), ("catalog_rules", "TRELLIS_CATALOG_RULES"),
-                         ("trusted_proxy_hops", "TRELLIS_TRUSTED_PROXY_HOPS")):
+                         ("trusted_proxy_hops", "TRELLIS_TRUSTED_PROXY_HOPS"),
+                         ("walk_node_cap", "TRELLIS_WALK_NODE_CAP")):
         if key in file_data:
             settings[setting] = file_data[key]
     base = Path(config_file).resolve().parent if config_file else Path.cwd()
@@ -81,7 +85,7 @@ def load_settings(overrides: dict | None) -> dict:
     if "max_request_bytes" in file_data:
         settings["TRELLIS_MAX_REQUEST_BYTES"] = file_data["max_request_bytes"]
     for name in ("TRELLIS_ENV", "TRELLIS_GUEST_ROLE", "TRELLIS_DEFAULT_ROLE", "TRELLIS_TRUSTED_PROXY_HOPS",
-                 "TRELLIS_MAX_REQUEST_BYTES"):
+                 "TRELLIS_MAX_REQUEST_BYTES", "TRELLIS_WALK_NODE_CAP"):
         if os.environ.get(name):
             settings[name] = os.environ[name]
     if os.environ.get("TRELLIS_LOCATION_ROOTS"):
@@ -182,6 +186,13 @@ def _check(s: dict) -> None:
         s["TRELLIS_LOCATION_ROOTS"] = []
     elif not isinstance(roots, (list, tuple)) or not all(isinstance(r, (str, os.PathLike)) for r in roots):
         raise ConfigError("location_roots (TRELLIS_LOCATION_ROOTS) must be a list of folders")
+    if s["TRELLIS_WALK_NODE_CAP"] is not None:
+        from graph.walk import node_cap
+
+        try:
+            s["TRELLIS_WALK_NODE_CAP"] = node_cap(s["TRELLIS_WALK_NODE_CAP"])
+        except ValueError as exc:
+            raise ConfigError(f"walk_node_cap: {exc}") from None
 
 
 def _secret_key(env: str) -> str:

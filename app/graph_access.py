@@ -28,6 +28,11 @@ def init_graph(app: Flask) -> None:
 REQUEST_MIGRATION_WAIT = 5.0
 
 
+def walk_node_cap() -> int | None:
+    """The configured node cap of graph walks (`walk_node_cap`), None for graph.walk's own default."""
+    return current_app.config.get("TRELLIS_WALK_NODE_CAP")
+
+
 def get_graph() -> Graph:
     """The app's graph; migrates/applies the schema once the server is first reachable (GraphUnavailable
     otherwise; its subclasses SchemaTooNew and MigrationInProgress while the schema is not usable)."""

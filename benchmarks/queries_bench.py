@@ -23,6 +23,9 @@ from typing import Callable
 from benchmarks.synthetic import generate
 from graph import catalog, versioned
 from graph.driver import Settings, connect
+from graph.impact import dependencies, impact
+from graph.ownership import ownership_report
+from graph.visibility import Visibility
 from ingest.sync import ingest
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -100,6 +103,32 @@ def run(graph, repeat: int) -> dict:
     out["neighbourhood depth 2 (component)"] = timed(lambda: catalog.neighbourhood(graph, comp, depth=2), 50)
     out["neighbourhood depth 2 (group owner)"] = timed(lambda: catalog.neighbourhood(graph, owner, depth=2), 50)
     out["paths component -> resource"] = timed(lambda: catalog.find_paths(graph, comp, far), 30)
+
+    # An ordinary reader (a viewer with one team's claims): the visibility predicate is part of every query,
+    # including the far end of relation filters and relation facets.
+    viewer = Visibility(claims=frozenset({owner}))
+    for name, filters in (("kind=component", [[("kind", "component")]]),
+                          (f"relations.ownedby={owner}", [[("relations.ownedby", owner)]]),
+                          ("kind=group,relations.ownerof", [[("kind", "group"), ("relations.ownerof", None)]])):
+        out[f"viewer list50 {name} (first page)"] = {
+            "warm": timed(lambda f=filters: catalog.query_entities(graph, filters=f, limit=50, visibility=viewer),
+                          repeat),
+            "cold": timed(lambda f=filters: catalog.query_entities(graph, filters=f, limit=50, visibility=viewer),
+                          repeat // 5, cold=True),
+        }
+    for facet in ("relations.ownedby", "relations.ownerof", "relations.dependencyof"):
+        out[f"viewer facets {facet}"] = {"cold": timed(
+            lambda f=facet: catalog.entity_facets(graph, [f], visibility=viewer), 10, cold=True)}
+    out["viewer ownership report"] = timed(lambda: ownership_report(graph, None, viewer), 5)
+
+    # Walks (graph.walk under impact/dependencies): 50 roots at depth 10, as an ordinary reader.
+    roots = [r for r in refs if r.split(":", 1)[0] in ("resource", "component", "api")][:50]
+    for name, fn in (("impact", impact), ("dependencies", dependencies)):
+        sizes: list[int] = []
+        it_roots = iter(roots * 20)
+        out[f"{name} depth 10 (50 roots)"] = timed(
+            lambda fn=fn: sizes.append(fn(graph, next(it_roots), 10, viewer)["count"]), 49)
+        out[f"{name} depth 10 (50 roots)"]["largest"] = max(sizes)
     return out
 
 

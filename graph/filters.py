@@ -8,6 +8,11 @@ Indexed fast paths: kind (label), metadata.name/namespace/title, spec.type/lifec
 the `tags` list. `relations.<name>` walks the native relationships from the target (an index seek on `ref`).
 Every other dot path (annotations, labels, links, spec.*) is matched against `facts` (a scan, still no JSON
 parsing at read time).
+
+Visibility is compiled in, at both ends of a relation: the filtered entity must be readable, and so must the
+entity at the other end of a `relations.*` condition. Otherwise `relations.dependencyof=<hidden ref>` would
+answer differently for a hidden ref than for a missing one (an existence oracle), and `relations.ownerof`
+would single out groups whose only possessions are hidden.
 """
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 
 from graph.model import RELATION_NAMES, RefError, kind_label, parse_ref
-from graph.visibility import Visibility
+from graph.visibility import EVERYTHING, Visibility
 
 Condition = tuple[str, "str | None"]
 Filters = list[list[Condition]]
@@ -110,13 +115,6 @@ class Compiled:
     params: dict = field(default_factory=dict)
     prelude: list[str] = field(default_factory=list)
 
-    def visible_to(self, visibility: "Visibility") -> "Compiled":
-        """The same filter, narrowed to what `visibility` may read (inside the query: counts stay honest)."""
-        if visibility.everything:
-            return self
-        return Compiled(f"({self.where}) AND {visibility.predicate('n')}",
-                        {**self.params, **visibility.params()}, list(self.prelude))
-
 
 def normalise(filters: Filters | None) -> Filters:
     """Lower-case keys, strip values, check shape and size; the canonical form cursors and caches key on."""
@@ -168,19 +166,28 @@ def parse_filter_param(values: list[str]) -> Filters:
 
 
 class _Builder:
-    def __init__(self) -> None:
-        self.params: dict = {}
+    def __init__(self, visibility: Visibility) -> None:
+        self.params: dict = dict(visibility.params())
         self.prelude: list[str] = []
+        self.visibility = visibility
+        self._count = 0
+
+    def visible(self, var: str) -> str:
+        """The reader's predicate over `var` (its parameters are in `params` from the start)."""
+        return self.visibility.predicate(var)
 
     def param(self, value: object) -> str:
-        name = f"p{len(self.params)}"
+        name = f"p{self._count}"
+        self._count += 1
         self.params[name] = value
         return "$" + name
 
 
-def compile_filters(filters: Filters, text: str | None = None, *, namespaces: list[str] | None = None) -> Compiled:
-    """The predicate for `(g1) OR (g2) ...` plus free text; `namespaces` expands partial owner/system refs."""
-    b = _Builder()
+def compile_filters(filters: Filters, text: str | None = None, *, namespaces: list[str] | None = None,
+                    visibility: Visibility = EVERYTHING) -> Compiled:
+    """The predicate for `(g1) OR (g2) ...` plus free text, over entities `visibility` may read (inside the
+    query: pages stay full and counts honest); `namespaces` expands partial owner/system refs."""
+    b = _Builder(visibility)
     groups = []
     for group in filters:
         groups.append("(" + " AND ".join(_condition(b, key, value, namespaces or []) for key, value in group) + ")")
@@ -190,7 +197,11 @@ def compile_filters(filters: Filters, text: str | None = None, *, namespaces: li
     if text and text.strip():
         t = b.param(text.strip().lower())
         parts.append(f"(n.name_lc CONTAINS {t} OR n.title_lc CONTAINS {t} OR toLower(n.description) CONTAINS {t})")
-    return Compiled(" AND ".join(parts), b.params, b.prelude)
+    where = " AND ".join(parts)
+    if not visibility.everything:
+        # appended as its own conjunct, in the form graph/visibility.py keeps index-friendly
+        where = f"({where}) AND {visibility.predicate('n')}"
+    return Compiled(where, b.params, b.prelude)
 
 
 def _condition(b: _Builder, key: str, value: str | None, namespaces: list[str]) -> str:
@@ -254,7 +265,9 @@ def _relation_condition(b: _Builder, key: str, low: str | None) -> str:
     rel_type, outgoing = RELATION_KEYS[name]   # rel_type from the fixed list: safe to format in
     pattern = f"(n)-[:{rel_type}]->(m)" if outgoing else f"(n)<-[:{rel_type}]-(m)"
     if low is None:
-        return f"EXISTS {{ {pattern.replace('(m)', '()')} }}"
+        if b.visibility.everything:
+            return f"EXISTS {{ {pattern.replace('(m)', '()')} }}"
+        return f"EXISTS {{ MATCH {pattern} WHERE {b.visible('m')} }}"
     try:
         target = str(parse_ref(low))
     except RefError as exc:
@@ -262,5 +275,9 @@ def _relation_condition(b: _Builder, key: str, low: str | None) -> str:
     # Collected once from the target (an index seek plus its relationships), then a ref lookup per row.
     var = f"rel{len(b.prelude)}"
     back = f"(x)-[:{rel_type}]->(t)" if outgoing else f"(x)<-[:{rel_type}]-(t)"
-    b.prelude.append(f"COLLECT {{ MATCH (t:Entity {{ref: {b.param(target)}}}) MATCH {back} RETURN x.ref }} AS {var}")
+    # A target the reader may not read matches nothing, exactly like a ref the catalog does not have.
+    seek = f"MATCH (t:Entity {{ref: {b.param(target)}}})"
+    if not b.visibility.everything:
+        seek += f" WHERE {b.visible('t')}"
+    b.prelude.append(f"COLLECT {{ {seek} MATCH {back} RETURN x.ref }} AS {var}")
     return f"n.ref IN {var}"

@@ -1,7 +1,8 @@
 """Blast radius and dependency closure.
 
-One breadth-first walk in the server (APOC's spanning tree with global node uniqueness), so each entity is
-reported once, at its shortest distance, with one shortest path. Which relationships propagate a failure:
+One breadth-first walk in the server (graph.walk: APOC's spanning tree with global node uniqueness, bounded
+by the shared node cap), so each entity is reported once, at its shortest distance, with one shortest path.
+Which relationships propagate a failure:
 
 - impact (what breaks when X breaks): `Y DEPENDS_ON X` and `Y CONSUMES_API X` (walk them backwards),
   `X PROVIDES_API A` and `X PART_OF P` where both are components, i.e. subcomponentOf (walk them forwards);
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from graph.model import RELATION_NAMES
 from graph.visibility import EVERYTHING, Visibility
+from graph.walk import EntityNotFound, walk
 
 if TYPE_CHECKING:
     from graph.driver import Graph
@@ -30,78 +32,55 @@ WALKS = {
 }
 NOT_PROPAGATING = "-System|-Domain"
 
-# Each spanning-tree path ends at a newly reached node; its parent is the node before it. Returning the
-# parent and the last hop (not whole paths) keeps the answer linear in the radius; paths are rebuilt here.
-_WALK_QUERY = """
-MATCH (root:Entity {ref: $ref})
-CALL (root) {
-  CALL apoc.path.spanningTree(root, {
-      relationshipFilter: CASE WHEN root:System OR root:Domain THEN $membership_free ELSE $relationships END,
-      labelFilter: $labels, minLevel: 1, maxLevel: $max_level, bfs: true
-  }) YIELD path
-  WITH last(nodes(path)) AS n, last(relationships(path)) AS r, length(path) AS distance,
-       nodes(path)[-2].ref AS parent
-  RETURN collect([n.ref, n.kind, n.owner, n.system, n:Unresolved, distance, parent, type(r),
-                  startNode(r) = n, coalesce(n.restricted, false)]) AS rows
-}
-RETURN root {.ref, .kind, .title, .owner, .system, unresolved: root:Unresolved} AS root, rows
-"""
-
-
-class EntityNotFound(LookupError):
-    """The ref is not in the catalog (not even as an unresolved placeholder)."""
-
+__all__ = ["DEFAULT_DEPTH", "MAX_DEPTH", "EntityNotFound", "HIDDEN_REF", "dependencies", "impact"]
 
 HIDDEN_REF = "(an entity you cannot see)"
 
 
-def impact(graph: "Graph", ref: str, depth: int = DEFAULT_DEPTH, visibility: Visibility = EVERYTHING) -> dict:
-    """Everything that stops working when `ref` does."""
-    return _walk(graph, ref, depth, "impact", visibility)
+def impact(graph: "Graph", ref: str, depth: int = DEFAULT_DEPTH, visibility: Visibility = EVERYTHING, *,
+           cap: int | None = None) -> dict:
+    """Everything that stops working when `ref` does (at most `cap` entities: graph.walk.node_cap)."""
+    return _answer(graph, ref, depth, "impact", visibility, cap)
 
 
 def dependencies(graph: "Graph", ref: str, depth: int = DEFAULT_DEPTH,
-                 visibility: Visibility = EVERYTHING) -> dict:
-    """Everything `ref` needs, directly or transitively."""
-    return _walk(graph, ref, depth, "dependencies", visibility)
+                 visibility: Visibility = EVERYTHING, *, cap: int | None = None) -> dict:
+    """Everything `ref` needs, directly or transitively (at most `cap` entities: graph.walk.node_cap)."""
+    return _answer(graph, ref, depth, "dependencies", visibility, cap)
 
 
-def _walk(graph: "Graph", ref: str, depth: int, walk: str, visibility: Visibility) -> dict:
+def _answer(graph: "Graph", ref: str, depth: int, kind: str, visibility: Visibility, cap: int | None) -> dict:
     """The walk goes through every entity (a restricted database still breaks its dependants); entities the
-    reader may not read are then left out of the answer, counted in `hidden`, and masked in paths."""
+    reader may not read are then left out of the answer, counted in `hidden`, and masked in paths.
+
+    `cut_off`: entities lie beyond `depth`; `capped`: the walk stopped at `cap` entities (hidden ones
+    included), so `count`, `hidden` and the roll-ups are lower bounds."""
     if not 1 <= depth <= MAX_DEPTH:
         raise ValueError(f"depth must be between 1 and {MAX_DEPTH}")
-    relationships = WALKS[walk]
+    relationships = WALKS[kind]
     # Every PART_OF edge at a System or Domain root is membership, never subcomponentOf.
     membership_free = "|".join(p for p in relationships.split("|") if "PART_OF" not in p)
     # One level past the bound tells whether the answer was cut off, without a second query.
-    records = graph.read(
-        _WALK_QUERY, ref=ref, relationships=relationships, membership_free=membership_free,
-        labels=NOT_PROPAGATING, max_level=depth + 1,
-    )
-    if not records:
-        raise EntityNotFound(f"{ref} is not in the catalog")
-    root, rows = records[0]["root"], records[0]["rows"]
+    walked = walk(graph, ref, relationships, max_depth=depth, labels=NOT_PROPAGATING,
+                  root_relationships={"System": membership_free, "Domain": membership_free}, cap=cap,
+                  look_beyond=True)
+    root = {k: walked.root[k] for k in ("ref", "kind", "title", "owner", "system", "unresolved")}
     items = []
-    cut_off = False
     hops: dict[str, dict] = {}
     parents: dict[str, str] = {}
     hidden: set[str] = set()
-    for node_ref, kind, owner, system, unresolved, distance, parent, rel_type, outgoing, restricted in rows:
-        if distance > depth:
-            cut_off = True
-            continue
-        if not visibility.can_read({"kind": kind, "owner": owner, "restricted": restricted}):
-            hidden.add(node_ref)
-        forward = RELATION_NAMES[rel_type][0]
-        hops[node_ref] = ({"from": node_ref, "relation": forward, "to": parent} if outgoing
-                          else {"from": parent, "relation": forward, "to": node_ref})
-        parents[node_ref] = parent
-        if node_ref in hidden:
+    for step in walked.steps:
+        if not visibility.can_read(step.access_facts()):
+            hidden.add(step.ref)
+        forward = RELATION_NAMES[step.rel_type][0]
+        hops[step.ref] = ({"from": step.ref, "relation": forward, "to": step.parent} if step.outgoing
+                          else {"from": step.parent, "relation": forward, "to": step.ref})
+        parents[step.ref] = step.parent
+        if step.ref in hidden:
             continue
         items.append({
-            "ref": node_ref, "kind": kind, "distance": distance, "owner": owner, "system": system,
-            "unresolved": unresolved,
+            "ref": step.ref, "kind": step.kind, "distance": step.distance, "owner": step.owner,
+            "system": step.system, "unresolved": step.unresolved,
         })
     mask = (lambda r: HIDDEN_REF if r in hidden else r)
     for item in items:
@@ -112,7 +91,7 @@ def _walk(graph: "Graph", ref: str, depth: int, walk: str, visibility: Visibilit
         item["path"] = [mask(r) for r in chain]
         item["hops"] = [{**hops[x], "from": mask(hops[x]["from"]), "to": mask(hops[x]["to"])} for x in chain[1:]]
     items.sort(key=lambda i: (i["distance"], i["ref"]))
-    key = "impacted" if walk == "impact" else "dependencies"
+    key = "impacted" if kind == "impact" else "dependencies"
     return {
         "root": root,
         "depth": depth,
@@ -121,7 +100,9 @@ def _walk(graph: "Graph", ref: str, depth: int, walk: str, visibility: Visibilit
         "hidden": len(hidden),
         "by_owner": _rollup(items, "owner"),
         "by_system": _rollup(items, "system"),
-        "cut_off": cut_off,
+        "cut_off": walked.beyond,
+        "capped": walked.capped,
+        "cap": walked.cap,
     }
 
 

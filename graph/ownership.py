@@ -3,6 +3,11 @@ that point at entities the catalog does not have.
 
 The group tree is small even in large catalogs (thousands of groups at most), so it is read once and the
 transitive roll-up is done here; the entity reads are three flat queries.
+
+Visibility: a reader sees the rows of the groups they may read, and only entities they may read in them.
+The roll-up still walks through hidden groups (a visible team's total includes what its visible sub-teams
+own, whatever lies between), but a hidden group is never named: not as a row, a parent, an owner, nor as
+the scope of a report; everything left out is counted in `totals.hidden`.
 """
 from __future__ import annotations
 
@@ -19,8 +24,10 @@ if TYPE_CHECKING:
 _GROUPS = """
 MATCH (g:Group) WHERE NOT g:Unresolved
 OPTIONAL MATCH (g)-[:CHILD_OF]->(p:Group)
-RETURN g.ref AS ref, g.title AS title, g.type AS type, collect(DISTINCT p.ref) AS parents
+RETURN g.ref AS ref, g.title AS title, g.type AS type, collect(DISTINCT p.ref) AS parents,
+       g.kind AS kind, g.owner AS owner, coalesce(g.restricted, false) AS restricted
 """
+HIDDEN_GROUP = "(a group you cannot see)"
 _OWNED = """
 MATCH (e:Entity)-[:OWNED_BY]->(o:Entity)
 WHERE NOT e:Unresolved AND NOT o:Unresolved
@@ -54,22 +61,35 @@ def ownership_report(graph: "Graph", group: str | None = None, visibility: Visib
         return False
 
     groups = {r["ref"]: dict(r) for r in graph.read(_GROUPS)}
-    if group is not None and group not in groups:
+    shown = {ref for ref, g in groups.items() if readable(g)}
+    if group is not None and group not in shown:   # hidden or missing: one answer for both
         raise LookupError(f"{group} is not a group in the catalog")
     children: dict[str, list[str]] = defaultdict(list)
     for ref, g in groups.items():
         for parent in g["parents"]:
             children[parent].append(ref)
 
+    def named(ref: str | None) -> str | None:
+        """A group ref as the reader may see it: hidden groups are masked, other refs pass."""
+        return HIDDEN_GROUP if ref in groups and ref not in shown else ref
+
     owned_by: dict[str, list[dict]] = defaultdict(list)
+    hidden_owned: dict[str, set[str]] = defaultdict(set)
     for r in graph.read(_OWNED):
-        if not readable(r):
+        if not visibility.can_read(r):
+            hidden_owned[r["owner"]].add(r["ref"])
             continue
-        owned_by[r["owner"]].append({"ref": r["ref"], "kind": r["kind"], "owner": r["owner"]})
+        owned_by[r["owner"]].append({"ref": r["ref"], "kind": r["kind"], "owner": named(r["owner"])})
+    if group:   # what is hidden within the scope: its hidden sub-groups and what its sub-groups own
+        scope = _subtree(group, children)
+        hidden &= scope
+        hidden.update(ref for owner in scope for ref in hidden_owned.get(owner, ()))
+    else:
+        hidden.update(ref for refs in hidden_owned.values() for ref in refs)
 
     top = [group] if group else sorted(r for r, g in groups.items() if not set(g["parents"]) & groups.keys())
     rows = []
-    for ref, level in _tree_order(top, children, groups.keys()):
+    for ref, level in _tree_order(top, children, groups.keys(), shown):
         subtree = _subtree(ref, children)
         direct = owned_by.get(ref, [])
         via = [dict(e, direct=False) for sub in sorted(subtree - {ref}) for e in owned_by.get(sub, [])]
@@ -78,7 +98,7 @@ def ownership_report(graph: "Graph", group: str | None = None, visibility: Visib
             "group": ref,
             "title": groups[ref]["title"],
             "type": groups[ref]["type"],
-            "parents": groups[ref]["parents"],
+            "parents": [p for p in groups[ref]["parents"] if p in shown],
             "level": level,
             "direct_count": len(direct),
             "total_count": len(entities),
@@ -129,10 +149,11 @@ def report_csv(report: dict) -> str:
     return csv_text(rows)
 
 
-def _tree_order(top: list[str], children: dict[str, list[str]], known) -> list[tuple[str, int]]:
-    """Groups depth-first from the roots (children sorted), each once, with its level for indentation.
+def _tree_order(top: list[str], children: dict[str, list[str]], known, shown) -> list[tuple[str, int]]:
+    """The `shown` groups depth-first from the roots (children sorted), each once, with its level for indentation.
 
-    Groups only reachable through a cycle (bad data) are appended at level 0 so nothing is dropped.
+    Hidden groups are walked through but take no level: their visible sub-groups sit under the nearest visible
+    ancestor. Groups only reachable through a cycle (bad data) are appended at level 0 so nothing is dropped.
     """
     out: list[tuple[str, int]] = []
     seen: set[str] = set()
@@ -142,10 +163,13 @@ def _tree_order(top: list[str], children: dict[str, list[str]], known) -> list[t
         if ref in seen:
             continue
         seen.add(ref)
-        out.append((ref, level))
-        stack.extend((c, level + 1) for c in sorted(children.get(ref, ()), reverse=True) if c in known)
+        visible = ref in shown
+        if visible:
+            out.append((ref, level))
+        below = level + 1 if visible else level
+        stack.extend((c, below) for c in sorted(children.get(ref, ()), reverse=True) if c in known)
     if len(top) != 1 or top[0] not in known:   # whole catalog: include cycle-only groups too
-        out.extend((ref, 0) for ref in sorted(set(known) - seen))
+        out.extend((ref, 0) for ref in sorted(set(known) - seen) if ref in shown)
     return out
 
 
@@ -195,3 +219,47 @@ def owned_through(graph: "Graph", claims: list[str], visibility: Visibility = EV
         seen.setdefault(r["ref"], r["claim"])
     order = {claim: i for i, claim in enumerate(claims)}
     return sorted(seen.items(), key=lambda item: (order[item[1]], item[0]))
+
+
+_READABLE = """
+UNWIND $refs AS ref
+MATCH (g:Entity {ref: ref}) WHERE %(visible)s
+RETURN g.ref AS ref
+"""
+_OWNED_BY_CLAIMS = """
+UNWIND $claims AS claim
+MATCH (e:Entity)-[:OWNED_BY]->(:Entity {ref: claim}) WHERE NOT e:Unresolved
+RETURN e.ref AS ref, claim, %(visible)s AS visible
+ORDER BY ref
+"""
+
+
+def user_ownership(graph: "Graph", user: str, visibility: Visibility = EVERYTHING) -> dict:
+    """A user's Ownership tab as `visibility` may see it.
+
+    `groups`: the user's groups and their ancestors the reader may read (`hidden_groups` counts the rest);
+    `owned`: (entity, through) for every readable entity the user owns, `through` None when owned directly,
+    else the claim group, masked as HIDDEN_GROUP when the reader may not read it; `hidden` counts owned
+    entities the reader may not read.
+    """
+    claims = ownership_claims(graph, user)
+    groups = claims[1:]
+    shown = {r["ref"] for r in graph.read(_READABLE % {"visible": visibility.predicate("g")}, refs=groups,
+                                          **visibility.params())} if groups else set()
+    first: dict[str, str] = {}
+    hidden: set[str] = set()
+    order = {claim: i for i, claim in enumerate(claims)}
+    for r in graph.read(_OWNED_BY_CLAIMS % {"visible": visibility.predicate("e")}, claims=claims,
+                        **visibility.params()):
+        if not r["visible"]:
+            hidden.add(r["ref"])
+        elif r["ref"] not in first or order[r["claim"]] < order[first[r["ref"]]]:
+            first[r["ref"]] = r["claim"]
+    owned = sorted(first.items(), key=lambda item: (order[item[1]], item[0]))
+    return {
+        "groups": [g for g in groups if g in shown],
+        "hidden_groups": len(groups) - len(shown),
+        "owned": [(ref, None if claim == user else claim if claim in shown else HIDDEN_GROUP)
+                  for ref, claim in owned],
+        "hidden": len(hidden),
+    }

@@ -74,8 +74,8 @@ def query_entities(graph: "Graph", *, filters: Filters | None = None, text: str 
         }
     filters_n: Filters = [[tuple(c) for c in g] for g in state["f"]]
     version = versioned.catalog_version(graph)
-    compiled = compile_filters(filters_n, state["t"], namespaces=_namespaces(graph, version, filters_n))
-    compiled = compiled.visible_to(visibility)
+    compiled = compile_filters(filters_n, state["t"], namespaces=_namespaces(graph, version, filters_n),
+                               visibility=visibility)
     rows = _page_rows(graph, compiled, state, visibility)
     backward = state["dir"] == "prev"
     more = len(rows) > state["l"]
@@ -161,7 +161,8 @@ def entity_facets(graph: "Graph", facets: list[str], filters: Filters | None = N
                   text: str | None = None, visibility: Visibility = EVERYTHING) -> dict:
     """`{"facets": {facet: [{value, count}]}}` over the filtered catalog (and free text), counts desc then value.
 
-    Counts cover only what `visibility` may read."""
+    Counts cover only what `visibility` may read; a relation facet (`relations.ownerof`) also lists and counts
+    only related entities the reader may read."""
     filters_n = normalise(filters)
     text = text.strip().lower() if text and text.strip() else None
     names = []
@@ -178,16 +179,16 @@ def entity_facets(graph: "Graph", facets: list[str], filters: Filters | None = N
         def compute(facet: str = facet) -> list[dict]:
             nonlocal compiled
             if compiled is None:
-                compiled = compile_filters(filters_n, text, namespaces=_namespaces(graph, version, filters_n))
-                compiled = compiled.visible_to(visibility)
-            return _facet(graph, compiled, facet.lower())
+                compiled = compile_filters(filters_n, text, namespaces=_namespaces(graph, version, filters_n),
+                                           visibility=visibility)
+            return _facet(graph, compiled, facet.lower(), visibility)
         out[facet] = copy.deepcopy(
             versioned.cached(graph, version, ("facet", facet.lower(), _freeze(filters_n), text, visibility.key),
                              compute))
     return {"facets": out}
 
 
-def _facet(graph: "Graph", compiled, facet: str) -> list[dict]:
+def _facet(graph: "Graph", compiled, facet: str, visibility: Visibility) -> list[dict]:
     params = dict(compiled.params)
     if facet in _FACETS:
         expr, is_list = _FACETS[facet]
@@ -198,7 +199,8 @@ def _facet(graph: "Graph", compiled, facet: str) -> list[dict]:
             raise QueryError(f"unknown relation facet {facet!r}")
         rel_type, outgoing = RELATION_KEYS[name]   # from the fixed list
         pattern = f"(n)-[:{rel_type}]->(m)" if outgoing else f"(n)<-[:{rel_type}]-(m)"
-        values = f"[{pattern} | m.ref]"
+        other = "" if visibility.everything else f" WHERE {visibility.predicate('m')}"
+        values = f"[{pattern}{other} | m.ref]"
     else:
         params["facet_prefix"] = facet + "="
         values = "[f IN n.facts WHERE f STARTS WITH $facet_prefix | substring(f, size($facet_prefix))]"

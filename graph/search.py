@@ -356,7 +356,8 @@ _ENTITY_PART = (
 )
 _DOCS_PART = (
     "CALL db.index.fulltext.queryNodes('" + DOCPAGE_INDEX + "', $doc_lucene, {limit: $cap}) YIELD node, score "
-    "MATCH (node)-[:DOCUMENTS]->(n:Entity) RETURN n, node AS p, score"
+    # a placeholder has no owner and no restriction: the pages of an entity that left the catalog are nobody's
+    "MATCH (node)-[:DOCUMENTS]->(n:Entity) WHERE NOT n:Unresolved RETURN n, node AS p, score"
 )
 _TIER = (
     "CASE WHEN p IS NOT NULL THEN 2 "
@@ -594,9 +595,9 @@ def entity_documents(graph: "Graph", *, source: str | None = None, run: str | No
 
 def doc_page_documents(graph: "Graph", refs: Iterable[str] | None = None) -> list[dict]:
     """Docs pages with the fields of the entity they document (for filters and visibility), optionally only
-    those of `refs`."""
+    those of `refs`. Pages of an entity that left the catalog (a placeholder, readable by all) are left out."""
     rows = graph.read(
-        "MATCH (p:DocPage)-[:DOCUMENTS]->(n:Entity) WHERE $refs IS NULL OR n.ref IN $refs "
+        "MATCH (p:DocPage)-[:DOCUMENTS]->(n:Entity) WHERE ($refs IS NULL OR n.ref IN $refs) AND NOT n:Unresolved "
         f"RETURN {_DOC_FIELDS}, p.path AS page_path, p.title AS page_title, p.text AS text ORDER BY n.ref, p.path",
         refs=None if refs is None else list(refs),
     )

@@ -75,7 +75,10 @@ def start_build(graph: "Graph", *, build_id: str, ref: str, techdocs_ref: str, h
 
 def finish_build(graph: "Graph", build_id: str, *, status: str, now: int, hash: str | None = None,
                  error: str | None = None, log: str | None = None, pages: int = 0) -> None:
-    """Close a build record and trim the entity's history to the newest KEEP_BUILDS."""
+    """Close a build record and trim the entity's history to the newest KEEP_BUILDS.
+
+    The newest successful record is always kept: the published site is served only while one is attached
+    (app/web/docs_views), so a run of failed builds must not take the last good site offline."""
     if status not in ("succeeded", "failed"):
         raise ValueError(f"unknown final status {status!r}")
     graph.write(
@@ -84,7 +87,11 @@ def finish_build(graph: "Graph", build_id: str, *, status: str, now: int, hash: 
         "    b.hash = coalesce($hash, b.hash) "
         "WITH e "
         "MATCH (e)-[:HAS_DOCS]->(old:DocsBuild) WHERE old.status <> 'running' "
-        "WITH old ORDER BY old.started_at DESC SKIP $keep "
+        "WITH old ORDER BY old.started_at DESC "
+        "WITH collect(old) AS olds "
+        "WITH olds[$keep..] AS beyond, [x IN olds WHERE x.status = 'succeeded'][0] AS good "
+        "UNWIND beyond AS old "
+        "WITH old, good WHERE good IS NULL OR old <> good "
         "DETACH DELETE old",
         id=build_id, status=status, now=now, error=error, log=log, pages=pages, hash=hash, keep=KEEP_BUILDS,
     )
@@ -164,16 +171,33 @@ def documented_entities(graph: "Graph", visibility: "Visibility") -> list[dict]:
 
 def stale_docs(graph: "Graph") -> list[str]:
     """Refs whose docs should go: build records of entities that left the catalog (or became placeholders)
-    and of entities that no longer carry the techdocs-ref annotation."""
+    and of entities that no longer carry the techdocs-ref annotation; not a ref whose entity came back and
+    has builds of its own again (its site is the new one)."""
     rows = graph.read(
         "MATCH (b:DocsBuild) "
         "OPTIONAL MATCH (e:Entity)-[:HAS_DOCS]->(b) "
         "WITH b.entity_ref AS ref, e "
         "WHERE e IS NULL OR e:Unresolved OR NOT coalesce(e.descriptor, '') CONTAINS $key "
-        "RETURN DISTINCT ref ORDER BY ref",
+        "WITH DISTINCT ref "
+        "WHERE NOT EXISTS { MATCH (live:Entity {ref: ref})-[:HAS_DOCS]->(:DocsBuild) "
+        "                   WHERE NOT live:Unresolved AND coalesce(live.descriptor, '') CONTAINS $key } "
+        "RETURN ref ORDER BY ref",
         key=f'"{TECHDOCS_ANNOTATION}"',
     )
     return [r["ref"] for r in rows]
+
+
+def forget_entity_docs(graph: "Graph", refs: list[str]) -> None:
+    """An entity leaves the catalog: its searchable docs pages go now, and its build records are detached.
+
+    Why at once, not at the next `trellis docs prune`: the ref may come back from another source, with other
+    owners and without the restriction, and must not inherit the old entity's pages in search nor its
+    published site (served only with a build record attached). Detached records stay for prune, which removes
+    the published site (stale_docs finds them: no entity holds them).
+    """
+    graph.write("UNWIND $refs AS ref MATCH (:Entity {ref: ref})<-[:DOCUMENTS]-(p:DocPage) DETACH DELETE p",
+                refs=refs)
+    graph.write("UNWIND $refs AS ref MATCH (:Entity {ref: ref})-[h:HAS_DOCS]->(:DocsBuild) DELETE h", refs=refs)
 
 
 def delete_builds(graph: "Graph", ref: str) -> None:

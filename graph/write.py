@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Iterator, Sequence, TypeVar
 
 from graph import versioned
+from graph.techdocs import forget_entity_docs
 from graph.model import RELATION_TYPES, Relation, kind_label, parse_ref
 
 if TYPE_CHECKING:
@@ -229,6 +230,7 @@ def remove_entities(graph: "Graph", refs: Sequence[str]) -> None:
     for chunk in batches(list(refs), NODE_BATCH):
         chunk = list(chunk)
         delete_declared_relations(graph, chunk)
+        forget_entity_docs(graph, chunk)
         graph.write(
             "UNWIND $refs AS ref MATCH (n:Entity {ref: ref}) WHERE NOT (n)--() DELETE n",
             refs=chunk,

@@ -504,6 +504,8 @@ def test_cli_with_a_token_sees_what_the_portal_shows_its_owner(app, graph_module
         assert "1 you cannot see" in text
         csv_out = runner.invoke(main, ["report", "ownership", "--format", "csv"], env=env).output
         assert "pay-ledger" not in csv_out and csv_out.strip().splitlines()[-1].startswith("hidden")
+        report_text = runner.invoke(main, ["report", "ownership"], env=env).output
+        assert "pay-ledger" not in report_text and "you cannot see" in report_text
         bad = runner.invoke(main, ["impact", "resource:default/pay-db"], env={**env, "TRELLIS_TOKEN": "trl_" + "y" * 43})
         assert bad.exit_code == 1 and "401 from the portal: API token rejected: unknown" in bad.output
     finally:

@@ -18,7 +18,7 @@ from app.api.params import (
 from app.auth import access
 from app.auth.audit import audit
 from app.errors import ApiError, error_response
-from app.graph_access import get_graph
+from app.graph_access import get_graph, walk_node_cap
 from graph import catalog
 from graph.impact import DEFAULT_DEPTH, MAX_DEPTH, EntityNotFound, dependencies, impact
 from graph.model import RefError, parse_ref
@@ -143,7 +143,7 @@ def _walk(query, ref: str):
     access.require("read")
     _readable_or_404(ref)
     try:
-        return jsonify(query(get_graph(), ref, depth, access.visibility()))
+        return jsonify(query(get_graph(), ref, depth, access.visibility(), cap=walk_node_cap()))
     except EntityNotFound as exc:
         raise ApiError(404, "not_found", str(exc), {"ref": ref}) from None
 
@@ -166,7 +166,7 @@ def graph_neighbourhood():
         return jsonify(catalog.neighbourhood(
             get_graph(), ref, depth=int_arg("depth", 2, 1, 10), kinds=[k.lower() for k in list_arg("kind")] or None,
             relations=list_arg("relation") or None, max_nodes=int_arg("max_nodes", 150, 1, 1000),
-            visibility=access.visibility(),
+            visibility=access.visibility(), cap=walk_node_cap(),
         ))
 
 
@@ -177,7 +177,7 @@ def graph_paths():
     with _unknown_is_404():
         return jsonify(catalog.find_paths(
             get_graph(), from_ref, to_ref_, max_hops=int_arg("max_hops", 10, 1, 15),
-            limit=int_arg("limit", 5, 1, 50), visibility=access.visibility(),
+            limit=int_arg("limit", 5, 1, 50), visibility=access.visibility(), cap=walk_node_cap(),
         ))
 
 

@@ -158,6 +158,8 @@ def _walk_command(ref: str, depth: int, as_json: bool, walk: str) -> None:
                 answer = (impact_query if walk == "impact" else dependencies)(graph, ref, depth)
             except EntityNotFound as exc:
                 fail(str(exc))
+            except ValueError as exc:   # TRELLIS_WALK_NODE_CAP is not a usable number (graph.walk.node_cap)
+                fail(str(exc))
     if as_json:
         emit_json(answer)
         return
@@ -171,6 +173,9 @@ def _walk_command(ref: str, depth: int, as_json: bool, walk: str) -> None:
                + (" (cut off: more lie beyond; raise --depth)" if answer["cut_off"] else "") + ":")
     if answer.get("hidden"):
         click.echo(f"  (and {answer['hidden']} you cannot see: restricted to their owners)")
+    if answer.get("capped"):
+        click.echo(f"  (capped at {answer['cap']} entities: more are reachable, so counts are lower bounds; "
+                   "the cap is TRELLIS_WALK_NODE_CAP)")
     if items:
         rows = [("DIST", "ENTITY", "OWNER", "SYSTEM", "VIA")]
         for i in items:
@@ -246,6 +251,10 @@ def ownership(fmt: str, group: str | None) -> None:
             kinds = ", ".join(f"{k} {v}" for k, v in g["total"].items()) or "-"
             rows.append(("  " * g["level"] + g["group"], str(g["direct_count"]), str(g["total_count"]), kinds))
         _table(rows)
+        hidden = data.get("totals", {}).get("hidden", 0)
+        if hidden:   # through a portal (TRELLIS_URL) the report holds only what the token's user may see
+            click.echo(f"\n({hidden} {'entity' if hidden == 1 else 'entities'} you cannot see "
+                       f"{'is' if hidden == 1 else 'are'} not listed: restricted to their owners)")
         click.echo(f"\nUnowned ({len(data['unowned'])}):")
         for e in data["unowned"]:
             click.echo(f"  {e['ref']}: {e['reason']}")

@@ -146,8 +146,18 @@ def _rendered(storage: Storage, key: str, manifest: dict, path: str, frames: fro
     return value
 
 
+def _published_for(ref: str) -> bool:
+    """Whether the site stored under `ref` was built for the entity the catalog holds now: a successful build
+    record is attached to it. A site left from an earlier entity of the same ref (removed, then registered
+    again by someone else, perhaps without its restriction) is not served until `trellis docs prune` or a
+    new build replaces it."""
+    return techdocs.latest_success(get_graph(), ref) is not None
+
+
 def _page_context(ref: str, entity: dict, path: str) -> dict | None:
     """The sanitised page at `path` of the entity's published site, with the site's page list; None if absent."""
+    if not _published_for(ref):
+        return None
     storage = docs_storage()
     key = entity_key(ref)
     manifest = storage.manifest(key)
@@ -212,7 +222,7 @@ def docs_page(namespace: str, kind: str, name: str, path: str):
             if docs_storage().read(entity_key(ref), path + "/index.html") is not None:
                 return redirect(docs_url(ref, path + "/"))   # MkDocs' directory URLs end with a slash
             abort(404, description="There is no such file in these docs.")
-        data = docs_storage().read(entity_key(ref), path)
+        data = docs_storage().read(entity_key(ref), path) if _published_for(ref) else None
         if data is None:
             abort(404, description="There is no such file in these docs.")
         headers = dict(_ASSET_HEADERS)

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from flask import Response, abort, redirect, render_template, request, url_for
 
 from app.auth import access
-from app.graph_access import get_graph
+from app.graph_access import get_graph, walk_node_cap
 from app.auth.audit import audit
 from app.locations import TargetRefused, catalog_rules, checked_target, integrations, location_roots
 from app.web import bp
@@ -27,7 +27,7 @@ from graph.csv_export import csv_text
 from graph.driver import GraphUnavailable
 from graph.impact import DEFAULT_DEPTH, MAX_DEPTH, dependencies, impact
 from graph.model import RELATION_NAMES, RefError, entity_ref, parse_ref
-from graph.ownership import owned_through, ownership_claims, ownership_report
+from graph.ownership import ownership_report, user_ownership
 from ingest.sync import IngestError, ingest
 
 INVERSE_NAMES = {fwd: inv for fwd, inv in RELATION_NAMES.values()}
@@ -204,7 +204,7 @@ def _tab_definition(graph, ref, ent, found) -> dict:
 def _walk_tab(walk, key: str, default_depth: int):
     def view(graph, ref, ent, found) -> dict:
         depth = int_arg(request.args, "depth", default_depth, 1, MAX_DEPTH)
-        answer = walk(graph, ref, depth, access.visibility())
+        answer = walk(graph, ref, depth, access.visibility(), cap=walk_node_cap())
         return {"walk": answer, "walk_items": answer[key], "depth": depth, "max_depth": MAX_DEPTH}
     return view
 
@@ -231,13 +231,12 @@ def _tab_ownership(graph, ref, ent, found) -> dict:
         report = ownership_report(graph, ref, access.visibility())
         return {"report": report, "me": report["groups"][0] if report["groups"] else None}
     # A user: what they own themselves, then what their groups and those groups' ancestors own.
-    claims = ownership_claims(graph, ref)
-    groups = claims[1:]
     visible = access.visibility()
-    owned = [(t, None if claim == ref else claim) for t, claim in owned_through(graph, claims, visible)]
-    refs = [t for t, _ in owned]
+    mine = user_ownership(graph, ref, visible)
+    refs = [t for t, _ in mine["owned"]]
     details = dict(zip(refs, catalog.get_entities_by_refs(graph, refs, visible))) if refs else {}
-    return {"user_owned": owned, "owned_details": details, "user_groups": groups}
+    return {"user_owned": mine["owned"], "owned_details": details, "user_groups": mine["groups"],
+            "hidden_groups": mine["hidden_groups"], "hidden_owned": mine["hidden"]}
 
 
 def _tab_graph(graph, ref, ent, found) -> dict:
@@ -266,13 +265,16 @@ def _ref_args(ref: str) -> dict:
 def impact_csv(namespace: str, kind: str, name: str):
     graph, ref, _ = _load_entity(namespace, kind, name)
     depth = int_arg(request.args, "depth", DEFAULT_DEPTH, 1, MAX_DEPTH)
-    answer = impact(graph, ref, depth, access.visibility())
+    answer = impact(graph, ref, depth, access.visibility(), cap=walk_node_cap())
     rows: list[list[object]] = [["ref", "kind", "distance", "owner", "system", "unresolved", "path"]]
     for i in answer["impacted"]:
         rows.append([i["ref"], i["kind"] or "", i["distance"], i["owner"] or "", i["system"] or "",
                      "yes" if i["unresolved"] else "", " > ".join(i["path"])])
     if answer["hidden"]:   # an export must not look complete when it is not
         rows.append([f"# {answer['hidden']} more impacted entities you cannot see are not listed"])
+    if answer["capped"]:
+        rows.append([f"# capped at {answer['cap']} entities (walk_node_cap): more are impacted; "
+                     "every count here is a lower bound"])
     if answer["cut_off"]:
         rows.append([f"# cut off at depth {depth}: more entities are impacted further away"])
     k, ns, n = split_ref(ref)
@@ -323,7 +325,7 @@ def paths_page():
             start = str(parse_ref(raw_from, default_kind="component"))
             end = str(parse_ref(raw_to, default_kind="component"))
             ctx["result"] = catalog.find_paths(get_graph(), start, end, max_hops=max_hops, limit=5,
-                                               visibility=access.visibility())
+                                               visibility=access.visibility(), cap=walk_node_cap())
             ctx["max_hops"] = max_hops
         except LookupError as exc:
             ctx["error"], status = str(exc.args[0] if exc.args else exc), 404

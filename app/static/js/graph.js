@@ -179,8 +179,10 @@
       .then(function (data) {
         draw(data);
         statusEl.hidden = true;
-        show(cutoffEl, data.cut_off ? "Cut off: showing " + data.nodes.length + " of " + data.total +
-          " entities. Lower the depth or filter by kind or relation to see the rest." : "");
+        show(cutoffEl, data.cut_off ? "Cut off: showing " + data.nodes.length + " of " +
+          (data.capped ? "at least " : "") + data.total +
+          " entities" + (data.capped ? " (the walk stopped at its cap of " + data.cap + ")" : "") +
+          ". Lower the depth or filter by kind or relation to see the rest." : "");
         summaryEl.textContent = data.nodes.length + " entities, " + data.edges.length + " relations.";
         box.setAttribute("data-ready", "true");
       })
