@@ -41,6 +41,10 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE CONSTRAINT signin_throttle_key IF NOT EXISTS FOR (t:SigninThrottle) REQUIRE t.key IS UNIQUE",
     "CREATE INDEX signin_throttle_updated IF NOT EXISTS FOR (t:SigninThrottle) ON (t.updated_at)",
     "CREATE CONSTRAINT docs_build_id IF NOT EXISTS FOR (b:DocsBuild) REQUIRE b.id IS UNIQUE",
+    # Software Templates (graph.scaffolder): task records and their log events.
+    "CREATE CONSTRAINT scaffolder_task_id IF NOT EXISTS FOR (t:ScaffolderTask) REQUIRE t.id IS UNIQUE",
+    "CREATE INDEX scaffolder_task_created IF NOT EXISTS FOR (t:ScaffolderTask) ON (t.created_at)",
+    "CREATE INDEX scaffolder_event_task IF NOT EXISTS FOR (e:ScaffolderEvent) ON (e.task, e.seq)",
 )
 
 _applied: set[str] = set()

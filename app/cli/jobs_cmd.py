@@ -45,10 +45,12 @@ def worker(concurrency: int, pool: str, loglevel: str) -> None:
     from ingest.jobs.celery_app import app, redis_url
 
     click.echo(f"worker: {len(config.sources)} configured sources, broker {redis_url()}", err=True)
-    # Source runs (default queue) and docs builds (the `docs` queue, docs_builder.tasks) on one worker; a
-    # deployment can run a separate docs-builder worker instead (docker-compose.yml).
+    # Source runs (default queue), docs builds (the `docs` queue, docs_builder.tasks) and template runs (the
+    # `scaffolder` queue, scaffolder.tasks) on one worker; a deployment can run separate workers instead
+    # (docker-compose.yml).
     app.worker_main(["worker", f"--pool={pool}", f"--concurrency={concurrency}", f"--loglevel={loglevel}",
-                     "--without-gossip", "--without-mingle", "-Q", "celery,docs", "--include", "docs_builder.tasks"])
+                     "--without-gossip", "--without-mingle", "-Q", "celery,docs,scaffolder",
+                     "--include", "docs_builder.tasks,scaffolder.tasks"])
 
 
 @click.command()
