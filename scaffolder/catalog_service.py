@@ -164,10 +164,13 @@ def preview_entities(graph: "Graph | None", entities: list[dict], visibility: "V
             wanted.append(ref)
         staged.append((entity, ref, problems, relations))
     known = store.existing_refs(graph, wanted) if graph is not None else {}
+    created = {ref for _, ref, _, _ in staged if ref}
     for entity, ref, problems, relations in staged:
         for rel in relations:
             facts = known.get(rel["target"])
-            if facts is None:
+            if rel["target"] in created:
+                rel["state"] = "new"
+            elif facts is None:
                 rel["state"] = "missing"
             elif facts.get("unresolved"):
                 rel["state"] = "placeholder"

@@ -44,6 +44,7 @@ class RunResult:
     steps: list[dict] = field(default_factory=list)
     error: str | None = None
     files: list[dict] | None = None         # dry runs: every file the steps produced
+    inspected: Any = None                   # what `inspect(workspace)` answered before the workspace went
     seconds: float = 0.0
 
 
@@ -105,7 +106,7 @@ def example_output(schema: Any) -> Any:
 def run_task(*, template: Template, task_id: str, values: dict, secrets: dict[str, str], user: dict,
              base: TemplateBase, registry: Any, catalog: Any, integrations: Integrations, config: ScaffolderConfig,
              recorder: Recorder, cancel: CancelWatch, dry_run: bool, allowed: set[str],
-             keep_files: bool = False) -> RunResult:
+             keep_files: bool = False, inspect: Callable[[Path], Any] | None = None) -> RunResult:
     """Run every step of `template` for one task; never raises for a step's failure (it is the result)."""
     started = time.perf_counter()
     masker = recorder.masker
@@ -149,6 +150,8 @@ def run_task(*, template: Template, task_id: str, values: dict, secrets: dict[st
         if dry_run or keep_files:
             result.files = [{**f, "text": masker.text(f["text"]) if f["text"] is not None else None}
                             for f in snapshot(workspace)]
+        if inspect is not None:
+            result.inspected = inspect(workspace)
         recorder.emit("Task completed", type="completion", status="completed")
     except TaskCancelled as exc:
         result.status = "cancelled"

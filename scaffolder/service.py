@@ -213,30 +213,32 @@ def dry_run(graph: "Graph | None", template: Template, values: Any, initiator: I
                           user=_user(graph, initiator) if graph is not None else {"ref": initiator.user_ref},
                           base=base or template_base(template.entity), registry=registry, catalog=catalog,
                           integrations=integrations, config=config, recorder=recorder, cancel=watch, dry_run=True,
-                          allowed=set(initiator.actions))
-    entities = catalog_entities(result)
+                          allowed=set(initiator.actions), inspect=read_catalog_files)
+    entities, problems = result.inspected or ([], [])
     return {
         "template": template.ref, "status": result.status, "error": result.error, "steps": result.steps,
         "log": recorder.events, "output": result.output, "files": result.files or [],
         "catalog": {"files": [f["path"] for f in result.files or [] if f["path"].rsplit("/", 1)[-1] in CATALOG_FILES],
-                    "entities": preview_entities(graph, entities, initiator.visibility) if entities else []},
+                    "entities": preview_entities(graph, entities, initiator.visibility) if entities else [],
+                    "rejected": problems},
         "values": prepared, "seconds": round(time.perf_counter() - started, 3),
     }
 
 
-def catalog_entities(result: RunResult) -> list[dict]:
-    """The entities of the catalog-info files a run produced (what registering them would add)."""
-    from ingest.descriptors.limits import Limits
-    from ingest.descriptors.yaml_loader import LoadedDocument, load_documents
+def read_catalog_files(workspace: Path) -> tuple[list[dict], list[dict]]:
+    """The entities the run's catalog-info files declare, read exactly as the catalog would read them once
+    registered (the bounded YAML loader, `$text`/`$json`/`$yaml` substitutions inside the workspace), and the
+    documents it would reject."""
+    from ingest.descriptors import read_catalog
 
-    out: list[dict] = []
-    for f in result.files or []:
-        if f["path"].rsplit("/", 1)[-1] not in CATALOG_FILES or f["text"] is None:
-            continue
-        for item in load_documents(f["text"], Limits()):   # the catalog's bounded loader (alias bombs)
-            if isinstance(item, LoadedDocument) and isinstance(item.data, dict):
-                out.append(item.data)
-    return out[:100]
+    files = [p for p in sorted(workspace.rglob("catalog-info.y*ml")) if p.name in CATALOG_FILES and p.is_file()]
+    entities: list[dict] = []
+    problems: list[dict] = []
+    for path in files[:20]:
+        read = read_catalog(path, root=workspace)
+        entities.extend(d.entity for d in read.documents)
+        problems.extend(r.as_dict() for r in read.rejections)
+    return entities[:100], problems
 
 
 def rerun(graph: "Graph", task: dict, initiator: Initiator, secrets: Any = None, *, send: Any = None) -> dict:

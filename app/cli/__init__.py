@@ -6,6 +6,7 @@ import logging
 import click
 
 from app.cli.catalog_cmd import deps, impact, ingest, report, up
+from app.cli.create_cmd import create
 from app.cli.docs_cmd import docs
 from app.cli.jobs_cmd import beat, runs, sync, worker
 from app.cli.neo4j_cmd import neo4j
@@ -24,7 +25,7 @@ def main() -> None:
     logging.getLogger("neo4j").setLevel(logging.ERROR)
 
 
-for command in (neo4j, ingest, impact, deps, report, up, serve, users, tokens, docs):
+for command in (neo4j, ingest, impact, deps, report, up, serve, users, tokens, docs, create):
     main.add_command(command)
 main.add_command(search)
 main.add_command(search_reindex)
