@@ -173,6 +173,8 @@ def js_str(value: Any) -> str:
         return ",".join(js_str(v) for v in value)
     if isinstance(value, Mapping):
         return "[object Object]"
+    if callable(value):
+        return "[function]"
     return str(value)
 
 
@@ -477,6 +479,8 @@ class TrellisSandbox(ImmutableSandboxedEnvironment):
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         _tick()
+        if isinstance(obj, Mapping) and attribute in obj:   # Nunjucks: `obj.items` is the key, not dict.items
+            return obj[attribute]
         if self.js_methods:
             special = self._js_attribute(obj, attribute)
             if special is not None:
