@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
@@ -47,8 +48,10 @@ def allowed_kinds(rules: list[dict] | None, target: str) -> frozenset[str] | Non
 
 class CatalogService:
     def __init__(self, graph: "Graph | None", *, visibility: "Visibility", integrations: "Integrations",
-                 catalog_rules: list[dict] | None, http: Any = None, trigger: str = "scaffolder") -> None:
+                 catalog_rules: list[dict] | None, http: Any = None, trigger: str = "scaffolder",
+                 local_roots: tuple[Path, ...] = ()) -> None:
         self.graph = graph
+        self.local_roots = tuple(Path(r).resolve() for r in local_roots)   # scaffolder.git_roots
         self.visibility = visibility
         self.integrations = integrations
         self.catalog_rules = catalog_rules
@@ -63,9 +66,10 @@ class CatalogService:
         from ingest.git import GitError
         from ingest.sync import IngestError, ingest
 
+        location, patterns = self._location(target, catalog_info_path)
+        self._check_reachable(location)
         if self.graph is None:
             raise ActionError("registering needs the catalog database")
-        location, patterns = self._location(target, catalog_info_path)
         kinds = allowed_kinds(self.catalog_rules, location)
         try:
             result = ingest(self.graph, location, patterns=patterns, allowed_kinds=kinds, trigger=self.trigger)
@@ -78,6 +82,22 @@ class CatalogService:
         refs = [row["ref"] for row in store.entities_of_source(self.graph, result.source)]
         self.registered.extend(refs)
         return refs
+
+    def _check_reachable(self, location: str) -> None:
+        """A template may register only what a task could have published: a repository under
+        scaffolder.git_roots, or an https URL of an allowed integration. Never another folder of the server
+        (the operator's org files would become the template author's) nor an internal git URL."""
+        where = "a repository under scaffolder.git_roots or a URL of an allowed integration host"
+        if location.startswith(("https://", "http://")):
+            if self.integrations.for_url(location) is None:
+                raise ActionError(f"{urlsplit(location).netloc}: templates may register only {where}")
+            return
+        path_text = location[len("file://"):] if location.startswith("file://") else location
+        if "://" in path_text or not path_text.startswith("/") or ":" in path_text.split("/", 1)[0]:
+            raise ActionError(f"{location[:80]}: templates may register only {where}")
+        path = Path(path_text).resolve()
+        if not any(path == root or path.is_relative_to(root) for root in self.local_roots):
+            raise ActionError(f"{path_text}: templates may register only {where}")
 
     def _location(self, target: str, path: str | None) -> tuple[str, list[str] | None]:
         patterns = [path.lstrip("/")] if path else None

@@ -205,7 +205,8 @@ def dry_run(graph: "Graph | None", template: Template, values: Any, initiator: I
     masker = Masker()
     recorder = MemoryRecorder(masker)
     catalog = CatalogService(graph, visibility=initiator.visibility, integrations=integrations,
-                             catalog_rules=initiator.catalog_rules)
+                             catalog_rules=initiator.catalog_rules,
+                             local_roots=config.git_roots)
     task_id = "dry-run-" + new_task_id()[:12]
     started = time.perf_counter()
     with CancelWatch(None, config.task_timeout) as watch:

@@ -88,7 +88,8 @@ def execute(graph, task_id: str, sealed: str | None, *, registry=None, config=No
         return http_request(integrations, config.http_timeout, masker.add, method, url, **kw)
 
     catalog = CatalogService(graph, visibility=initiator_visibility, integrations=integrations,
-                             catalog_rules=access.get("catalog_rules"), http=http)
+                             catalog_rules=access.get("catalog_rules"), http=http,
+                             local_roots=config.git_roots)
     with CancelWatch(lambda: store.cancel_requested(graph, task_id), config.task_timeout) as watch:
         result = run_task(template=template, task_id=task_id, values=task.get("values") or {}, secrets=secrets,
                           user=user, base=base, registry=registry, catalog=catalog, integrations=integrations,
