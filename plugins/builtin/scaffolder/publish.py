@@ -90,6 +90,15 @@ def _push(ctx: ActionContext, git_dir: Path, remote: str, refspec: str, *, usern
             username=username, password=password)
 
 
+def _point_head(ctx: ActionContext, bare: Path, branch: str) -> None:
+    """A bare repository made here starts on git's default branch name; when that branch does not exist its
+    HEAD is moved to the pushed one, so a clone (catalog:register, people) checks out what was pushed."""
+    try:
+        ctx.git(["rev-parse", "--verify", "-q", "HEAD"], git_dir=bare)
+    except ActionError:
+        ctx.git(["symbolic-ref", "HEAD", f"refs/heads/{branch}"], git_dir=bare)
+
+
 def _source(ctx: ActionContext) -> Path:
     return ctx.resolve(ctx.input.get("sourcePath") or "./")
 
@@ -107,6 +116,8 @@ def publish_git(ctx: ActionContext) -> None:
     token = integration.token if integration else None
     username = "oauth2" if integration and integration.type == "gitlab" else "x-access-token"
     _push(ctx, git_dir, remote["url"], f"HEAD:refs/heads/{branch}", username=username, password=token)
+    if remote.get("local_path") is not None:
+        _point_head(ctx, remote["local_path"], branch)
     ctx.logger.info(f"Pushed {commit[:12]} to {remote['url']} ({branch})")
     ctx.output("remoteUrl", remote["url"])
     ctx.output("repoContentsUrl", remote["url"])
