@@ -261,7 +261,8 @@ class ActionContext:
 
     def templater(self, *, cookiecutter_compat: bool = False, trim_blocks: bool = False,
                   lstrip_blocks: bool = False) -> Any:
-        """The sandboxed renderer skeleton files are rendered with: `.render(text, context) -> str`."""
+        """The sandboxed renderer skeleton files are rendered with: `.render(text, context) -> str`, and
+        `.render_path(name, context) -> str` for file and folder names."""
         return self._services.templater(cookiecutter_compat=cookiecutter_compat, trim_blocks=trim_blocks,
                                         lstrip_blocks=lstrip_blocks)
 

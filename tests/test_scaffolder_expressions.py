@@ -102,3 +102,16 @@ def test_cookiecutter_compat_uses_double_braces_and_jsonify():
 
 def test_windows_line_endings_are_kept(t):
     assert t.render("a ${{ parameters.name }}\r\nb\r\n", CTX) == "a gift-cards\r\nb\r\n"
+
+
+@pytest.mark.parametrize("path", [
+    "src/${{ parameters.name | replace('-', '_') }}/app.py",
+    "${{ parameters.name }}/${{ parameters.name }}.txt",
+    "docs/${{ '' }}/never.md",
+    "a/${{ 'x/y' }}/b",                          # a `/` inside an expression: rendered whole
+    "a/${{ '}}/' }}b",                           # `}}` inside a string: falls back to the whole path
+    "{% if parameters.enabled %}on{% endif %}/f",
+    "plain/path/no-expression",
+])
+def test_render_path_gives_the_same_text_as_rendering_the_whole_path(t, path):
+    assert t.render_path(path, CTX) == t.render(path, CTX)

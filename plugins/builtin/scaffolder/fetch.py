@@ -85,10 +85,10 @@ def fetch_template(ctx: ActionContext) -> None:
         if extension:
             render_contents = not is_dir and os.path.splitext(rel)[1] == extension
             out_rel = rel[: -len(extension)] if render_contents else rel
-            out_rel = templater.render(out_rel, context)
+            out_rel = templater.render_path(out_rel, context)
         else:
             render_contents = not matches(patterns, rel)
-            out_rel = templater.render(rel, context) if (render_names or render_contents) else rel
+            out_rel = templater.render_path(rel, context) if (render_names or render_contents) else rel
         if _skipped(out_rel):
             continue
         out = ctx.resolve(out_rel, under=target)
