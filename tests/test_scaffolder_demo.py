@@ -41,3 +41,28 @@ def test_missing_values_are_reported_per_field(portal_client):
     assert response.status_code == 400
     fields = {f["field"] for f in response.get_json()["error"]["details"]["fields"]}
     assert {"name", "owner", "system", "repoUrl"} <= fields
+
+
+def test_trellis_create_dry_run_json_prints_the_log_files_and_outputs(portal_app, neo4j_uri, tmp_path, monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+
+    from app.cli import main as cli
+
+    monkeypatch.setenv("NEO4J_URI", neo4j_uri)
+    monkeypatch.delenv("TRELLIS_URL", raising=False)
+    values = tmp_path / "values.yaml"
+    values.write_text("name: gift-cards\nowner: group:default/checkout-team\nsystem: system:default/checkout\n"
+                      "repoUrl: github.com?owner=acme-shop&repo=gift-cards\n")
+    result = CliRunner().invoke(cli, ["create", "template:default/node-service", "--values", str(values),
+                                      "--dry-run", "--json"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    files = {f["path"]: f["content"] for f in body["files"]}
+    assert "name: gift-cards" in files["catalog-info.yaml"].replace('"', "")
+    assert any("Skipping because publish:github" in e["message"] for e in body["log"])
+    assert body["output"]["links"]
+    values.write_text("name: Bad Name\n")
+    result = CliRunner().invoke(cli, ["create", "node-service", "--values", str(values), "--dry-run"])
+    assert result.exit_code == 2 and "name" in result.output
