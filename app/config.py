@@ -9,7 +9,7 @@ The YAML file (all sections optional):
     roles: {"group:default/platform-team": admin, "user:default/alice": editor, "local:ops": admin}
     default_role: viewer             # role of any signed-in person without a grant (null: none)
     guest_role: viewer               # development only: role of visitors who are not signed in
-    permissions: {Group: {read: viewer, write: admin}, ...}   # per kind, minimum role
+    permissions: {Group: {read: viewer, write: admin}, Template: {run: editor}, ...}   # per kind, minimum role
     catalog_rules: [{allow: [Component, API, ...]}, {allow: [Group, User], target: "/srv/org/*"}]
                                      # what portal-registered locations may define (target: per location)
     trusted_proxy_hops: 1            # reverse proxies in front of the portal that append X-Forwarded-For
@@ -155,8 +155,8 @@ def _check(s: dict) -> None:
     if not isinstance(perms, dict):
         raise ConfigError("permissions must map kinds to {read: role, write: role}")
     for kind, rule in perms.items():
-        if not isinstance(rule, dict) or set(rule) - {"read", "write"}:
-            raise ConfigError(f"permissions[{kind}] must be a mapping with read and/or write")
+        if not isinstance(rule, dict) or set(rule) - {"read", "write", "run"}:
+            raise ConfigError(f"permissions[{kind}] must be a mapping with read, write (and, for Template, run)")
         for action, role in rule.items():
             _role(role, f"permissions[{kind}].{action}", allow_none=False)
     rules = s["TRELLIS_CATALOG_RULES"]

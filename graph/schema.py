@@ -50,6 +50,10 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE CONSTRAINT audit_event_agg IF NOT EXISTS FOR (e:AuditEvent) REQUIRE e.agg IS UNIQUE",
     "CREATE INDEX account_user_ref IF NOT EXISTS FOR (a:Account) ON (a.user_ref)",
     "CREATE CONSTRAINT docs_build_id IF NOT EXISTS FOR (b:DocsBuild) REQUIRE b.id IS UNIQUE",
+    # Software Templates (graph.scaffolder): task records and their log events.
+    "CREATE CONSTRAINT scaffolder_task_id IF NOT EXISTS FOR (t:ScaffolderTask) REQUIRE t.id IS UNIQUE",
+    "CREATE INDEX scaffolder_task_created IF NOT EXISTS FOR (t:ScaffolderTask) ON (t.created_at)",
+    "CREATE INDEX scaffolder_event_task IF NOT EXISTS FOR (e:ScaffolderEvent) ON (e.task, e.seq)",
 )
 
 _applied: set[str] = set()

@@ -52,14 +52,16 @@ def transform(entity: dict, *, file: str, origin: str) -> Transformed:
     declared = relations_of(kind, namespace, ref, spec)
     owner = next((r.target for r in declared.relations if r.type == "OWNED_BY"), None)
     system = next((r.target for r in declared.relations if r.via == "system"), None)
-    descriptor = json.dumps(entity, sort_keys=True, separators=(",", ":"), default=str)
+    # stored in the file's key order (template forms list fields as declared); hashed in sorted order
+    descriptor = json.dumps(entity, separators=(",", ":"), default=str)
+    canonical = json.dumps(entity, sort_keys=True, separators=(",", ":"), default=str)
     tags = metadata.get("tags") or []
     row = EntityRow(
         ref=ref,
         kind=kind,
         namespace=namespace,
         name=name,
-        hash=hashlib.sha256((ROW_FORMAT + descriptor).encode()).hexdigest()[:32],
+        hash=hashlib.sha256((ROW_FORMAT + canonical).encode()).hexdigest()[:32],
         file=file,
         descriptor=descriptor,
         title=_text(metadata.get("title")),

@@ -156,3 +156,157 @@ class Provider(ABC):
     @abstractmethod
     def sync(self, ctx: SyncContext) -> "IngestResult":
         """Run get -> transform -> load -> cleanup for one source; raise on a failure (nothing deleted)."""
+
+
+# ============================================================================ Software Templates: actions
+#
+# A scaffolder action is one `action:` of a template step (`fetch:template`, `publish:github`, ...). Built-in
+# actions live in plugins/builtin/scaffolder and register exactly like a third-party plugin's:
+#
+#     def register(registry):
+#         registry.add_action(TemplateAction(id="acme:hello", handler=hello, description="...",
+#                                            input_schema={...}, output_schema={...}, supports_dry_run=True))
+#
+# The handler gets an ActionContext: the step's rendered input, the task's workspace (reach files only through
+# `ctx.resolve()`: it refuses absolute paths, `..` and symbolic links), a logger whose lines are masked, the
+# task's secrets, the user, the catalog, integration credentials, git and HTTP helpers that enforce the
+# outbound allow-list, a cancellation signal and the dry-run flag. Actions import `plugins.api` and nothing
+# else of Trellis.
+
+
+class ActionError(RuntimeError):
+    """An action failed; the message is shown to the template's user (secrets are masked)."""
+
+
+class CancelledError(ActionError):
+    """The task was cancelled while the action was running."""
+
+
+@dataclass(frozen=True)
+class TemplateAction:
+    """One scaffolder action: what a template step's `action:` names."""
+
+    id: str                                           # e.g. "fetch:template", "acme:notify"
+    handler: Callable[["ActionContext"], None]
+    description: str = ""
+    input_schema: dict | None = None                  # JSON Schema the rendered input must satisfy
+    output_schema: dict | None = None                 # documents ctx.output(); dry runs use its examples
+    permission: str | None = None                     # a policy action the task's initiator must hold
+                                                      # ("ingest" to register locations); None: running is enough
+    supports_dry_run: bool = False                    # False: a dry run skips the step (example output)
+    examples: tuple[dict, ...] = ()
+
+
+@dataclass(frozen=True)
+class ActionIntegration:
+    """An integration (allow-listed host) as actions see it: where its API is and its token, if any."""
+
+    type: str                  # "github" | "gitlab"
+    host: str
+    api_base_url: str
+    token: str | None
+
+
+class ActionLogger:
+    """Lines go to the task's log (masked); `info`, `warning`, `error`."""
+
+    def __init__(self, emit: Callable[[str, str], None]) -> None:
+        self._emit = emit
+
+    def info(self, message: str) -> None:
+        self._emit("info", str(message))
+
+    def warning(self, message: str) -> None:
+        self._emit("warning", str(message))
+
+    warn = warning
+
+    def error(self, message: str) -> None:
+        self._emit("error", str(message))
+
+
+@dataclass
+class ActionContext:
+    """What an action handler gets for one run of one step (one iteration of `each`)."""
+
+    input: dict[str, Any]
+    workspace_path: Path
+    logger: ActionLogger
+    secrets: dict[str, str]                 # the task's secrets (empty in dry runs)
+    user: dict[str, Any]                    # {"ref": "user:default/x" | None, "entity": {...} | None}
+    task_id: str
+    step: dict[str, Any]                    # {"id", "name", "action"}
+    template_info: dict[str, Any]           # {"entityRef", "baseUrl"}
+    is_dry_run: bool = False
+    each: dict[str, Any] | None = None      # {"key", "value"} inside `each`
+    signal: Any = None                      # threading.Event-like: is_set(), wait(seconds)
+    catalog: Any = None                     # register(target, catalog_info_path=None, optional=False) -> [refs],
+                                            # get_entity(ref), get_entities(refs), preview(entity) -> dict
+    limits: dict[str, Any] = field(default_factory=dict)   # operator settings actions honour ("max_wait")
+    _output: Callable[[str, Any], None] = field(default=lambda name, value: None, repr=False)
+    _services: Any = field(default=None, repr=False)   # the runner's implementation of the helpers below
+
+    def output(self, name: str, value: Any) -> None:
+        """Set one output of this step (`${{ steps.<id>.output.<name> }}`); inside `each`, outputs are lists."""
+        self._output(name, value)
+
+    @property
+    def cancelled(self) -> bool:
+        return bool(self.signal is not None and self.signal.is_set())
+
+    def check_cancelled(self) -> None:
+        """Raise CancelledError when the task was cancelled (call it between long operations)."""
+        if self.cancelled:
+            raise CancelledError(f"step {self.step.get('id')} was cancelled")
+
+    def resolve(self, relative: str | None, *, under: Path | None = None) -> Path:
+        """A path inside the workspace (or `under`, itself inside it): refuses absolute paths, `..` escapes and
+        any symbolic link on the way. Use it for every path an input names."""
+        return self._services.resolve(relative, under=under)
+
+    def create_temporary_directory(self) -> Path:
+        """A scratch folder outside the workspace, removed after the step."""
+        return self._services.create_temporary_directory()
+
+    def fetch_contents(self, url: str, dest: Path) -> None:
+        """Copy the directory `url` names (relative to the template's location, or a URL of an allowed
+        integration) into `dest` (from `resolve`). Symbolic links, `.git` folders and oversize trees fail."""
+        self._services.fetch(url, dest, file=False)
+
+    def fetch_file(self, url: str, dest: Path) -> None:
+        """Like fetch_contents for one file."""
+        self._services.fetch(url, dest, file=True)
+
+    def templater(self, *, cookiecutter_compat: bool = False, trim_blocks: bool = False,
+                  lstrip_blocks: bool = False) -> Any:
+        """The sandboxed renderer skeleton files are rendered with: `.render(text, context) -> str`, and
+        `.render_path(name, context) -> str` for file and folder names."""
+        return self._services.templater(cookiecutter_compat=cookiecutter_compat, trim_blocks=trim_blocks,
+                                        lstrip_blocks=lstrip_blocks)
+
+    def integration_for(self, url: str) -> ActionIntegration | None:
+        """The allow-listed integration for `url` (with its token), or None: the URL may not be reached."""
+        return self._services.integration_for(url)
+
+    def http(self, method: str, url: str, *, json_body: Any = None, token: str | None = None,
+             auth_scheme: str = "Bearer", params: dict | None = None) -> tuple[int, Any]:
+        """A JSON request to an allow-listed URL only (ActionError otherwise); returns (status, parsed body).
+        The token (the integration's unless given) goes only to its own integration's hosts."""
+        return self._services.http(method, url, json_body=json_body, token=token, auth_scheme=auth_scheme,
+                                   params=params)
+
+    def git(self, args: list[str], *, cwd: Path | None = None, git_dir: Path | None = None,
+            remote_url: str | None = None, username: str | None = None, password: str | None = None) -> str:
+        """Run git with no prompts, no hooks, no user or system config, ordinary transports only, a time limit;
+        credentials (for `remote_url`, which must be allowed) travel in a header, never in argv or the URL."""
+        return self._services.git(args, cwd=cwd, git_dir=git_dir, remote_url=remote_url, username=username,
+                                  password=password)
+
+    def git_remote(self, url: str) -> dict[str, Any]:
+        """Whether a plain git remote may be pushed to: {"url", "local_path" (a bare repository under the
+        configured roots, created if missing) or None, "integration": ActionIntegration | None}."""
+        return self._services.git_remote(url)
+
+    def allowed_action(self, permission: str) -> bool:
+        """Whether the task's initiator holds a policy action ("read", "ingest", "write", "admin")."""
+        return self._services.allowed(permission)

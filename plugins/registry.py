@@ -11,9 +11,13 @@ from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Callable, Iterable
 
-from plugins.api import ENTRY_POINT_GROUP, PluginError, Provider
+import re
+
+from plugins.api import ENTRY_POINT_GROUP, PluginError, Provider, TemplateAction
 
 log = logging.getLogger(__name__)
+
+_ACTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,32 @@ class Registry:
     def after_ingest_hooks(self) -> list[Callable[..., None]]:
         return list(self._after_ingest)
 
+    # Scaffolder actions (Software Templates, issue 12).
+    _actions: dict[str, TemplateAction] = field(default_factory=dict)
+
+    def add_action(self, action: TemplateAction) -> None:
+        """Register a scaffolder action under its id; a second action with the same id is refused."""
+        if not isinstance(action, TemplateAction):
+            raise PluginError(f"{action!r} is not a plugins.api.TemplateAction")
+        if not isinstance(action.id, str) or not _ACTION_ID.match(action.id):
+            raise PluginError(f"invalid action id {action.id!r} (letters, digits, '-', '_', ':' and '.')")
+        if not callable(action.handler):
+            raise PluginError(f"action {action.id} has no callable handler")
+        if action.id in self._actions and self._actions[action.id] is not action:
+            raise PluginError(f"an action with id {action.id!r} is already registered")
+        self._actions[action.id] = action
+
+    def action(self, action_id: str) -> TemplateAction:
+        """The action registered as `action_id`, or a PluginError naming the known ones."""
+        try:
+            return self._actions[action_id]
+        except KeyError:
+            raise PluginError(f"unknown action {action_id!r}; installed actions: "
+                              f"{', '.join(sorted(self._actions)) or 'none'}") from None
+
+    def actions(self) -> list[TemplateAction]:
+        return [self._actions[a] for a in sorted(self._actions)]
+
 
 def load_registry(entries: Iterable[EntryPoint] | None = None) -> Registry:
     """Call every `trellis.plugins` entry point's `register(registry)`; failures are recorded, not raised."""
@@ -101,6 +131,8 @@ def load_registry(entries: Iterable[EntryPoint] | None = None) -> Registry:
                 registry.add_search_engine(engine_name, staged.search_engine(engine_name))
             for hook in staged.after_ingest_hooks():
                 registry.add_after_ingest(hook)
+            for action in staged.actions():
+                registry.add_action(action)
         except Exception as exc:   # any plugin bug: report and go on with the others
             reason = f"{type(exc).__name__}: {exc}"
             registry.failures.append(PluginFailure(ep.name, reason))

@@ -10,3 +10,4 @@ from app.api import ingest_routes  # noqa: E402,F401
 from app.api import webhooks  # noqa: E402,F401
 from app.api import admin_routes  # noqa: E402,F401
 from app.api import health_routes  # noqa: E402,F401
+from app.api import scaffolder_routes  # noqa: E402,F401

@@ -385,6 +385,7 @@ def _paths() -> dict:
             _q("before", {"type": "integer", "minimum": 0}, "Only events before this time (ms)"),
             _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "Page size (default 100)"),
         ], op_id="auditLog")},
+        **_scaffolder_paths(),
         "/health": {"get": {"operationId": "health", "summary": "Is Neo4j reachable", "security": [], "responses": {
             "200": _json({"type": "object", "required": ["neo4j", "version"], "properties": {
                 "neo4j": {"const": "up"}, "version": _STR}}, "Up"),
@@ -410,6 +411,111 @@ _READY = {"type": "object", "required": ["ready", "version", "neo4j"], "properti
     "ready": {"type": "boolean"}, "version": _STR, "neo4j": {"enum": ["up", "down"]},
     "schema": {"type": ["object", "null"], "properties": {
         "version": {"type": "integer"}, "expected": {"type": "integer"}, "migrating": {"type": "boolean"}}}}}
+_TASK_STATUS = {"type": "string", "enum": ["open", "processing", "completed", "failed", "cancelled"]}
+_SCHEMAS.update({
+    "TemplateSummary": {"type": "object", "required": ["ref", "name"], "properties": {
+        "ref": _STR, "namespace": _STR, "name": _STR, "title": _STR, "description": {"type": ["string", "null"]},
+        "type": {"type": ["string", "null"]}, "tags": {"type": "array", "items": _STR},
+        "owner": {"type": ["string", "null"]}, "etag": {"type": ["string", "null"]}}},
+    "ParameterSchema": {"type": "object", "required": ["title", "steps"], "properties": {
+        "title": _STR, "description": {"type": ["string", "null"]},
+        "steps": {"type": "array", "items": {"type": "object", "required": ["title", "schema"], "properties": {
+            "title": _STR, "description": {"type": ["string", "null"]}, "schema": {"type": "object"}}}}}},
+    "TaskStep": {"type": "object", "required": ["id", "status"], "properties": {
+        "id": _STR, "name": _STR, "action": _STR,
+        "status": {"enum": ["open", "processing", "completed", "failed", "skipped", "cancelled"]},
+        "started_at": {"type": ["integer", "null"]}, "finished_at": {"type": ["integer", "null"]}}},
+    "Task": {"type": "object", "required": ["id", "status", "template_ref"], "properties": {
+        "id": _STR, "status": _TASK_STATUS, "template_ref": _STR, "template_title": _STR,
+        "template_etag": {"type": ["string", "null"]}, "template_source": {"type": ["string", "null"]},
+        "values": {"type": ["object", "null"], "description": "The values (secret fields never appear)"},
+        "secret_keys": {"type": ["array", "null"], "items": _STR, "description": "Names of the secrets given"},
+        "created_by": _STR, "created_by_label": _STR, "user_ref": {"type": ["string", "null"]},
+        "created_at": _INT, "started_at": {"type": ["integer", "null"]}, "finished_at": {"type": ["integer", "null"]},
+        "seconds": {"type": ["number", "null"]}, "steps": {"type": ["array", "null"], "items": _ref("TaskStep")},
+        "output": {"type": ["object", "null"], "description": "spec.output rendered: links and text"},
+        "error": {"type": ["string", "null"]}, "rerun_of": {"type": ["string", "null"]},
+        "cancel_requested": {"type": "boolean"}}},
+    "TaskEvent": {"type": "object", "required": ["seq", "type", "message"], "properties": {
+        "seq": _INT, "at": _INT, "type": {"enum": ["log", "completion", "cancelled"]},
+        "step": {"type": ["string", "null"]}, "level": _STR, "message": _STR, "status": {"type": ["string", "null"]}}},
+    "DryRunResult": {"type": "object", "required": ["status", "steps", "log", "files", "output"], "properties": {
+        "template": _STR, "status": {"enum": ["completed", "failed", "cancelled"]}, "error": {"type": ["string", "null"]},
+        "steps": {"type": "array", "items": _ref("TaskStep")}, "log": {"type": "array", "items": _ref("TaskEvent")},
+        "files": {"type": "array", "items": {"type": "object", "required": ["path", "size"], "properties": {
+            "path": _STR, "size": _INT, "text": {"type": ["string", "null"]}, "executable": {"type": "boolean"}}}},
+        "output": {"type": "object"}, "values": {"type": "object"}, "seconds": {"type": "number"},
+        "catalog": {"type": "object", "properties": {
+            "files": {"type": "array", "items": _STR},
+            "entities": {"type": "array", "items": {"type": "object", "description": "ref, kind, problems, exists, "
+                                                    "owner, system, relations[{type, target, state}]"}}}}}},
+})
+
+
+def _scaffolder_paths() -> dict:
+    task_id = [_path("task_id", "Task id")]
+    task_body = {"required": True, "content": {JSON: {"schema": {"type": "object", "properties": {
+        "templateRef": {**_STR, "description": "template:namespace/name"},
+        "values": {"type": "object", "description": "Form values (validated against the template's parameters)"},
+        "secrets": {"type": "object", "additionalProperties": _STR,
+                    "description": "Secret values (`${{ secrets.x }}`); never stored, never shown"},
+        "dryRun": {"type": "boolean", "description": "Run with no side effects and answer the result"},
+        "template": {"description": "Dry runs only: a template (object or YAML text) instead of templateRef"},
+        "directoryContents": {"type": "array", "description": "Dry runs of an inline template: its files",
+                              "items": {"type": "object", "properties": {"path": _STR, "base64Content": _STR}}},
+    }}}}}
+    return {
+        "/templates": {"get": _op("Templates the reader may see", {"200": _json({
+            "type": "object", "required": ["items"], "properties": {
+                "items": {"type": "array", "items": _ref("TemplateSummary")}, "can_run": {"type": "boolean"}}},
+            "Templates")}, [_q("type", _STR, "spec.type"), _q("tag", _STR, "A tag"),
+                            _q("owner", _STR, "Owner ref (kind defaults to group)"), _q("q", _STR, "Text")],
+            op_id="listTemplates")},
+        "/templates/{namespace}/{name}/parameter-schema": {"get": _op(
+            "A template's form: one JSON Schema per step (with Backstage's ui:* hints)",
+            _ok("ParameterSchema", "The parameter schema"),
+            [_path("namespace", "Namespace"), _path("name", "Template name")], errors=(400, 404, 422),
+            op_id="templateParameterSchema")},
+        "/scaffolder/actions": {"get": _op("Installed scaffolder actions and their input/output schemas", {
+            "200": _json({"type": "object", "required": ["items"], "properties": {"items": {"type": "array"}}},
+                         "Actions")}, errors=(), op_id="listScaffolderActions")},
+        "/tasks": {
+            "get": _op("Template runs (your own; admins: everyone's, or createdBy)", {"200": _json({
+                "type": "object", "required": ["items", "total"], "properties": {
+                    "items": {"type": "array", "items": _ref("Task")}, "total": _INT, "limit": _INT,
+                    "offset": _INT}}, "Tasks")}, [
+                _q("status", _TASK_STATUS, "Only tasks in this state"),
+                _q("createdBy", _STR, "Admins: a principal id, `me` or `all`"),
+                _q("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "Page size (default 50)"),
+                _q("offset", {"type": "integer", "minimum": 0, "maximum": 100000}, "Skip this many")],
+                op_id="listTasks"),
+            "post": _op("Run a template (queued: 201) or dry-run it (200 with the result)", {
+                "201": _json({"type": "object", "required": ["id", "status"], "properties": {
+                    "id": _STR, "status": _TASK_STATUS, "url": _STR}}, "Queued; follow /tasks/{id}/events"),
+                "200": _json(_ref("DryRunResult"), "Dry run result")}, errors=(400, 404, 415, 422),
+                body=task_body, op_id="createTask"),
+        },
+        "/tasks/{task_id}": {"get": _op("One task", _ok("Task", "The task"), task_id, errors=(404,), op_id="getTask")},
+        "/tasks/{task_id}/events": {"get": _op("A task's log after a sequence number (poll it for the live log)", {
+            "200": _json({"type": "object", "required": ["items", "status"], "properties": {
+                "items": {"type": "array", "items": _ref("TaskEvent")}, "status": _TASK_STATUS,
+                "steps": {"type": "array", "items": _ref("TaskStep")}, "output": {"type": ["object", "null"]},
+                "error": {"type": ["string", "null"]}}}, "Events")},
+            [*task_id, _q("after", {"type": "integer", "minimum": 0}, "Only events with a larger seq")],
+            errors=(400, 404), op_id="taskEvents")},
+        "/tasks/{task_id}/cancel": {"post": _op("Cancel a task (an open one at once; a running one before its "
+                                                "next step, waits at once)", {"202": _json({
+                                                    "type": "object", "required": ["id"], "properties": {
+                                                        "id": _STR, "status": {"type": ["string", "null"]}}},
+                                                    "Cancel requested")}, task_id, errors=(404,), op_id="cancelTask")},
+        "/tasks/{task_id}/rerun": {"post": _op(
+            "Run a task again: the same template revision and values (secrets must be sent again)", {
+                "201": _json({"type": "object", "required": ["id", "status"], "properties": {
+                    "id": _STR, "status": _TASK_STATUS, "url": _STR, "rerunOf": _STR}}, "Queued")},
+            task_id, errors=(400, 404), op_id="rerunTask",
+            body={"required": False, "content": {JSON: {"schema": {"type": "object", "properties": {
+                "secrets": {"type": "object", "additionalProperties": _STR}}}}}})},
+    }
 
 
 @lru_cache(maxsize=1)

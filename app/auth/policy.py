@@ -10,6 +10,8 @@ Rules:
 - write (change an entity or unregister it): the role must reach the kind's write role (default editor;
   Group, User and Location need admin) AND the subject must own the entity; admins may write anything.
 - ingest (register a location, trigger a sync): editor.
+- run (run a Software Template, or dry-run one): the Template kind's run role (default editor:
+  `permissions: {Template: {run: viewer}}` lets everyone run templates they can read).
 - admin (roles, audit log, every token): admin.
 - API tokens narrow what their owner may do to the token's scopes.
 """
@@ -21,9 +23,10 @@ from graph.visibility import EVERYTHING, NOTHING, Visibility
 
 ROLES = ("viewer", "editor", "admin")
 RANK = {role: i for i, role in enumerate(ROLES)}
-ACTIONS = ("read", "write", "ingest", "admin")
+ACTIONS = ("read", "write", "ingest", "run", "admin")
 # the token scope each action needs (app.auth.tokens.SCOPES)
-ACTION_SCOPE = {"read": "catalog:read", "write": "catalog:write", "ingest": "catalog:write", "admin": "admin"}
+ACTION_SCOPE = {"read": "catalog:read", "write": "catalog:write", "ingest": "catalog:write", "run": "catalog:write",
+                "admin": "admin"}
 # scopes that also satisfy another
 IMPLIED_SCOPES = {"catalog:write": {"catalog:read"}}
 
@@ -100,6 +103,10 @@ def decide(subject: Subject | None, action: str, rules: Rules, *, kind: str | No
     if action == "ingest":
         return ALLOW if rank >= RANK["editor"] else Decision(False, 403, "registering locations and running "
                                                              "syncs needs the editor role")
+    if action == "run":
+        needed_role = rules.role_for(kind or "Template", "run")
+        return ALLOW if rank >= RANK[needed_role] else Decision(False, 403, f"running templates needs the "
+                                                                            f"{needed_role} role")
     if action == "read":
         if rank < RANK[rules.role_for(kind, "read")]:
             return Decision(False, 404 if ref else 403, f"{what} is not visible to you")

@@ -6,6 +6,7 @@ import logging
 import click
 
 from app.cli.catalog_cmd import deps, impact, ingest, report, up
+from app.cli.create_cmd import create
 from app.cli.docs_cmd import docs
 from app.cli.jobs_cmd import beat, runs, sync, worker
 from app.cli.migrate_cmd import migrate
@@ -28,7 +29,7 @@ def main() -> None:
     configure_logging()   # TRELLIS_LOG_FORMAT=json: one JSON object per log line
 
 
-for command in (neo4j, ingest, impact, deps, report, up, serve, users, tokens, docs, migrate):
+for command in (neo4j, ingest, impact, deps, report, up, serve, users, tokens, docs, migrate, create):
     main.add_command(command)
 main.add_command(search)
 main.add_command(search_reindex)

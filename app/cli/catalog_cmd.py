@@ -5,6 +5,7 @@ import json
 import os
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 import click
@@ -16,6 +17,7 @@ from graph.model import RefError, parse_ref
 from graph.ownership import ownership_report, report_csv
 
 EXIT_OK, EXIT_FATAL, EXIT_REJECTED = 0, 1, 2
+SHIPPED_TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "catalog-info.yaml"
 
 
 def fail(message: str) -> None:
@@ -294,8 +296,17 @@ def up(catalog: str, port: int, no_serve: bool, no_jobs: bool) -> None:
             result = run_ingest(graph, catalog)
         except IngestError as exc:
             fail(str(exc))
+        templates = None
+        if SHIPPED_TEMPLATES.is_file():   # Trellis' own Software Templates, offered on the Create page
+            try:
+                templates = run_ingest(graph, str(SHIPPED_TEMPLATES))
+            except IngestError as exc:
+                click.echo(f"warning: the shipped templates were not loaded: {exc}", err=True)
         access_note = prepare_demo_access(graph)
     _print_ingest(result)
+    if templates is not None:
+        click.echo(f"Software Templates: {templates.added + templates.updated + templates.unchanged} loaded from "
+                   f"{SHIPPED_TEMPLATES.parent} (Create page: /create)")
     if access_note:
         click.echo("\n" + access_note)
     click.echo(

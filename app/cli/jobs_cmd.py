@@ -52,17 +52,19 @@ def _json_logs_for_celery() -> None:
               help="Worker processes (each runs one source at a time).")
 @click.option("--pool", type=click.Choice(["prefork", "solo", "threads"]), default="prefork", show_default=True)
 @click.option("--loglevel", default="INFO", show_default=True)
-@click.option("--queues", default="celery,docs", show_default=True,
-              help="Queues to consume: `celery` (source runs), `docs` (TechDocs builds), or both.")
+@click.option("--queues", default="celery,docs,scaffolder", show_default=True,
+              help="Queues to consume: `celery` (source runs), `docs` (TechDocs builds), `scaffolder` "
+                   "(template runs), comma-separated.")
 @click.option("--name", default=None, help="Celery node name (default: <first queue>@<host>).")
 def worker(concurrency: int, pool: str, loglevel: str, queues: str, name: str | None) -> None:
     """Run a Celery worker that executes source runs and docs builds (broker: TRELLIS_REDIS_URL).
 
     `trellis worker --queues docs --concurrency 1` is the docs builder alone (docker-compose's docs-builder)."""
     wanted = [q.strip() for q in queues.split(",") if q.strip()]
-    unknown = sorted(set(wanted) - {"celery", "docs"})
+    unknown = sorted(set(wanted) - {"celery", "docs", "scaffolder"})
     if unknown or not wanted:
-        fail(f"--queues: unknown queue {', '.join(unknown) or '(none)'}; use celery, docs or celery,docs")
+        fail(f"--queues: unknown queue {', '.join(unknown) or '(none)'}; use celery, docs, scaffolder "
+             f"(comma-separated)")
     config = _checked_config()
     from app.cli.migrate_cmd import migrate_at_start
     from ingest.jobs.celery_app import app, redis_url
@@ -71,11 +73,12 @@ def worker(concurrency: int, pool: str, loglevel: str, queues: str, name: str | 
     _json_logs_for_celery()
     click.echo(f"worker: queues {','.join(wanted)}, {len(config.sources)} configured sources, broker "
                f"{redis_url()}", err=True)
-    # Source runs (default queue) and docs builds (the `docs` queue, docs_builder.tasks) on one worker; a
-    # deployment can run a separate docs-builder worker instead (docker-compose.yml).
+    # Source runs (default queue `celery`), docs builds (the `docs` queue, docs_builder.tasks) and template
+    # runs (the `scaffolder` queue, scaffolder.tasks) on one worker; a deployment can run a separate
+    # docs-builder worker instead (docker-compose.yml).
     app.worker_main(["worker", f"--pool={pool}", f"--concurrency={concurrency}", f"--loglevel={loglevel}",
                      "--without-gossip", "--without-mingle", "-Q", ",".join(wanted),
-                     "--include", "docs_builder.tasks", "-n", name or f"{wanted[0]}@%h"])
+                     "--include", "docs_builder.tasks,scaffolder.tasks", "-n", name or f"{wanted[0]}@%h"])
 
 
 @click.command()

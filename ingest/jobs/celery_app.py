@@ -18,7 +18,7 @@ def redis_url() -> str:
 
 
 def make_app() -> Celery:
-    app = Celery("trellis", include=["ingest.jobs.tasks"])
+    app = Celery("trellis", include=["ingest.jobs.tasks", "scaffolder.tasks"])
     url = redis_url()
     app.conf.update(
         broker_url=url,
