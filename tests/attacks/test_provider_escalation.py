@@ -21,6 +21,7 @@ from plugins.api import SyncContext
 from plugins.registry import load_registry
 from tests.attacks.conftest import holds_admin, mallory_client
 from tests.fixtures.github.recorded_api import RecordedApi, load_routes
+from tests.integration_helpers import integrations_for
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 GITHUB_ROUTES = load_routes(FIXTURES / "github")
@@ -60,7 +61,8 @@ def github_org_with(repos: dict[str, str]) -> dict:
 def run_github(graph, routes):
     with RecordedApi(routes, style="github", token=GITHUB_TOKEN, per_page_cap=50) as api:
         ctx = SyncContext(graph=graph, source="github-acme", options={"org": "acme", "api_url": api.url},
-                          run_id=new_run_id(), secret=lambda name: {"github-token": GITHUB_TOKEN}[name])
+                          run_id=new_run_id(), secret=lambda name: {"github-token": GITHUB_TOKEN}[name],
+                          integrations=integrations_for(api.url, "github"))
         return load_registry().provider("github").sync(ctx)
 
 
@@ -160,7 +162,8 @@ def gitlab_group_with(projects: dict[str, str]) -> dict:
 def run_gitlab(graph, routes):
     with RecordedApi(routes, style="gitlab", token=GITLAB_TOKEN, prefix="/api/v4", per_page_cap=50) as api:
         ctx = SyncContext(graph=graph, source="gitlab-acme", options={"group": "acme", "api_url": api.url},
-                          run_id=new_run_id(), secret=lambda name: {"gitlab-token": GITLAB_TOKEN}[name])
+                          run_id=new_run_id(), secret=lambda name: {"gitlab-token": GITLAB_TOKEN}[name],
+                          integrations=integrations_for(api.url, "gitlab"))
         return load_registry().provider("gitlab").sync(ctx)
 
 
