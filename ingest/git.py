@@ -226,6 +226,9 @@ def _git(args: list[str], cwd: Path, env: dict, config: list[str], limits: GitLi
         finally:
             if proc.poll() is None:
                 _kill(proc)
+        # A fast git (a local or nearby host) can finish between two polls: the cap holds for what it wrote.
+        if reason is None and watch.exists() and _size(watch) > limits.max_clone_bytes:
+            reason = f"is larger than {limits.max_clone_bytes / (1024 * 1024):g} MB"
         errors.seek(0)
         stderr = errors.read(64 * 1024).decode(errors="replace")
     if reason:
