@@ -68,8 +68,11 @@ def old_db(tmp_path_factory, redis_url):
     home = tmp_path_factory.mktemp("neo4j-v010")
     state = tmp_path_factory.mktemp("state")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEO4J_", "TRELLIS_"))}
+    # TRELLIS_NEO4J_HOME: the children find the password this home's server generated (graph.server
+    # credentials_for), as every process of an installation pointed at its local server does
     env.update(PYTHONPATH=str(REPO), TRELLIS_STATE_DIR=str(state), TRELLIS_REDIS_URL=redis_url,
-               TRELLIS_CACHE=str(state / "cache"), TRELLIS_ENV="development", TRELLIS_GUEST_ROLE="viewer")
+               TRELLIS_CACHE=str(state / "cache"), TRELLIS_ENV="development", TRELLIS_GUEST_ROLE="viewer",
+               TRELLIS_NEO4J_HOME=str(home))
     loaded = trellis("neo4j", "load", "--home", str(home), str(DUMP_V010), env=env)
     assert loaded.returncode == 0, loaded.stderr
     ports = {"bolt_port": free_port(), "http_port": free_port()}
