@@ -5,8 +5,8 @@
   and git URLs (the bare repository publish:git made) are registered as they are. GitHub/GitLab web URLs
   (`.../blob/main` + `catalogInfoPath`, as publish:github/gitlab output them) are turned into the clone URL
   the host's REST API reports for that repository; MERGE SEAM: the remote-references issue's URL locations
-  replace this with a URL location read through the integrations (today the clone is anonymous, so private
-  repositories cannot be registered yet).
+  replace this with a URL location read through the integrations. The clone is ingest's (ingest.git), through
+  the shared integrations, with the host's own token when its integration names one.
 - `get_entity`/`get_entities` apply the initiator's visibility.
 - `preview` places would-be entities in the graph (owner, system, what they depend on, whether each exists).
 """
@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from plugins.api import ActionError
+from scaffolder.integrations import REPOSITORY_HOSTS, Integrations, adapt
 
 if TYPE_CHECKING:
     from graph.driver import Graph
     from graph.visibility import Visibility
-    from scaffolder.integrations import Integrations
 
 _WEB_URL = re.compile(r"^(?P<repo>https?://[^?#]+?)(?:/-)?/(?:tree|blob)/(?P<ref>[^/]+)(?:/(?P<path>.*))?$")
 
@@ -53,7 +53,7 @@ class CatalogService:
         self.graph = graph
         self.local_roots = tuple(Path(r).resolve() for r in local_roots)   # scaffolder.git_roots
         self.visibility = visibility
-        self.integrations = integrations
+        self.integrations = adapt(integrations)
         self.catalog_rules = catalog_rules
         self.http = http                  # services.http_request bound to the task (allow-list, masking)
         self.trigger = trigger
@@ -72,7 +72,10 @@ class CatalogService:
             raise ActionError("registering needs the catalog database")
         kinds = allowed_kinds(self.catalog_rules, location)
         try:
-            result = ingest(self.graph, location, patterns=patterns, allowed_kinds=kinds, trigger=self.trigger)
+            # a person's registration (their catalog rules, repository trust) unless an operator runs the
+            # template; a clone goes through the same integrations as every other outbound request
+            result = ingest(self.graph, location, patterns=patterns, allowed_kinds=kinds, trigger=self.trigger,
+                            integrations=self.integrations.shared)
         except (IngestError, GitError, OSError) as exc:
             raise ActionError(f"registering {location} failed: {exc}") from None
         problems = [f"{r.get('file')}: {r.get('field') or ''} {r.get('reason')}".strip() for r in result.rejected]
@@ -118,6 +121,9 @@ class CatalogService:
         integration = self.integrations.for_url(web_url)
         if integration is None or self.http is None:
             raise ActionError(f"{urlsplit(web_url).netloc} is not an allowed integration host")
+        if integration.type not in REPOSITORY_HOSTS:
+            raise ActionError(f"{web_url}: registering a web URL needs a GitHub or GitLab integration for its host "
+                              f"(it is a `{integration.type}` integration); name the clone URL instead")
         path = urlsplit(web_url).path.strip("/")
         if integration.type == "github":
             status, repo = self.http("GET", f"{integration.api_base_url}/repos/{path}")

@@ -1,142 +1,119 @@
-"""The outbound allow-list for fetch:* by URL and publish:* (the seam to the shared integrations module).
+"""The scaffolder's view of the shared outbound allow-list (`ingest.integrations`, `integrations:` in TRELLIS_CONFIG).
 
-MERGE SEAM: the trust issue adds `ingest/integrations/` (one allow-list for every outbound request). Until it
-lands this module reads the same `integrations:` section of TRELLIS_CONFIG in Backstage's shape, and
-everything in the scaffolder asks only `Integrations.for_url(url)` / `by_host(host)` and `Integration.token()`,
-so replacing this file with a thin adapter over the shared module changes nothing else.
+Why an adapter and not a second list: publish:*, fetch:* by URL, catalog:register and parseRepoUrl must reach
+exactly the hosts ingest, TechDocs and the providers may reach, with the same secret per host. This module only
+narrows the shared answer to what the scaffolder speaks (HTTP(S); the GitHub and GitLab REST APIs for
+publishing and reading repositories) and keeps the small surface its callers use: `Integrations.for_url(url)`,
+`by_host(host)`, `hosts()` and `Integration.token()` / `allows(url)`.
 
-```yaml
-integrations:
-  github:
-    - host: github.com                       # default entry even when not configured (no token)
-      apiBaseUrl: https://api.github.com
-      token_secret_name: github-token        # TRELLIS_SECRET_GITHUB_TOKEN (never a token in this file)
-  gitlab:
-    - host: gitlab.example.com
-      apiBaseUrl: https://gitlab.example.com/api/v4
-      token_secret_name: gitlab-token
-```
-
-A URL is allowed when its host is an integration's host or the host of its `apiBaseUrl` (GitHub's clone URLs
-live on github.com, its API on api.github.com), with https, or http only when the integration itself was
-configured with an http `apiBaseUrl` (an operator's choice, e.g. a lab server). A token is only ever sent to
-the hosts of its own integration.
+As everywhere, the public github.com and gitlab.com are integrations without a token until the operator
+lists them with `token_secret_name`.
 """
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import yaml
 
-TYPES = ("github", "gitlab")
-DEFAULTS = {
-    "github": {"host": "github.com", "apiBaseUrl": "https://api.github.com", "token_secret_name": "github-token"},
-    "gitlab": {"host": "gitlab.com", "apiBaseUrl": "https://gitlab.com/api/v4", "token_secret_name": "gitlab-token"},
-}
+from ingest.integrations import (
+    Integration as SharedIntegration, Integrations as SharedIntegrations, IntegrationsError, OutboundRefused,
+    check_url, load_integrations as load_shared, parse_integrations as parse_shared,
+)
 
-
-class IntegrationError(ValueError):
-    """The integrations section is invalid, or a URL is not allowed by it."""
+IntegrationError = IntegrationsError
+#: The integration kinds whose REST APIs publish:*, fetch:* by URL and catalog:register speak.
+REPOSITORY_HOSTS = ("github", "gitlab")
 
 
 @dataclass(frozen=True)
 class Integration:
-    type: str                       # github | gitlab
-    host: str                       # the web host (github.com, gitlab.example.com[:port])
-    api_base_url: str
-    token_secret_name: str | None = None
-    hosts: frozenset[str] = field(default_factory=frozenset)   # host and API host, lower-case with port
-    schemes: frozenset[str] = frozenset({"https"})
+    """One shared integration, as the scaffolder's actions use it."""
+
+    entry: SharedIntegration
+
+    @property
+    def type(self) -> str:
+        return self.entry.kind
+
+    @property
+    def host(self) -> str:
+        return self.entry.host
+
+    @property
+    def api_base_url(self) -> str | None:
+        return self.entry.api_base_url
+
+    @property
+    def token_secret_name(self) -> str | None:
+        return self.entry.token_secret_name
 
     def allows(self, url: str) -> bool:
-        parts = urlsplit(url)
-        return parts.scheme in self.schemes and parts.netloc.lower().rsplit("@", 1)[-1] in self.hosts
+        """Whether `url` (http or https) belongs to this integration: where its token may go."""
+        return _http(url) and _checked(url, SharedIntegrations((self.entry,))) == self.entry
 
     def token(self) -> str | None:
         """The integration's token from TRELLIS_SECRET_<NAME> (masked in logs), or None when not set."""
-        if not self.token_secret_name:
+        if not self.entry.token_secret_name:
             return None
         from plugins.api import MissingSecret, secret
 
         try:
-            return secret(self.token_secret_name)
+            return secret(self.entry.token_secret_name)
         except MissingSecret:
             return None
 
 
 @dataclass(frozen=True)
 class Integrations:
-    items: tuple[Integration, ...] = ()
+    """The shared integrations, looked up the way the scaffolder asks."""
 
-    def by_host(self, host: str) -> Integration | None:
-        host = (host or "").lower()
-        for item in self.items:
-            if item.host == host:
-                return item
-        for item in self.items:
-            if host in item.hosts:
-                return item
-        return None
+    shared: SharedIntegrations
 
     def for_url(self, url: str) -> Integration | None:
-        """The integration allowing `url` (scheme and host), or None: the URL is not on the allow-list."""
-        for item in self.items:
-            if item.allows(url):
-                return item
+        """The integration allowing `url` (an http(s) URL the shared policy accepts), or None: not allowed."""
+        if not _http(url):
+            return None
+        entry = _checked(url, self.shared)
+        return Integration(entry) if entry is not None else None
+
+    def by_host(self, host: str) -> Integration | None:
+        entry = self.shared.by_host(host or "")
+        return Integration(entry) if entry is not None else None
+
+    def hosts(self, kinds: tuple[str, ...] | None = None) -> list[str]:
+        """Configured hosts (of `kinds` only, when given), in configuration order."""
+        return [e.host for e in self.shared.entries if kinds is None or e.kind in kinds]
+
+
+def _http(url: Any) -> bool:
+    return isinstance(url, str) and url[:8].lower().startswith(("https://", "http://"))
+
+
+def _checked(url: str, shared: SharedIntegrations) -> SharedIntegration | None:
+    try:
+        return check_url(url, shared, what="the scaffolder")
+    except OutboundRefused:
         return None
 
-    def hosts(self) -> list[str]:
-        return [item.host for item in self.items]
+
+def adapt(value: "Integrations | SharedIntegrations | None") -> Integrations:
+    """The scaffolder's view of `value` (shared integrations, already adapted ones, or None: TRELLIS_CONFIG's)."""
+    if isinstance(value, Integrations):
+        return value
+    if value is None:
+        return load_integrations()
+    return Integrations(value)
 
 
-def parse_integrations(data: Any) -> Integrations:
-    """Backstage's `integrations:` mapping -> Integrations (IntegrationError naming the bad key)."""
-    data = data or {}
-    if not isinstance(data, dict):
-        raise IntegrationError("integrations must be a mapping of github/gitlab lists")
-    items: list[Integration] = []
-    for kind in TYPES:
-        entries = data.get(kind) or []
-        if not isinstance(entries, list):
-            raise IntegrationError(f"integrations.{kind} must be a list")
-        configured_hosts = set()
-        for i, entry in enumerate(entries):
-            if not isinstance(entry, dict) or not isinstance(entry.get("host"), str) or not entry["host"]:
-                raise IntegrationError(f"integrations.{kind}[{i}].host is required")
-            if "token" in entry:
-                raise IntegrationError(f"integrations.{kind}[{i}].token: put tokens in TRELLIS_SECRET_* and name "
-                                       f"them with token_secret_name")
-            items.append(_integration(kind, entry, f"integrations.{kind}[{i}]"))
-            configured_hosts.add(entry["host"].lower())
-        if DEFAULTS[kind]["host"] not in configured_hosts:
-            items.append(_integration(kind, DEFAULTS[kind], f"integrations.{kind} (default)"))
-    return Integrations(tuple(items))
-
-
-def _integration(kind: str, entry: dict, where: str) -> Integration:
-    host = entry["host"].lower()
-    api = str(entry.get("apiBaseUrl") or (f"https://{host}/api/v3" if kind == "github" else f"https://{host}/api/v4"))
-    parts = urlsplit(api)
-    if parts.scheme not in ("https", "http") or not parts.netloc:
-        raise IntegrationError(f"{where}.apiBaseUrl must be an http(s) URL")
-    schemes = frozenset({"https", "http"}) if parts.scheme == "http" else frozenset({"https"})
-    name = entry.get("token_secret_name", DEFAULTS[kind]["token_secret_name"] if host == DEFAULTS[kind]["host"]
-                     else None)
-    return Integration(type=kind, host=host, api_base_url=api.rstrip("/"), token_secret_name=name,
-                       hosts=frozenset({host, parts.netloc.lower()}), schemes=schemes)
+def parse_integrations(section: Any) -> Integrations:
+    """An `integrations:` section (the mapping under that key) parsed by the shared parser."""
+    return Integrations(parse_shared({"integrations": section if section is not None else {}}))
 
 
 def load_integrations(config_path: str | None = None) -> Integrations:
-    """The integrations of the TRELLIS_CONFIG file (defaults for github.com and gitlab.com when absent)."""
-    path = config_path or os.environ.get("TRELLIS_CONFIG")
-    data: Any = {}
-    if path:
-        try:
-            data = (yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}).get("integrations") or {}
-        except (OSError, yaml.YAMLError, AttributeError) as exc:
-            raise IntegrationError(f"TRELLIS_CONFIG={path}: cannot read its integrations ({exc})") from None
-    return parse_integrations(data)
+    """The integrations of the TRELLIS_CONFIG file (the public defaults when there is none)."""
+    try:
+        return Integrations(load_shared(config_path))
+    except (OSError, yaml.YAMLError) as exc:
+        raise IntegrationError([f"TRELLIS_CONFIG: cannot read its integrations ({exc})"]) from None

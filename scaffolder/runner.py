@@ -26,7 +26,7 @@ from plugins.api import ActionContext, ActionError, ActionLogger, CancelledError
 from scaffolder.config import ScaffolderConfig
 from scaffolder.expressions import RenderError, Templater, is_truthy
 from scaffolder.filters import backstage_filters
-from scaffolder.integrations import Integrations
+from scaffolder.integrations import Integrations, adapt
 from scaffolder.recorder import Recorder
 from scaffolder.services import Services, TemplateBase
 from scaffolder.template import Template
@@ -109,6 +109,7 @@ def run_task(*, template: Template, task_id: str, values: dict, secrets: dict[st
              keep_files: bool = False, inspect: Callable[[Path], Any] | None = None) -> RunResult:
     """Run every step of `template` for one task; never raises for a step's failure (it is the result)."""
     started = time.perf_counter()
+    integrations = adapt(integrations)
     masker = recorder.masker
     for value in secrets.values():
         masker.add(value)

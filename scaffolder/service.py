@@ -16,7 +16,7 @@ from graph import scaffolder as store
 from graph.visibility import EVERYTHING, Visibility
 from scaffolder.catalog_service import CatalogService, preview_entities
 from scaffolder.config import ScaffolderConfig, load_config
-from scaffolder.integrations import Integrations, load_integrations
+from scaffolder.integrations import Integrations, adapt
 from scaffolder.recorder import Masker, MemoryRecorder
 from scaffolder.runner import CancelWatch, RunResult, new_task_id, run_task
 from scaffolder.services import TemplateBase
@@ -197,7 +197,7 @@ def dry_run(graph: "Graph | None", template: Template, values: Any, initiator: I
                                                  "configured for running templates")
     prepared, _ = _prepared(template, values, None)
     config = config or load_config()
-    integrations = integrations or load_integrations()
+    integrations = adapt(integrations)
     if registry is None:
         from plugins.registry import registry as loaded
 

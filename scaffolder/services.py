@@ -27,7 +27,7 @@ from plugins.api import ActionError, ActionIntegration
 from scaffolder.config import ScaffolderConfig
 from scaffolder.expressions import Templater
 from scaffolder.filters import backstage_filters
-from scaffolder.integrations import Integrations
+from scaffolder.integrations import REPOSITORY_HOSTS, Integrations
 from scaffolder.workspace import (Budget, WorkspaceError, copy_file, copy_tree, relative_parts, safe_child,
                                   check_entry)
 
@@ -271,6 +271,9 @@ class Services:
         integration = self.integrations.for_url(url)
         if integration is None:
             raise ActionError(f"fetching {_host(url)} is not allowed: it is not a configured integration host")
+        if integration.type not in REPOSITORY_HOSTS:
+            raise ActionError(f"fetching {_host(url)}: fetch actions read GitHub and GitLab repositories; this host "
+                              f"is a `{integration.type}` integration")
         path = urlsplit(url).path
         if integration.type == "github":
             match = _GITHUB_TREE.match(path)

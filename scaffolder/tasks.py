@@ -37,7 +37,7 @@ def execute(graph, task_id: str, sealed: str | None, *, registry=None, config=No
     from graph import scaffolder as store
     from scaffolder.catalog_service import CatalogService
     from scaffolder.config import load_config
-    from scaffolder.integrations import load_integrations
+    from scaffolder.integrations import adapt
     from scaffolder.recorder import GraphRecorder, Masker
     from scaffolder.runner import CancelWatch, run_task
     from scaffolder.sealing import SealError, unseal
@@ -68,7 +68,7 @@ def execute(graph, task_id: str, sealed: str | None, *, registry=None, config=No
         spec = task.get("spec") or {}
         template = Template.from_entity(spec.get("template") or {}, task.get("template_ref"))
         config = config or load_config()
-        integrations = integrations or load_integrations()
+        integrations = adapt(integrations)
         if registry is None:
             from plugins.registry import registry as loaded
 

@@ -115,3 +115,32 @@ def test_people_register_urls_on_integrations_and_absolute_paths_under_roots_onl
         with pytest.raises(TargetRefused, match="no location roots"):
             checked_target(str(root / "team"))
         assert checked_target("https://ghe.acme.com/org/x.git") == "https://ghe.acme.com/org/x.git"
+
+
+def test_the_scaffolder_reads_the_one_integrations_section(tmp_path, monkeypatch):
+    """Templates' publish/fetch/register ask the same allow-list as ingest: one section, one answer, the same
+    secret per host; the scaffolder only narrows it to HTTP(S)."""
+    from ingest.integrations import load_integrations
+    from scaffolder.integrations import REPOSITORY_HOSTS
+    from scaffolder.integrations import load_integrations as scaffolder_integrations
+
+    config = tmp_path / "trellis.yaml"
+    config.write_text("integrations:\n"
+                      "  github: [{host: ghe.acme.com, token_secret_name: ghe-token}]\n"
+                      "  gitlab: [{host: '127.0.0.1:8929', apiBaseUrl: 'http://127.0.0.1:8929/api/v4'}]\n"
+                      "  bitbucketServer: [{host: bitbucket.acme.com}]\n")
+    monkeypatch.setenv("TRELLIS_CONFIG", str(config))
+    monkeypatch.setenv("TRELLIS_SECRET_GHE_TOKEN", "ghe-secret")
+    shared, mine = load_integrations(), scaffolder_integrations()
+    for url in ("https://ghe.acme.com/acme/x", "https://ghe.acme.com/api/v3/repos/acme/x",
+                "http://127.0.0.1:8929/acme/x.git", "https://github.com/acme/x", "https://bitbucket.acme.com/x"):
+        assert mine.for_url(url).entry == shared.integration_for(url), url
+    ghe = mine.for_url("https://ghe.acme.com/acme/x")
+    assert (ghe.type, ghe.api_base_url, ghe.token()) == ("github", "https://ghe.acme.com/api/v3", "ghe-secret")
+    assert ghe.allows("https://ghe.acme.com/acme/x.git") and not ghe.allows("https://evil.example/acme/x.git")
+    assert mine.for_url("https://github.com/acme/x").token() is None   # public default: anonymous
+    for refused in ("https://internal.acme.com/x", "http://ghe.acme.com/acme/x", "ssh://git@ghe.acme.com/acme/x",
+                    "file:///etc/passwd", "http://127.0.0.1:8930/acme/x.git"):
+        assert mine.for_url(refused) is None, refused
+    assert mine.by_host("GHE.acme.com").host == "ghe.acme.com" and mine.by_host("internal.acme.com") is None
+    assert mine.hosts(REPOSITORY_HOSTS) == ["ghe.acme.com", "127.0.0.1:8929", "github.com", "gitlab.com"]

@@ -80,7 +80,7 @@ def test_step_if_follows_backstage_truthiness():
 @pytest.mark.parametrize("source, message", [
     ("${{ parameters.name | nope }}", "No filter named 'nope'"),
     ("${{ 'github.com?owner=acme' | parseRepoUrl }}", "missing repo"),
-    ("${{ 'bitbucket.org?owner=a&repo=b' | parseRepoUrl }}", "no integration is configured for host bitbucket.org"),
+    ("${{ 'git.internal.example?owner=a&repo=b' | parseRepoUrl }}", "no integration is configured for host git.internal.example"),
     ("${{ 'x' | parseEntityRef }}", "had missing or empty kind"),
     ("{% if %}", "template syntax error"),
     ("${{ 'a'.match(r/a+/) }}", "regular expression literals"),

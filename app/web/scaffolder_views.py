@@ -24,7 +24,7 @@ from app.web.scaffolder_form import build_steps, values_from_form
 from graph import scaffolder as store
 from graph.model import RefError, parse_ref
 from scaffolder import service
-from scaffolder.integrations import IntegrationError, load_integrations
+from scaffolder.integrations import REPOSITORY_HOSTS, IntegrationError, load_integrations
 from scaffolder.service import TaskRequestError
 from scaffolder.template import MASK, Template, TemplateError
 
@@ -49,7 +49,7 @@ def _template_or_404(namespace: str, name: str) -> Template:
 
 def _hosts() -> list[str]:
     try:
-        return load_integrations().hosts()
+        return load_integrations().hosts(REPOSITORY_HOSTS)
     except IntegrationError:
         return ["github.com", "gitlab.com"]
 

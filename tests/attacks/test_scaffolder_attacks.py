@@ -246,6 +246,41 @@ def test_catalog_register_reaches_only_published_repositories_and_allowed_hosts(
     assert hits == []
 
 
+def test_catalog_register_is_a_registration_by_the_person_who_ran_the_template(graph, tmp_path):
+    """A skeleton's catalog-info.yaml declares `Group admins` with the runner as member: registered by
+    catalog:register, it must meet the runner's catalog rules (as a portal registration would), not the
+    operator's any-kind ingest, or running a template would make its author an admin."""
+    import subprocess
+
+    from app.config import DEFAULT_CATALOG_RULES
+    from graph.visibility import EVERYTHING
+    from plugins.api import ActionError
+    from scaffolder.catalog_service import CatalogService
+
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "catalog-info.yaml").write_text(
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: made}\n"
+        "spec: {type: service, lifecycle: experimental, owner: admins}\n---\n"
+        "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: admins}\n"
+        "spec: {type: team, children: [], members: [mallory]}\n")
+    git = ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run(["git", "init", "-q", "-b", "main", str(work)], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "skeleton"], check=True)
+    git_root = tmp_path / "git"
+    bare = git_root / "made.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
+
+    catalog = CatalogService(graph, visibility=EVERYTHING, integrations=parse_integrations({}),
+                             catalog_rules=DEFAULT_CATALOG_RULES, local_roots=(git_root,))
+    with pytest.raises(ActionError, match="catalog rules for locations registered through the portal"):
+        catalog.register(str(bare))
+    stored = {r["ref"] for r in graph.read("MATCH (e:Entity) WHERE NOT e:Unresolved RETURN e.ref AS ref")}
+    assert "group:default/admins" not in stored, "a template's catalog file defined a Group"
+    assert "component:default/made" in stored   # what the rules allow still lands
+
+
 def test_the_servers_token_goes_only_to_its_own_host(tmp_path, internal_server, monkeypatch):
     """The github.com integration's token must not be sent to another host named in the template, and it
     never appears in a log, an output or an error."""
