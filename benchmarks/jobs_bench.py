@@ -80,7 +80,9 @@ def bench_worker(graph, uri: str, runs: int, workdir: Path) -> dict:
         "spec: {type: service, lifecycle: production, owner: ops}\n")
     os.environ.update(TRELLIS_REDIS_URL=info.url, TRELLIS_CONFIG=str(workdir / "trellis.yaml"))
     celery_app.app = celery_app.make_app()
-    env = {**os.environ, "NEO4J_URI": uri, "PYTHONPATH": str(REPO)}
+    from graph.server import env_for
+
+    env = {**env_for(uri), "PYTHONPATH": str(REPO)}   # the worker logs in to this bench's own server
     log = open(workdir / "worker.log", "wb")
     worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "ingest.jobs", "worker", "--pool=solo",
                                "--without-gossip", "--without-mingle", "--loglevel=WARNING"],

@@ -149,7 +149,9 @@ def main() -> None:
             token, _ = issue_token(bench_graph, name="bench", owner="user:default/bench-viewer", kind="personal",
                                    scopes=["catalog:read", "reports:read"])
         HEADERS["Authorization"] = f"Bearer {token}"
-        env = {**os.environ, "NEO4J_URI": info.uri, "TRELLIS_ENV": "development", "TRELLIS_GUEST_ROLE": "viewer"}
+        from graph.server import env_for
+
+        env = {**env_for(info.uri), "TRELLIS_ENV": "development", "TRELLIS_GUEST_ROLE": "viewer"}
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "app:create_app()", "--bind", f"127.0.0.1:{port}",
              "--workers", "2", "--worker-class", "gthread", "--threads", "8", "--keep-alive", "30",

@@ -124,7 +124,9 @@ def main() -> None:
             assert result.ok, result.as_json()
 
         log = work / "worker.log"
-        env = {**os.environ, "NEO4J_URI": settings.uri, "PYTHONPATH": str(REPO)}
+        from graph.server import env_for
+
+        env = {**env_for(settings.uri), "PYTHONPATH": str(REPO)}   # the worker logs in to this bench's server
         worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "ingest.jobs", "worker", "--pool=solo", "-Q",
                                    "scaffolder", "--loglevel=WARNING", "--without-gossip", "--without-mingle",
                                    "--without-heartbeat"], cwd=REPO, env=env, stdout=open(log, "ab"),

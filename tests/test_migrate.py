@@ -23,7 +23,7 @@ import pytest
 
 from graph.driver import Graph, Settings
 from graph.migrations import SCHEMA_VERSION
-from graph.server import free_port, start, stop
+from graph.server import env_for, free_port, start, stop
 
 REPO = Path(__file__).resolve().parents[1]
 DUMP_V010 = REPO / "tests" / "fixtures" / "v0.1.0" / "neo4j.dump"
@@ -68,16 +68,13 @@ def old_db(tmp_path_factory, redis_url):
     home = tmp_path_factory.mktemp("neo4j-v010")
     state = tmp_path_factory.mktemp("state")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEO4J_", "TRELLIS_"))}
-    # TRELLIS_NEO4J_HOME: the children find the password this home's server generated (graph.server
-    # credentials_for), as every process of an installation pointed at its local server does
     env.update(PYTHONPATH=str(REPO), TRELLIS_STATE_DIR=str(state), TRELLIS_REDIS_URL=redis_url,
-               TRELLIS_CACHE=str(state / "cache"), TRELLIS_ENV="development", TRELLIS_GUEST_ROLE="viewer",
-               TRELLIS_NEO4J_HOME=str(home))
+               TRELLIS_CACHE=str(state / "cache"), TRELLIS_ENV="development", TRELLIS_GUEST_ROLE="viewer")
     loaded = trellis("neo4j", "load", "--home", str(home), str(DUMP_V010), env=env)
     assert loaded.returncode == 0, loaded.stderr
     ports = {"bolt_port": free_port(), "http_port": free_port()}
     info = start(home, heap="512m", pagecache="64m", **ports)
-    env["NEO4J_URI"] = info.uri
+    env = env_for(info.uri, env)   # the children log in with the password this server generated
     graph = Graph(Settings(uri=info.uri))
     try:
         yield {"home": home, "env": env, "graph": graph, "uri": info.uri, "tmp": state, "ports": ports}

@@ -106,3 +106,25 @@ def test_start_failure_is_a_server_error_with_the_log_tail(tmp_path):
         server.start(tmp_path / "bad", bolt_port=server.free_port(), http_port=server.free_port(),
                      heap="256m", pagecache="zzz", timeout=60)
     assert server.status(tmp_path / "bad")["running"] is False
+
+
+def test_a_child_process_reaches_a_server_this_process_started_whatever_credentials_it_inherited(neo4j_uri):
+    """A worker or CLI spawned for a server started here (tests, benchmarks) logs in with that server's
+    generated password, even when its parent's environment holds credentials for another server."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if neo4j_uri not in server.local._STARTED:
+        pytest.skip("the session uses an external NEO4J_URI")
+    inherited = {**os.environ, "NEO4J_USER": "neo4j", "NEO4J_PASSWORD": "another-servers-password"}
+    code = "from graph.driver import Graph, Settings; print(Graph(Settings.from_env()).read('RETURN 41 + 1 AS x'))"
+    repo = str(Path(__file__).resolve().parents[1])
+    wrong = subprocess.run([sys.executable, "-c", code], env={**inherited, "NEO4J_URI": neo4j_uri}, cwd=repo,
+                           capture_output=True, text=True, timeout=120)
+    assert wrong.returncode != 0   # the inherited credentials are not this server's
+    env = server.env_for(neo4j_uri, inherited)
+    assert "another-servers-password" not in env.values() and "NEO4J_PASSWORD" not in env
+    child = subprocess.run([sys.executable, "-c", code], env=env, cwd=repo, capture_output=True, text=True,
+                           timeout=120)
+    assert child.returncode == 0 and "42" in child.stdout, child.stderr[-2000:]

@@ -59,6 +59,7 @@ __all__ = [
     "apoc_version",
     "credentials",
     "credentials_for",
+    "env_for",
     "free_port",
     "info_dict",
     "neo4j_version",
@@ -339,6 +340,24 @@ def credentials_for(uri: str) -> tuple[str, str] | None:
     if int(state.get("bolt_port", 7687)) != port:
         return None
     return credentials(DEFAULT_HOME)
+
+
+def env_for(uri: str, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a child process (CLI, worker, web) that is to talk to the server at ``uri``.
+
+    Why: a child inherits NEO4J_USER/NEO4J_PASSWORD meant for another server, or none for a server this
+    process started in its own home. For such a server the child gets that home (``TRELLIS_NEO4J_HOME``, so
+    :func:`credentials_for` finds the generated password there, never copied into the environment) and no
+    other credentials; for any other server, ``base`` (default ``os.environ``) is kept as it is.
+    """
+    env = dict(os.environ if base is None else base)
+    env["NEO4J_URI"] = uri
+    home = _STARTED.get(uri)
+    if home is not None:
+        env.pop("NEO4J_USER", None)
+        env.pop("NEO4J_PASSWORD", None)
+        env["TRELLIS_NEO4J_HOME"] = str(home)
+    return env
 
 
 def _set_password(info: ServerInfo, deadline: float) -> None:
