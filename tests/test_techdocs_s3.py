@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import subprocess
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -131,10 +132,19 @@ def test_unreachable_storage_is_a_clear_error_page(portal_app, graph_module):
     client = boto3.client("s3", region_name="us-east-1", endpoint_url=dead, aws_access_key_id="x",
                           aws_secret_access_key="x", config=Config(retries={"max_attempts": 1}, connect_timeout=2))
     portal_app.extensions["trellis.docs_storage"] = S3Storage(BUCKET, client=client)
+    # the site was published (a successful build is on record: the portal serves only those), then its
+    # storage went away
+    from graph import techdocs
+
+    ref, now = "component:default/payments-service", int(time.time() * 1000)
+    techdocs.start_build(graph_module, build_id="s3-down", ref=ref, techdocs_ref="dir:.", hash=None,
+                         trigger="manual", now=now, stale_after_ms=60_000)
+    techdocs.finish_build(graph_module, "s3-down", status="succeeded", now=now)
     try:
         page = portal_app.test_client().get("/docs/default/component/payments-service/")
     finally:
         portal_app.extensions.pop("trellis.docs_storage", None)
+        graph_module.write("MATCH (b:DocsBuild {id: 's3-down'}) DETACH DELETE b")
     assert page.status_code == 502
     text = page.get_data(as_text=True)
     assert "The docs storage cannot be reached" in text and "Traceback" not in text
