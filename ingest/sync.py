@@ -113,6 +113,12 @@ def ingest(graph: "Graph | None", target: str, *, dry_run: bool = False, guard: 
     if rules is None:
         rules = registration_rules(allowed_kinds) if allowed_kinds is not None else OPERATOR
     result = IngestResult(source=key, target=target, run=run_id or new_run_id(), dry_run=dry_run)
+    from ingest.url_locations import ingest_url, is_url_location
+
+    if is_url_location(target, integrations):   # a file by URL (ingest.url_locations), not a clone
+        return recorded_run(graph, result, trigger=trigger, name=name or key, progress=progress,
+                            body=lambda step: ingest_url(graph, target, key, result, guard, step, rules,
+                                                         integrations))
     where: dict[str, tuple[Path, Path]] = {}
     with contextlib.ExitStack() as held:
         def fetch() -> None:

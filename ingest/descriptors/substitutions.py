@@ -6,13 +6,18 @@ symlinks), remote URLs are refused, and every read goes through the same size an
 descriptors, with a per-document budget so one document cannot pull in the same big file a thousand times.
 Like Backstage, a placeholder whose value is not a string is left alone, and substituted content is not
 searched for further placeholders.
+
+A document read from a URL (a URL location) resolves placeholders against its own URL instead: relative
+paths and absolute URLs both go through the caller's `Remote` (the integrations' URL readers, which refuse
+every host not configured), under the same size budget.
 """
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from .files import FileProblem, decode_utf8, read_bytes
 from .limits import Limits
@@ -21,6 +26,19 @@ from .paths import is_url, json_path, url_reason
 from .yaml_loader import YamlProblem, load_single
 
 PLACEHOLDERS = ("$text", "$json", "$yaml")
+
+
+@dataclass(frozen=True)
+class Remote:
+    """How a document read from a URL reads what its placeholders name.
+
+    `fetch(url)` returns the text (raising any exception whose message is the user-facing reason);
+    `resolve(base, target)` makes a target absolute against the document's URL.
+    """
+
+    url: str
+    fetch: Callable[[str], str]
+    resolve: Callable[[str, str], str]
 
 
 class _Failed(Exception):
@@ -32,7 +50,8 @@ class _Failed(Exception):
 class _Substituter:
     """One document's substitution pass: walks a copy of the entity, tracking the JSON path and budget."""
 
-    def __init__(self, base_dir: Path, root: Path, limits: Limits) -> None:
+    def __init__(self, base_dir: Path, root: Path, limits: Limits, remote: Remote | None = None) -> None:
+        self.remote = remote
         self.base_dir = base_dir
         self.root = root
         self.limits = limits
@@ -79,10 +98,23 @@ class _Substituter:
             raise self.fail(path, f"{key} file '{arg}' does not exist")
         return resolved
 
-    def resolve(self, key: str, arg: str, path: list[str | int]) -> Any:
-        target = self.locate(key, arg, path)
+    def fetch_remote(self, key: str, arg: str, path: list[str | int]) -> bytes:
+        """The bytes a placeholder of a document read from a URL names (through the URL readers)."""
+        assert self.remote is not None
+        if not arg.strip():
+            raise self.fail(path, f"{key} needs a URL or a path relative to this file, got an empty string")
         try:
-            data = read_bytes(target, self.limits)
+            url = self.remote.resolve(self.remote.url, arg.strip())
+            return self.remote.fetch(url).encode()
+        except Exception as exc:   # the reader's message is the reason (refused, missing, too large...)
+            raise self.fail(path, f"{key} '{arg}' cannot be used: {exc}") from None
+
+    def resolve(self, key: str, arg: str, path: list[str | int]) -> Any:
+        try:
+            if self.remote is not None:
+                data = self.fetch_remote(key, arg, path)
+            else:
+                data = read_bytes(self.locate(key, arg, path), self.limits)
             if len(data) > self.budget:
                 raise FileProblem(
                     f"substitutions in this document exceed {self.limits.max_substitution_bytes:,} bytes")
@@ -142,12 +174,13 @@ def _key(key: Any) -> str:
 
 
 def apply_substitutions(
-    entity: dict, *, base_dir: Path, root: Path, limits: Limits
+    entity: dict, *, base_dir: Path, root: Path, limits: Limits, remote: Remote | None = None
 ) -> tuple[dict, list[Problem]]:
     """A copy of `entity` with placeholders replaced, and the problems of those that failed.
 
-    `base_dir` is the (resolved) directory of the descriptor file; `root` the resolved read root.
+    `base_dir` is the (resolved) directory of the descriptor file; `root` the resolved read root; `remote`
+    (a document read from a URL) replaces both.
     """
-    sub = _Substituter(base_dir, root, limits)
+    sub = _Substituter(base_dir, root, limits, remote)
     result = sub.walk(entity, [])
     return result, sub.problems
