@@ -103,6 +103,9 @@ class _Substituter:
         assert self.remote is not None
         if not arg.strip():
             raise self.fail(path, f"{key} needs a URL or a path relative to this file, got an empty string")
+        if self.budget <= 0:   # asked before fetching: a spent budget costs no more requests
+            raise self.fail(path, f"{key} '{arg}' not read: substitutions in this document exceed "
+                                  f"{self.limits.max_substitution_bytes:,} bytes")
         try:
             url = self.remote.resolve(self.remote.url, arg.strip())
             return self.remote.fetch(url).encode()
@@ -116,6 +119,7 @@ class _Substituter:
             else:
                 data = read_bytes(self.locate(key, arg, path), self.limits)
             if len(data) > self.budget:
+                self.budget = 0   # spent: later placeholders of this document are refused without reading
                 raise FileProblem(
                     f"substitutions in this document exceed {self.limits.max_substitution_bytes:,} bytes")
             self.budget -= len(data)
