@@ -360,14 +360,17 @@ def register_page():
     if request.method == "GET":
         return render_template("register.html", **ctx)
     target = (request.form.get("target") or "").strip()
+    # Backstage's "analyze" step: the same read as registering, as a dry run (nothing stored)
+    analyze = request.form.get("action") == "analyze"
     ctx["target"] = target
     try:
         checked = checked_target(target)
         graph = get_graph()
         ctx["result"] = ingest(graph, checked, allowed_kinds=frozenset(k.lower() for k in catalog_rules(checked)),
-                               integrations=integrations())
-        audit("register_location", "ok", target=checked,
-              details={k: ctx["result"].as_json()[k] for k in ("added", "updated", "removed")})
+                               integrations=integrations(), dry_run=analyze)
+        if not analyze:
+            audit("register_location", "ok", target=checked,
+                  details={k: ctx["result"].as_json()[k] for k in ("added", "updated", "removed")})
     except TargetRefused as exc:
         ctx["error"] = str(exc)
         return render_template("register.html", **ctx), 400
