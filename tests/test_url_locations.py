@@ -270,3 +270,23 @@ def test_readers_refuse_unconfigured_hosts_with_the_rule():
     with pytest.raises(ReadFailed) as caught:
         readers.read("https://files.attacker.example/catalog-info.yaml")
     assert caught.value.refused and "not on a configured integration host" in str(caught.value)
+
+
+def test_trellis_ingest_reads_a_url_from_the_configured_integrations(hosts, graph, neo4j_uri, monkeypatch,
+                                                                      tmp_path):
+    from click.testing import CliRunner
+
+    from app.cli import main
+
+    gh, gl, plain = hosts
+    gh.add("acme/payments", "catalog-info.yaml", COMPONENT.format(name="payments"))
+    config_file = tmp_path / "trellis.yaml"
+    config_file.write_text(json.dumps(config(("github", gh))))
+    monkeypatch.setenv("TRELLIS_CONFIG", str(config_file))
+    monkeypatch.setenv("NEO4J_URI", neo4j_uri)
+    url = f"{gh.url}/acme/payments/blob/main/catalog-info.yaml"
+    result = CliRunner().invoke(main, ["ingest", url, "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["added"] == 1
+    refused = CliRunner().invoke(main, ["ingest", f"{plain.url}/catalog-info.yaml"])
+    assert refused.exit_code == 1 and "not on a configured integration host" in refused.output
