@@ -68,3 +68,38 @@ def test_the_register_page_analyzes_before_registering(portal_client, github):
     registered = portal_client.post("/register", data={"target": url, "action": "register"})
     assert registered.status_code == 200 and "Registered" in registered.get_data(as_text=True)
     assert portal_client.get("/api/v1/entities/by-name/component/default/url-page-svc").status_code == 200
+
+
+MCP_API = """\
+apiVersion: backstage.io/v1alpha1
+kind: API
+metadata:
+  name: url-mcp-tools
+  title: Tools for assistants
+spec:
+  type: mcp-server
+  lifecycle: experimental
+  owner: team-a
+  remotes:
+    - type: streamable-http
+      url: https://mcp.acme.example/api/mcp/v1
+---
+apiVersion: backstage.io/v1alpha1
+kind: API
+metadata:
+  name: url-mcp-broken
+spec:
+  type: mcp-server
+  lifecycle: experimental
+  owner: team-a
+"""
+
+
+def test_an_mcp_server_api_has_remotes_and_no_definition(portal_client, github):
+    github.add("acme/url-mcp", "catalog-info.yaml", MCP_API)
+    made = portal_client.post("/api/v1/locations",
+                              json={"target": f"{github.url}/acme/url-mcp/blob/main/catalog-info.yaml"})
+    assert made.status_code == 201 and made.json["added"] == 1
+    assert [(r["ref"], r["field"]) for r in made.json["rejected"]] == [("api:default/url-mcp-broken", "spec.remotes")]
+    page = portal_client.get("/catalog/default/api/url-mcp-tools?tab=definition").get_data(as_text=True)
+    assert "https://mcp.acme.example/api/mcp/v1" in page and "streamable-http" in page

@@ -197,7 +197,9 @@ def _tab_definition(graph, ref, ent, found) -> dict:
         text = json.dumps(text, indent=2)
     api_type = str(spec.get("type") or "")
     openapi = parse_openapi(text) if text and api_type.lower() in ("openapi", "swagger", "") else None
-    return {"definition": text or "", "api_type": api_type, "openapi": openapi,
+    # server-like APIs (mcp-server, ai-model-server) list endpoints instead of a definition
+    remotes = [r for r in spec.get("remotes") or [] if isinstance(r, dict)] if isinstance(spec.get("remotes"), list) else []
+    return {"definition": text or "", "api_type": api_type, "openapi": openapi, "remotes": remotes,
             "highlighted": highlight(text or "", language_of(api_type, text or ""))}
 
 
