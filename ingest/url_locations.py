@@ -23,7 +23,7 @@ from ingest.kinds import KindRules
 
 if TYPE_CHECKING:
     from graph.driver import Graph
-    from ingest.sync import IngestResult, Progress, RemovalGuard
+    from ingest.sync import IngestResult, Progress, RemovalGuard, _Batch
 
 SOURCE_LOCATION = "backstage.io/source-location"
 VIEW_URL = "backstage.io/view-url"
@@ -81,3 +81,46 @@ def ingest_url(graph: "Graph | None", target: str, key: str, result: "IngestResu
     _apply(graph, key, target, result, batch, mine, guard, progress)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def add_url_targets(batch: "_Batch", urls: list[str], result: "IngestResult", rules: KindRules,
+                    integrations: Integrations) -> None:
+    """Read the URL targets of a path location's Locations into its batch (one owner: the path location).
+
+    Each target and what it names is read like a URL location (annotations too); a target that cannot be
+    read is a file-level rejection and its stored entities are kept.
+    """
+    limits = Limits()
+    readers = UrlReaders(integrations, max_bytes=limits.max_file_bytes)
+    shown = batch.shown
+    batch.shown = lambda file: file if (file or "").startswith(("https://", "http://")) else shown(file)
+    seen: set[str] = set()
+    try:
+        for target in urls:
+            try:
+                url = resolve_url(target, target)
+            except Exception as exc:
+                result.rejected.append({"file": target, "document": None, "ref": None, "field": None,
+                                        "reason": f"{target} is not a URL: {exc}"})
+                continue
+            if url in seen:
+                continue
+            try:
+                read = read_url_catalog(url, fetch=lambda u: readers.read(u).text, resolve=resolve_url,
+                                        limits=limits)
+            except ReadFailed as exc:
+                batch.failed.add(url)
+                result.rejected.append({"file": url, "document": None, "ref": None, "field": None,
+                                        "reason": str(exc)})
+                continue
+            seen.update(read.files)
+            result.files += len(read.files)
+            result.rejected.extend(r.as_dict() for r in read.rejections)
+            for doc in read.documents:
+                annotate(doc.entity, doc.url, integrations)
+                batch.documents.append((doc.url, doc.url, doc.index, doc.entity, rules))
+            batch.protected.update(r.ref for r in read.rejections if r.ref)
+            batch.failed.update(read.failed)
+            batch.truncated = batch.truncated or read.truncated
+    finally:
+        readers.close()

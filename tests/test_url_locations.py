@@ -290,3 +290,37 @@ def test_trellis_ingest_reads_a_url_from_the_configured_integrations(hosts, grap
     assert json.loads(result.stdout)["added"] == 1
     refused = CliRunner().invoke(main, ["ingest", f"{plain.url}/catalog-info.yaml"])
     assert refused.exit_code == 1 and "not on a configured integration host" in refused.output
+
+
+def test_a_path_location_follows_url_targets_and_url_placeholders(hosts, graph, tmp_path):
+    gh, gl, plain = hosts
+    gh.add("acme/payments", "catalog-info.yaml", COMPONENT.format(name="payments"))
+    plain.add("", "specs/local-api.yaml", OPENAPI)
+    (tmp_path / "catalog-info.yaml").write_text(f"""\
+apiVersion: backstage.io/v1alpha1
+kind: Location
+metadata: {{name: mixed}}
+spec:
+  type: url
+  targets: [{gh.url}/acme/payments/blob/main/catalog-info.yaml, {plain.url}/specs/gone.yaml]
+---
+apiVersion: backstage.io/v1alpha1
+kind: API
+metadata: {{name: local-api}}
+spec:
+  type: openapi
+  lifecycle: production
+  owner: team-a
+  definition: {{$text: '{plain.url}/specs/local-api.yaml'}}
+""")
+    integrations = parse_integrations(config(("github", gh), ("plain", plain)))
+    result = ingest(graph, str(tmp_path), integrations=integrations)
+    assert result.added == 3
+    assert [(r["file"], r["document"]) for r in result.rejected] == [(f"{plain.url}/specs/gone.yaml", None)]
+    assert stored(graph, "api:default/local-api")["spec"]["definition"] == OPENAPI
+    url = f"{gh.url}/acme/payments/blob/main/catalog-info.yaml"
+    annotations = stored(graph, "component:default/payments")["metadata"]["annotations"]
+    assert annotations["backstage.io/managed-by-location"] == f"url:{url}"
+    assert annotations["backstage.io/managed-by-origin-location"] == f"file:{tmp_path.resolve()}"
+    again = ingest(graph, str(tmp_path), integrations=integrations)
+    assert again.removed == 0 and again.added == 0

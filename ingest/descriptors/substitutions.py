@@ -50,8 +50,10 @@ class _Failed(Exception):
 class _Substituter:
     """One document's substitution pass: walks a copy of the entity, tracking the JSON path and budget."""
 
-    def __init__(self, base_dir: Path, root: Path, limits: Limits, remote: Remote | None = None) -> None:
+    def __init__(self, base_dir: Path, root: Path, limits: Limits, remote: Remote | None = None,
+                 fetch_url: Callable[[str], str] | None = None) -> None:
         self.remote = remote
+        self.fetch_url = fetch_url
         self.base_dir = base_dir
         self.root = root
         self.limits = limits
@@ -100,13 +102,15 @@ class _Substituter:
 
     def fetch_remote(self, key: str, arg: str, path: list[str | int]) -> bytes:
         """The bytes a placeholder of a document read from a URL names (through the URL readers)."""
-        assert self.remote is not None
         if not arg.strip():
             raise self.fail(path, f"{key} needs a URL or a path relative to this file, got an empty string")
         if self.budget <= 0:   # asked before fetching: a spent budget costs no more requests
             raise self.fail(path, f"{key} '{arg}' not read: substitutions in this document exceed "
                                   f"{self.limits.max_substitution_bytes:,} bytes")
         try:
+            if self.remote is None:   # a local file's placeholder naming a URL
+                assert self.fetch_url is not None
+                return self.fetch_url(arg.strip()).encode()
             url = self.remote.resolve(self.remote.url, arg.strip())
             return self.remote.fetch(url).encode()
         except Exception as exc:   # the reader's message is the reason (refused, missing, too large...)
@@ -115,6 +119,8 @@ class _Substituter:
     def resolve(self, key: str, arg: str, path: list[str | int]) -> Any:
         try:
             if self.remote is not None:
+                data = self.fetch_remote(key, arg, path)
+            elif self.fetch_url is not None and arg.strip().lower().startswith(("https://", "http://")):
                 data = self.fetch_remote(key, arg, path)
             else:
                 data = read_bytes(self.locate(key, arg, path), self.limits)
@@ -178,13 +184,15 @@ def _key(key: Any) -> str:
 
 
 def apply_substitutions(
-    entity: dict, *, base_dir: Path, root: Path, limits: Limits, remote: Remote | None = None
+    entity: dict, *, base_dir: Path, root: Path, limits: Limits, remote: Remote | None = None,
+    fetch_url: Callable[[str], str] | None = None,
 ) -> tuple[dict, list[Problem]]:
     """A copy of `entity` with placeholders replaced, and the problems of those that failed.
 
     `base_dir` is the (resolved) directory of the descriptor file; `root` the resolved read root; `remote`
-    (a document read from a URL) replaces both.
+    (a document read from a URL) replaces both; `fetch_url` (a local file) reads placeholders that name an
+    http(s) URL (else they are refused).
     """
-    sub = _Substituter(base_dir, root, limits, remote)
+    sub = _Substituter(base_dir, root, limits, remote, fetch_url)
     result = sub.walk(entity, [])
     return result, sub.problems

@@ -123,15 +123,18 @@ def parse_file_url(entry: Integration, url: str) -> _Parsed | None:
 def is_file_url(url: str, integrations: Integrations) -> bool:
     """Whether `url` names one file read through a URL reader (else: a repository to clone, or no URL).
 
-    Plain allowed hosts serve files only; on a Git host a URL names a file when it has the host's file path
-    shape (`blob/`, `-/blob/`, `src/`, `browse/`, `?path=`); a bare repository URL is cloned.
+    On a Git host a URL names a file when it has the host's file path shape (`blob/`, `-/blob/`, `src/`,
+    `browse/`, `?path=`); on a plain allowed host when it ends in `.yaml`, `.yml` or `.json` (a plain host may
+    serve git over HTTP too). A repository URL (`.git`, or no file path) is cloned.
     """
     if not url.lower().startswith(("https://", "http://")):
         return False
     entry = integrations.integration_for(url)
     if entry is None:
         return False
-    return entry.kind == PLAIN or parse_file_url(entry, url) is not None
+    if entry.kind == PLAIN:
+        return urlsplit(url).path.lower().endswith((".yaml", ".yml", ".json"))
+    return parse_file_url(entry, url) is not None
 
 
 def resolve_url(base: str, target: str) -> str:

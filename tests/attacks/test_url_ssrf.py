@@ -113,3 +113,23 @@ def test_the_substitution_budget_bounds_what_one_document_pulls_in(setup):
     assert any("exceed" in r["reason"] for r in result.rejected)
     assert result.added == 0
     assert len(plain.log) == 3   # 4 + 4 MB fit the 10 MB budget, the third overflows it, the rest are not read
+
+
+def test_a_repository_file_cannot_pivot_to_an_unconfigured_host_either(setup, tmp_path):
+    """The same attack from a path (or cloned) location: its URL targets and placeholders obey the allow-list."""
+    gh, plain, internal, integrations = setup
+    (tmp_path / "catalog-info.yaml").write_text(f"""\
+apiVersion: backstage.io/v1alpha1
+kind: Location
+metadata: {{name: pivot}}
+spec: {{type: url, target: {internal.url}/admin/secrets.yaml}}
+---
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata: {{name: svc}}
+spec: {{type: service, lifecycle: production, owner: team-a, x: {{$text: '{internal.url}/admin/secrets.yaml'}}}}
+""")
+    result = ingest(None, str(tmp_path), integrations=integrations)
+    assert internal.log == []
+    assert sorted(r["field"] or "" for r in result.rejected) == ["", "spec.x"]
+    assert all("not on a configured integration host" in r["reason"] for r in result.rejected)
