@@ -28,7 +28,7 @@ from .yaml_loader import LoadFailure, load_documents
 
 # (sha256 of a file's text, the Location entities in it): what a caller may let the reader skip.
 Reusable = tuple[str, list[dict]]
-_SUBSTITUTION_MARKERS = ("$text", "$json", "$yaml")
+_SUBSTITUTION_MARKERS = ("$text", "$json", "$yaml", "$openapi", "$asyncapi")
 
 
 @dataclass

@@ -133,3 +133,30 @@ spec: {{type: service, lifecycle: production, owner: team-a, x: {{$text: '{inter
     assert internal.log == []
     assert sorted(r["field"] or "" for r in result.rejected) == ["", "spec.x"]
     assert all("not on a configured integration host" in r["reason"] for r in result.rejected)
+
+
+def test_an_openapi_ref_to_an_unconfigured_host_is_never_contacted(setup):
+    gh, plain, internal, integrations = setup
+    gh.add("mallory/repo", "catalog-info.yaml", COMPONENT.format(name="svc").replace("kind: Component", "kind: API")
+           .replace("type: service", "type: openapi").replace("owner: team-a}", "owner: team-a, definition: {$openapi: ./o.yaml}}"))
+    gh.add("mallory/repo", "o.yaml", f"openapi: 3.0.0\npaths: {{$ref: '{internal.url}/admin/secrets.yaml'}}\n")
+    result = register(gh, integrations)
+    assert internal.log == []
+    [rejection] = result.rejected
+    assert rejection["field"] == "spec.definition" and "not on a configured integration host" in rejection["reason"]
+
+
+def test_a_ref_bomb_is_refused_before_it_is_built(setup):
+    """Ten refs per level, five levels: 400,000 nodes from six small files. The bundle stops at its node cap."""
+    gh, plain, internal, integrations = setup
+    gh.add("mallory/repo", "catalog-info.yaml", COMPONENT.format(name="svc").replace("kind: Component", "kind: API")
+           .replace("type: service", "type: openapi").replace("owner: team-a}", "owner: team-a, definition: {$openapi: ./l0.yaml}}"))
+    for level in range(5):
+        refs = ", ".join(f"{{$ref: './l{level + 1}.yaml'}}" for _ in range(10))
+        gh.add("mallory/repo", f"l{level}.yaml", ("openapi: 3.0.0\n" if level == 0 else "") + f"x: [{refs}]\n")
+    gh.add("mallory/repo", "l5.yaml", "leaf: {type: string}\n")
+    result = register(gh, integrations)
+    assert result.added == 0
+    [rejection] = result.rejected
+    assert rejection["field"] == "spec.definition" and "fan out" in rejection["reason"]
+    assert len(gh.log) == 7   # each file read once, however often it is referenced
