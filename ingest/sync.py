@@ -275,9 +275,10 @@ def _ingest_files(graph: "Graph | None", paths: tuple[Path, Path], target: str, 
     # One cache per location and rules: a file cached from a run under other rules must not slip by.
     cache = IngestCache.for_location(key if rules is OPERATOR else f"{key}\n{rules.fingerprint()}",
                                      graph.settings.uri if graph is not None else "")
+    outbound = integrations or _default_integrations()   # URL targets and placeholders (ingest.url_locations)
     try:
         read = read_catalog(path, root=root, reusable=_reusable(cache, mine), patterns=patterns,
-                            integrations=integrations or _default_integrations())
+                            integrations=outbound)
     except ValueError as exc:   # a glob reaching outside the location
         raise IngestError(str(exc)) from None
     result.files = len(read.files)
@@ -298,7 +299,7 @@ def _ingest_files(graph: "Graph | None", paths: tuple[Path, Path], target: str, 
     if read.url_targets:   # Location targets that are URLs: read through the integrations (ingest.url_locations)
         from ingest.url_locations import add_url_targets
 
-        add_url_targets(batch, read.url_targets, result, rules, integrations or _default_integrations())
+        add_url_targets(batch, read.url_targets, result, rules, outbound)
     accepted = _apply(graph, key, target, result, batch, mine, guard, progress)
     if graph is not None and not result.dry_run:
         _remember(cache, read, accepted, root, result)
@@ -528,10 +529,15 @@ def _resolve(target: str, held: contextlib.ExitStack, *, integrations: "Integrat
     return path, (path if path.is_dir() else path.parent)
 
 
-def _default_integrations() -> "Integrations":
+def _default_integrations() -> "Integrations | None":
+    """TRELLIS_CONFIG's integrations for URLs inside a path location; None (URLs refused as before) when
+    the config cannot be read, so a local ingest never fails for it."""
     from ingest.integrations import load_integrations
 
-    return load_integrations()
+    try:
+        return load_integrations()
+    except Exception:
+        return None
 
 
 @lru_cache(maxsize=65536)

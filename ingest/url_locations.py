@@ -32,6 +32,8 @@ EDIT_URL = "backstage.io/edit-url"
 
 def is_url_location(target: str, integrations: Integrations | None = None) -> bool:
     """Whether `target` is read as a URL location (a file URL on an integration) rather than cloned or a path."""
+    if not target.lower().startswith(("https://", "http://")):
+        return False   # paths never need the integrations (nor a readable TRELLIS_CONFIG)
     return is_file_url(target, integrations or load_integrations())
 
 

@@ -324,3 +324,22 @@ spec:
     assert annotations["backstage.io/managed-by-origin-location"] == f"file:{tmp_path.resolve()}"
     again = ingest(graph, str(tmp_path), integrations=integrations)
     assert again.removed == 0 and again.added == 0
+
+
+def test_each_host_type_maps_its_file_url_to_its_api():
+    """Azure DevOps and GitHub Enterprise defaults have no local server here: the request they would send."""
+    from ingest.integrations.readers import _request
+
+    integrations = parse_integrations({"integrations": {"github": [{"host": "ghe.acme.com"}]}})
+    azure = integrations.by_host("dev.azure.com")
+    request = _request(azure, "https://dev.azure.com/acme/shop/_git/payments?path=/svc/catalog-info.yaml"
+                              "&version=GBrelease", lambda url: None)
+    assert (request.base, request.path) == ("https://dev.azure.com/", "acme/shop/_apis/git/repositories/payments/items")
+    assert request.params["path"] == "/svc/catalog-info.yaml"
+    assert request.params["versionDescriptor.version"] == "release"
+    ghe = integrations.by_host("ghe.acme.com")
+    request = _request(ghe, "https://ghe.acme.com/acme/payments/blob/main/docs/catalog-info.yaml", lambda url: None)
+    assert (request.base, request.path, request.params) == (
+        "https://ghe.acme.com/api/v3", "repos/acme/payments/contents/docs/catalog-info.yaml", {"ref": "main"})
+    assert not is_file_url("https://ghe.acme.com/acme/payments", integrations)        # a repository: cloned
+    assert not is_file_url("https://ghe.acme.com/acme/payments.git", integrations)
