@@ -113,6 +113,12 @@ def ingest(graph: "Graph | None", target: str, *, dry_run: bool = False, guard: 
     if rules is None:
         rules = registration_rules(allowed_kinds) if allowed_kinds is not None else OPERATOR
     result = IngestResult(source=key, target=target, run=run_id or new_run_id(), dry_run=dry_run)
+    from ingest.url_locations import ingest_url, is_url_location
+
+    if is_url_location(target, integrations):   # a file by URL (ingest.url_locations), not a clone
+        return recorded_run(graph, result, trigger=trigger, name=name or key, progress=progress,
+                            body=lambda step: ingest_url(graph, target, key, result, guard, step, rules,
+                                                         integrations))
     where: dict[str, tuple[Path, Path]] = {}
     with contextlib.ExitStack() as held:
         def fetch() -> None:
@@ -120,7 +126,7 @@ def ingest(graph: "Graph | None", target: str, *, dry_run: bool = False, guard: 
 
         return recorded_run(graph, result, trigger=trigger, name=name or key, progress=progress, prepare=fetch,
                             body=lambda step: _ingest_files(graph, where["paths"], target, key, result, guard,
-                                                            step, rules, patterns))
+                                                            step, rules, patterns, integrations))
 
 
 def ingest_entities(graph: "Graph | None", source: str, entities: Iterable[tuple], *, target: str,
@@ -258,7 +264,7 @@ class _Batch:
 
 def _ingest_files(graph: "Graph | None", paths: tuple[Path, Path], target: str, key: str, result: IngestResult,
                   guard: RemovalGuard | None, progress: Progress, rules: KindRules = OPERATOR,
-                  patterns: Sequence[str] | None = None) -> IngestResult:
+                  patterns: Sequence[str] | None = None, integrations: "Integrations | None" = None) -> IngestResult:
     """Get for a location: read its descriptor files (skipping unchanged ones), then `_apply`.
 
     `paths`: the local path to read and the root nothing may escape (`_resolve`)."""
@@ -269,8 +275,10 @@ def _ingest_files(graph: "Graph | None", paths: tuple[Path, Path], target: str, 
     # One cache per location and rules: a file cached from a run under other rules must not slip by.
     cache = IngestCache.for_location(key if rules is OPERATOR else f"{key}\n{rules.fingerprint()}",
                                      graph.settings.uri if graph is not None else "")
+    outbound = integrations or _default_integrations()   # URL targets and placeholders (ingest.url_locations)
     try:
-        read = read_catalog(path, root=root, reusable=_reusable(cache, mine), patterns=patterns)
+        read = read_catalog(path, root=root, reusable=_reusable(cache, mine), patterns=patterns,
+                            integrations=outbound)
     except ValueError as exc:   # a glob reaching outside the location
         raise IngestError(str(exc)) from None
     result.files = len(read.files)
@@ -288,6 +296,10 @@ def _ingest_files(graph: "Graph | None", paths: tuple[Path, Path], target: str, 
         failed={r.file for r in read.rejections if r.ref is None},
         truncated=read.truncated,   # files past the read limit were not seen: their entities must not look gone
     )
+    if read.url_targets:   # Location targets that are URLs: read through the integrations (ingest.url_locations)
+        from ingest.url_locations import add_url_targets
+
+        add_url_targets(batch, read.url_targets, result, rules, outbound)
     accepted = _apply(graph, key, target, result, batch, mine, guard, progress)
     if graph is not None and not result.dry_run:
         _remember(cache, read, accepted, root, result)
@@ -515,6 +527,17 @@ def _resolve(target: str, held: contextlib.ExitStack, *, integrations: "Integrat
     if not path.exists():
         raise IngestError(f"{target} does not exist")
     return path, (path if path.is_dir() else path.parent)
+
+
+def _default_integrations() -> "Integrations | None":
+    """TRELLIS_CONFIG's integrations for URLs inside a path location; None (URLs refused as before) when
+    the config cannot be read, so a local ingest never fails for it."""
+    from ingest.integrations import load_integrations
+
+    try:
+        return load_integrations()
+    except Exception:
+        return None
 
 
 @lru_cache(maxsize=65536)

@@ -26,8 +26,8 @@ class Transformed:
 
 
 def location_of(file: str) -> str:
-    """Backstage's `type:target` string for a file location."""
-    return f"file:{file}"
+    """Backstage's `type:target` string for the file an entity came from (`url:` for a file read by URL)."""
+    return f"url:{file}" if file.startswith(("https://", "http://")) else f"file:{file}"
 
 
 def transform(entity: dict, *, file: str, origin: str) -> Transformed:

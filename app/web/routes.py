@@ -197,7 +197,9 @@ def _tab_definition(graph, ref, ent, found) -> dict:
         text = json.dumps(text, indent=2)
     api_type = str(spec.get("type") or "")
     openapi = parse_openapi(text) if text and api_type.lower() in ("openapi", "swagger", "") else None
-    return {"definition": text or "", "api_type": api_type, "openapi": openapi,
+    # server-like APIs (mcp-server, ai-model-server) list endpoints instead of a definition
+    remotes = [r for r in spec.get("remotes") or [] if isinstance(r, dict)] if isinstance(spec.get("remotes"), list) else []
+    return {"definition": text or "", "api_type": api_type, "openapi": openapi, "remotes": remotes,
             "highlighted": highlight(text or "", language_of(api_type, text or ""))}
 
 
@@ -360,14 +362,17 @@ def register_page():
     if request.method == "GET":
         return render_template("register.html", **ctx)
     target = (request.form.get("target") or "").strip()
+    # Backstage's "analyze" step: the same read as registering, as a dry run (nothing stored)
+    analyze = request.form.get("action") == "analyze"
     ctx["target"] = target
     try:
         checked = checked_target(target)
         graph = get_graph()
         ctx["result"] = ingest(graph, checked, allowed_kinds=frozenset(k.lower() for k in catalog_rules(checked)),
-                               integrations=integrations())
-        audit("register_location", "ok", target=checked,
-              details={k: ctx["result"].as_json()[k] for k in ("added", "updated", "removed")})
+                               integrations=integrations(), dry_run=analyze)
+        if not analyze:
+            audit("register_location", "ok", target=checked,
+                  details={k: ctx["result"].as_json()[k] for k in ("added", "updated", "removed")})
     except TargetRefused as exc:
         ctx["error"] = str(exc)
         return render_template("register.html", **ctx), 400

@@ -38,9 +38,13 @@ def _outside(path: Path, root: Path) -> bool:
 
 
 def location_targets(
-    entity: dict, *, base_dir: Path, root: Path, max_matches: int = 50_000
+    entity: dict, *, base_dir: Path, root: Path, max_matches: int = 50_000, urls: list[str] | None = None
 ) -> tuple[list[Path], list[Problem]]:
-    """Resolved descriptor files a validated Location points at, and problems with its targets."""
+    """Resolved descriptor files a validated Location points at, and problems with its targets.
+
+    `urls`: when given, http(s) targets are appended to it (the caller reads them as URL locations)
+    instead of being reported as unsupported.
+    """
     spec = entity.get("spec") or {}
     kind = spec.get("type")
     if kind not in LOCAL_TYPES:
@@ -52,7 +56,10 @@ def location_targets(
     problems: list[Problem] = []
     for field, target in _entries(spec):
         if is_url(target):
-            problems.append(Problem(field, url_reason(target, "targets")))
+            if urls is not None and target.strip().lower().startswith(("https://", "http://")):
+                urls.append(target.strip())
+            else:
+                problems.append(Problem(field, url_reason(target, "targets")))
             continue
         lexical = Path(os.path.normpath(base_dir / target))
         if _outside(lexical, root):

@@ -45,6 +45,7 @@ class ReadResult:
     reused: set[Path] = field(default_factory=set)            # files skipped as unchanged (see `reusable`)
     substituting: set[Path] = field(default_factory=set)      # files using $text/$json/$yaml (never reused)
     truncated: bool = False                                   # the file limit was hit: some files not read
+    url_targets: list[str] = field(default_factory=list)      # http(s) Location targets, when URLs are read
 
     @property
     def ok(self) -> bool:

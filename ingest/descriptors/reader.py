@@ -28,7 +28,7 @@ from .yaml_loader import LoadFailure, load_documents
 
 # (sha256 of a file's text, the Location entities in it): what a caller may let the reader skip.
 Reusable = tuple[str, list[dict]]
-_SUBSTITUTION_MARKERS = ("$text", "$json", "$yaml")
+_SUBSTITUTION_MARKERS = ("$text", "$json", "$yaml", "$openapi", "$asyncapi")
 
 
 @dataclass
@@ -41,12 +41,28 @@ class _FileResult:
     digest: str | None = None
     reused: bool = False
     substituting: bool = False
+    url_targets: list[str] = field(default_factory=list)   # http(s) Location targets (read by the caller)
+
+
+_READERS: dict = {}   # per process: the URL readers of one Integrations (their clients, ETag caches)
+
+
+def _fetch_url(integrations: Any, limits: Limits, url: str) -> str:
+    """A URL's text through the integrations' URL readers (refused unless on a configured host)."""
+    from ingest.integrations.readers import UrlReaders
+
+    readers = _READERS.get(integrations)
+    if readers is None:
+        readers = _READERS[integrations] = UrlReaders(integrations, max_bytes=limits.max_file_bytes)
+    return readers.read(url).text
 
 
 class _FileReader:
     """Reads one file. Independent of every other file, so files can be read in parallel processes."""
 
-    def __init__(self, path: Path, root: Path, limits: Limits, reusable: Reusable | None = None) -> None:
+    def __init__(self, path: Path, root: Path, limits: Limits, reusable: Reusable | None = None,
+                 integrations: Any = None) -> None:
+        self.integrations = integrations
         self.path = path
         self.root = root
         self.limits = limits
@@ -70,7 +86,8 @@ class _FileReader:
             problems = []
             for location in self.reusable[1]:
                 found, trouble = location_targets(
-                    location, base_dir=self.path.parent, root=self.root, max_matches=self.limits.max_files)
+                    location, base_dir=self.path.parent, root=self.root, max_matches=self.limits.max_files,
+                    urls=self.out.url_targets if self.integrations is not None else None)
                 targets.extend(found)
                 problems.extend(trouble)
             if not problems:   # else read it again, so the problems are reported on their documents
@@ -95,8 +112,10 @@ class _FileReader:
         ref = entity_ref(data)
         problems = key_problems(data)
         if not problems:
+            fetch = (lambda url: _fetch_url(self.integrations, self.limits, url)) \
+                if self.integrations is not None else None
             data, problems = apply_substitutions(
-                data, base_dir=path.parent, root=self.root, limits=self.limits)
+                data, base_dir=path.parent, root=self.root, limits=self.limits, fetch_url=fetch)
         if not problems:
             data, problems = validate_entity(data, max_errors=self.limits.max_errors_per_document)
             ref = entity_ref(data) or ref
@@ -108,13 +127,14 @@ class _FileReader:
         if data["kind"] != "Location":
             return []
         targets, problems = location_targets(
-            data, base_dir=path.parent, root=self.root, max_matches=self.limits.max_files)
+            data, base_dir=path.parent, root=self.root, max_matches=self.limits.max_files,
+            urls=self.out.url_targets if self.integrations is not None else None)
         for problem in problems:
             self.reject(index, ref, problem)
         return targets
 
 
-def _read_one(args: tuple[Path, Path, Limits, Reusable | None]) -> _FileResult:
+def _read_one(args: tuple[Path, Path, Limits, Reusable | None, Any]) -> _FileResult:
     return _FileReader(*args).read()
 
 
@@ -128,7 +148,9 @@ class _Reader:
 
     PARALLEL_MIN_FILES = 16
 
-    def __init__(self, root: Path, limits: Limits, reusable: dict[Path, Reusable] | None = None) -> None:
+    def __init__(self, root: Path, limits: Limits, reusable: dict[Path, Reusable] | None = None,
+                 integrations: Any = None) -> None:
+        self.integrations = integrations
         self.root = root
         self.limits = limits
         self.reusable = reusable or {}
@@ -169,7 +191,7 @@ class _Reader:
         wave = roots
         with _pool(len(roots) >= self.PARALLEL_MIN_FILES) as pool:
             while wave:
-                jobs = [(path, self.root, self.limits, self.reusable.get(path)) for path in wave]
+                jobs = [(path, self.root, self.limits, self.reusable.get(path), self.integrations) for path in wave]
                 read = pool.map(_read_one, jobs, chunksize=4) if pool and len(wave) > 1 else map(_read_one, jobs)
                 next_wave: list[Path] = []
                 for path, file_result in zip(wave, read):
@@ -190,6 +212,7 @@ class _Reader:
                 self.result.reused.add(path)
             if done.substituting:
                 self.result.substituting.add(path)
+            self.result.url_targets.extend(u for u in done.url_targets if u not in self.result.url_targets)
             stack.extend(reversed(children[path]))
         return self.result
 
@@ -205,7 +228,8 @@ def _pool(wanted: bool) -> Iterator[ProcessPoolExecutor | None]:
 
 
 def read_catalog(target: Path, *, root: Path | None = None, limits: Limits = Limits(),
-                 reusable: dict[Path, Reusable] | None = None, patterns: Sequence[str] | None = None) -> ReadResult:
+                 reusable: dict[Path, Reusable] | None = None, patterns: Sequence[str] | None = None,
+                 integrations: Any = None) -> ReadResult:
     """Read a descriptor file, or every `catalog-info.y[a]ml` under a directory, plus Location targets.
 
     `root` (default: the directory itself, or the file's parent) bounds every file read, including
@@ -218,6 +242,10 @@ def read_catalog(target: Path, *, root: Path | None = None, limits: Limits = Lim
     its Locations' targets are followed.
 
     `patterns` (globs relative to a directory target) replace the `catalog-info.y[a]ml` discovery.
+
+    `integrations` (ingest.integrations): placeholders naming an http(s) URL are read through its URL
+    readers (configured hosts only), and Location targets that are URLs are collected in
+    `result.url_targets` for the caller to read as URL locations. Without it, both are rejected.
     """
     target = Path(target)
     if not target.exists():
@@ -233,4 +261,4 @@ def read_catalog(target: Path, *, root: Path | None = None, limits: Limits = Lim
         initial = list(discover_matching(resolved, patterns))
     else:
         initial = list(discover(resolved)) if is_dir else [resolved]
-    return _Reader(base, limits, reusable).run(initial)
+    return _Reader(base, limits, reusable, integrations).run(initial)

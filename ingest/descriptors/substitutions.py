@@ -6,21 +6,43 @@ symlinks), remote URLs are refused, and every read goes through the same size an
 descriptors, with a per-document budget so one document cannot pull in the same big file a thousand times.
 Like Backstage, a placeholder whose value is not a string is left alone, and substituted content is not
 searched for further placeholders.
+
+A document read from a URL (a URL location) resolves placeholders against its own URL instead: relative
+paths and absolute URLs both go through the caller's `Remote` (the integrations' URL readers, which refuse
+every host not configured), under the same size budget.
 """
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
+import yaml
+
+from .bundling import BundleError, bundle
 from .files import FileProblem, decode_utf8, read_bytes
 from .limits import Limits
 from .model import Problem
 from .paths import is_url, json_path, url_reason
 from .yaml_loader import YamlProblem, load_single
 
-PLACEHOLDERS = ("$text", "$json", "$yaml")
+PLACEHOLDERS = ("$text", "$json", "$yaml", "$openapi", "$asyncapi")
+BUNDLING = ("$openapi", "$asyncapi")   # Backstage's OpenAPI/AsyncAPI placeholders: external $refs inlined
+
+
+@dataclass(frozen=True)
+class Remote:
+    """How a document read from a URL reads what its placeholders name.
+
+    `fetch(url)` returns the text (raising any exception whose message is the user-facing reason);
+    `resolve(base, target)` makes a target absolute against the document's URL.
+    """
+
+    url: str
+    fetch: Callable[[str], str]
+    resolve: Callable[[str, str], str]
 
 
 class _Failed(Exception):
@@ -32,7 +54,10 @@ class _Failed(Exception):
 class _Substituter:
     """One document's substitution pass: walks a copy of the entity, tracking the JSON path and budget."""
 
-    def __init__(self, base_dir: Path, root: Path, limits: Limits) -> None:
+    def __init__(self, base_dir: Path, root: Path, limits: Limits, remote: Remote | None = None,
+                 fetch_url: Callable[[str], str] | None = None) -> None:
+        self.remote = remote
+        self.fetch_url = fetch_url
         self.base_dir = base_dir
         self.root = root
         self.limits = limits
@@ -57,13 +82,13 @@ class _Substituter:
     def fail(self, path: list[str | int], reason: str) -> _Failed:
         return _Failed(Problem(json_path(path) or None, reason))
 
-    def locate(self, key: str, arg: str, path: list[str | int]) -> Path:
+    def locate(self, key: str, arg: str, path: list[str | int], base_dir: Path | None = None) -> Path:
         """The resolved file a placeholder names, refusing URLs and anything outside the root."""
         if is_url(arg):
             raise self.fail(path, url_reason(arg, f"{key} substitutions"))
         if not arg.strip():
             raise self.fail(path, f"{key} needs a file path, got an empty string")
-        lexical = Path(os.path.normpath(self.base_dir / arg))
+        lexical = Path(os.path.normpath((base_dir or self.base_dir) / arg))
         try:
             lexical.relative_to(self.root)
         except ValueError:
@@ -79,11 +104,92 @@ class _Substituter:
             raise self.fail(path, f"{key} file '{arg}' does not exist")
         return resolved
 
-    def resolve(self, key: str, arg: str, path: list[str | int]) -> Any:
-        target = self.locate(key, arg, path)
+    def fetch_remote(self, key: str, arg: str, path: list[str | int]) -> bytes:
+        """The bytes a placeholder of a document read from a URL names (through the URL readers)."""
+        if not arg.strip():
+            raise self.fail(path, f"{key} needs a URL or a path relative to this file, got an empty string")
+        if self.budget <= 0:   # asked before fetching: a spent budget costs no more requests
+            raise self.fail(path, f"{key} '{arg}' not read: substitutions in this document exceed "
+                                  f"{self.limits.max_substitution_bytes:,} bytes")
         try:
-            data = read_bytes(target, self.limits)
+            if self.remote is None:   # a local file's placeholder naming a URL
+                assert self.fetch_url is not None
+                return self.fetch_url(arg.strip()).encode()
+            url = self.remote.resolve(self.remote.url, arg.strip())
+            return self.remote.fetch(url).encode()
+        except Exception as exc:   # the reader's message is the reason (refused, missing, too large...)
+            raise self.fail(path, f"{key} '{arg}' cannot be used: {exc}") from None
+
+    def _ident(self, key: str, ref: str, path: list[str | int], base: tuple[str, Any] | None) -> tuple[str, Any]:
+        """Where `ref` is, relative to `base` (None: the descriptor): ("url", URL) or ("file", resolved Path)."""
+        ref = ref.strip()
+        web = ref.lower().startswith(("https://", "http://"))
+        if base is not None and base[0] == "url":
+            join = self.remote.resolve if self.remote is not None else _join_url
+            try:
+                return "url", join(base[1], ref)
+            except Exception as exc:
+                raise self.fail(path, f"{key}: '{ref}' is not a URL: {exc}") from None
+        if base is None and self.remote is not None:
+            return "url", self.remote.resolve(self.remote.url, ref)
+        if web and self.fetch_url is not None:
+            return "url", ref
+        return "file", self.locate(key, ref, path, base_dir=base[1].parent if base else None)
+
+    def _load(self, key: str, arg: str, path: list[str | int], ident: tuple[str, Any]) -> Any:
+        """One document of a bundle, read (charged to the budget) and parsed."""
+        if self.budget <= 0:
+            raise self.fail(path, f"{key} '{arg}' not read: substitutions in this document exceed "
+                                  f"{self.limits.max_substitution_bytes:,} bytes")
+        kind, where = ident
+        try:
+            if kind == "url":
+                fetch = self.remote.fetch if self.remote is not None else self.fetch_url
+                assert fetch is not None
+                data = fetch(where).encode()
+            else:
+                data = read_bytes(where, self.limits)
+        except FileProblem as exc:
+            raise self.fail(path, f"{key} '{arg}': {exc}") from None
+        except Exception as exc:   # the URL reader's reason (refused, missing, too large...)
+            raise self.fail(path, f"{key} '{arg}': {exc}") from None
+        if len(data) > self.budget:
+            self.budget = 0
+            raise self.fail(path, f"{key} '{arg}': substitutions in this document exceed "
+                                  f"{self.limits.max_substitution_bytes:,} bytes")
+        self.budget -= len(data)
+        try:
+            return _plain(load_single(decode_utf8(data), self.limits))
+        except (YamlProblem, FileProblem) as exc:
+            shown = where if kind == "url" else os.path.basename(str(where))
+            raise self.fail(path, f"{key} '{arg}': {shown} cannot be loaded: {exc}") from None
+
+    def bundled(self, key: str, arg: str, path: list[str | int]) -> str:
+        """`$openapi` / `$asyncapi`: the document with its external `$ref`s inlined, as YAML text."""
+        if not arg.strip():
+            raise self.fail(path, f"{key} needs a file path or URL, got an empty string")
+        try:
+            document = bundle(self._ident(key, arg, path, None),
+                              load=lambda ident: self._load(key, arg, path, ident),   # type: ignore[arg-type]
+                              join=lambda base, ref: self._ident(key, ref, path, base))  # type: ignore[arg-type]
+        except BundleError as exc:
+            raise self.fail(path, f"{key} '{arg}' cannot be bundled: {exc}") from None
+        except RecursionError:
+            raise self.fail(path, f"{key} '{arg}' is nested too deeply") from None
+        return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+
+    def resolve(self, key: str, arg: str, path: list[str | int]) -> Any:
+        if key in BUNDLING:
+            return self.bundled(key, arg, path)
+        try:
+            if self.remote is not None:
+                data = self.fetch_remote(key, arg, path)
+            elif self.fetch_url is not None and arg.strip().lower().startswith(("https://", "http://")):
+                data = self.fetch_remote(key, arg, path)
+            else:
+                data = read_bytes(self.locate(key, arg, path), self.limits)
             if len(data) > self.budget:
+                self.budget = 0   # spent: later placeholders of this document are refused without reading
                 raise FileProblem(
                     f"substitutions in this document exceed {self.limits.max_substitution_bytes:,} bytes")
             self.budget -= len(data)
@@ -111,6 +217,13 @@ class _Substituter:
         if _depth(parsed, self.limits.max_depth) > self.limits.max_depth:
             raise self.fail(path, f"{key} file '{arg}' nests deeper than {self.limits.max_depth} levels")
         return _plain(parsed)
+
+
+def _join_url(base: str, ref: str) -> str:
+    """A ref relative to a document read by URL (a local file's `$openapi: https://...`)."""
+    from urllib.parse import urljoin
+
+    return urljoin(base, ref)
 
 
 def _depth(value: Any, cap: int, level: int = 0) -> int:
@@ -142,12 +255,15 @@ def _key(key: Any) -> str:
 
 
 def apply_substitutions(
-    entity: dict, *, base_dir: Path, root: Path, limits: Limits
+    entity: dict, *, base_dir: Path, root: Path, limits: Limits, remote: Remote | None = None,
+    fetch_url: Callable[[str], str] | None = None,
 ) -> tuple[dict, list[Problem]]:
     """A copy of `entity` with placeholders replaced, and the problems of those that failed.
 
-    `base_dir` is the (resolved) directory of the descriptor file; `root` the resolved read root.
+    `base_dir` is the (resolved) directory of the descriptor file; `root` the resolved read root; `remote`
+    (a document read from a URL) replaces both; `fetch_url` (a local file) reads placeholders that name an
+    http(s) URL (else they are refused).
     """
-    sub = _Substituter(base_dir, root, limits)
+    sub = _Substituter(base_dir, root, limits, remote, fetch_url)
     result = sub.walk(entity, [])
     return result, sub.problems

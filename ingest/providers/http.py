@@ -66,6 +66,18 @@ class Page:
 
 
 @dataclass
+class Raw:
+    """One file's bytes, and whether they came from the ETag cache (the server answered 304)."""
+
+    content: bytes
+    not_modified: bool = False
+
+
+class TooLarge(ProviderError):
+    """A body over the caller's size cap (refused; retrying would get the same answer)."""
+
+
+@dataclass
 class HttpStats:
     """What a run cost, for logs and the benchmark."""
 
@@ -251,14 +263,44 @@ class ApiClient:
             if cached["body"] is None:
                 return None if allow_404 else self.get(path, params, allow_404=allow_404)
             return Page(_json(cached["body"].encode(), self.provider, url), cached.get("next"), True)
+        answer = self._exchange(url, key, cached, allow_404=allow_404)
+        if answer is None:
+            return None
+        content, next_url, not_modified = answer
+        return Page(_json(content, self.provider, url), next_url, not_modified)
+
+    def get_bytes(self, path: str, params: dict | None = None, *, max_bytes: int, allow_404: bool = False,
+                  accept: str | None = None) -> Raw | None:
+        """One GET of a file's bytes (UTF-8 text: the ETag cache stores text), at most `max_bytes` of them.
+
+        Why a size cap here: a remote file is read by the server on behalf of whoever registered its URL; a
+        `Content-Length` over the cap is refused before the body is read, and a body that keeps coming is cut
+        off at `max_bytes + 1` (TooLarge either way). Same retries, rate-limit waits, ETags and same-origin
+        redirects as `get`. `accept` replaces the Accept header (GitHub's contents API answers raw bytes to
+        `application/vnd.github.raw`).
+        """
+        url = self.url(path, params)
+        self._check_origin(url)
+        key = hashlib.sha256(f"{accept}\n{url}".encode()).hexdigest()
+        cached = self.cache.get(key) if self.cache is not None else None
+        headers = {"Accept": accept} if accept else {}
+        answer = self._exchange(url, key, cached, allow_404=allow_404, max_bytes=max_bytes, extra=headers)
+        if answer is None:
+            return None
+        content, _, not_modified = answer
+        return Raw(content, not_modified)
+
+    def _exchange(self, url: str, key: str, cached: dict | None, *, allow_404: bool, max_bytes: int | None = None,
+                  extra: dict[str, str] | None = None) -> tuple[bytes, str | None, bool] | None:
+        """The request loop both GETs share: (body, next-page URL, served from the ETag cache) or None (404)."""
         if cached is not None and cached["etag"] is None:
             cached = None   # a remembered 404: nothing to validate against
         failures = 0
         waits = 0
         while True:
-            headers = {"If-None-Match": cached["etag"]} if cached else {}
+            headers = {**(extra or {}), **({"If-None-Match": cached["etag"]} if cached else {})}
             try:
-                response = self._fetch(url, headers)
+                response = self._fetch(url, headers, stream=max_bytes is not None)
             except requests.RequestException as exc:
                 self.stats.add(requests=1)
                 failures += 1
@@ -271,14 +313,17 @@ class ApiClient:
             self.stats.add(requests=1)
             status = response.status_code
             if status == 304 and cached:
+                response.close()
                 self.stats.add(not_modified=1)
-                return Page(_json(cached["body"].encode(), self.provider, url), cached.get("next"), True)
+                return cached["body"].encode(), cached.get("next"), True
             if status == 401:
+                response.close()
                 raise BadCredentials(
                     f"bad credentials: {self.provider} refused the token (401) for {_shown(url)}; "
                     f"check the source's token secret")
             wait = rate_limit_wait(status, response.headers, self.clock())
             if wait is not None:
+                response.close()
                 waits += 1
                 if wait > self.max_wait or waits > self.max_rate_limit_waits:
                     raise RateLimited(
@@ -289,6 +334,7 @@ class ApiClient:
                 self._wait(wait)
                 continue
             if status >= 500:
+                response.close()
                 failures += 1
                 if failures > self.max_retries:
                     raise Unavailable(f"{self.provider} answered {status} for {_shown(url)} "
@@ -297,19 +343,22 @@ class ApiClient:
                 self._wait(self.backoff * 2 ** (failures - 1))
                 continue
             if status == 404 and allow_404:
+                response.close()
                 self.stats.add(not_found=1)
                 if self.cache is not None:
                     self.cache.put(key, None, None, None)
                 return None
             if status >= 400:
-                raise ProviderError(f"{self.provider} answered {status} for {_shown(url)}: "
-                                    f"{_message(response)}")
-            body = _json(response.content, self.provider, url)
+                message = _message(response)
+                response.close()
+                raise ProviderError(f"{self.provider} answered {status} for {_shown(url)}: {message}")
+            content = response.content if max_bytes is None else _limited_body(response, max_bytes, self.provider,
+                                                                                url)
             next_url = next_page_url(url, response.headers)
             etag = response.headers.get("ETag")
             if etag and self.cache is not None:
-                self.cache.put(key, etag, response.content, next_url)
-            return Page(body, next_url)
+                self.cache.put(key, etag, content, next_url)
+            return content, next_url, False
 
     def _check_origin(self, url: str) -> None:
         """Refuse a request (an absolute URL, a redirect) outside the base URL's origin: the token goes with it."""
@@ -318,10 +367,11 @@ class ApiClient:
                                 f"{urlsplit(url).netloc or url} (a redirect or link to another host than "
                                 f"{urlsplit(self.base_url).netloc}); only the configured host is asked")
 
-    def _fetch(self, url: str, headers: dict[str, str]) -> requests.Response:
+    def _fetch(self, url: str, headers: dict[str, str], *, stream: bool = False) -> requests.Response:
         """One GET, following redirects by hand and only within the base URL's origin."""
         for _ in range(MAX_REDIRECTS + 1):
-            response = self._session().get(url, headers=headers, timeout=self.timeout, allow_redirects=False)
+            response = self._session().get(url, headers=headers, timeout=self.timeout, allow_redirects=False,
+                                           stream=stream)
             if response.status_code not in _REDIRECTS or not response.headers.get("Location"):
                 return response
             target = urljoin(url, response.headers["Location"])
@@ -362,6 +412,29 @@ class ApiClient:
         for session in sessions:
             session.close()
         self._local = threading.local()
+
+
+def _limited_body(response: requests.Response, max_bytes: int, provider: str, url: str) -> bytes:
+    """At most `max_bytes` of a streamed body: refused on its Content-Length first, else cut off while read."""
+    too_large = TooLarge(f"{provider}: {_shown(url)} is larger than the limit of {max_bytes:,} bytes")
+    try:
+        declared = int(response.headers.get("Content-Length") or -1)
+    except ValueError:
+        declared = -1
+    if declared > max_bytes:
+        response.close()
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_content(64 * 1024):
+            size += len(chunk)
+            if size > max_bytes:
+                raise too_large
+            chunks.append(chunk)
+    finally:
+        response.close()
+    return b"".join(chunks)
 
 
 def _json(content: bytes, provider: str, url: str) -> Any:

@@ -1,7 +1,7 @@
 """The git provider: get (read the location) -> transform/load/cleanup (ingest.sync.ingest) -> facts.
 
-Options: `target` (a path, relative to the config file, or a git URL on a configured integration host:
-cloned through ingest.git's outbound policy) and optional `glob` (one or more
+Options: `target` (a path, relative to the config file, a git URL on a configured integration host:
+cloned through ingest.git's outbound policy, or a file URL there: read through its API, ingest.url_locations) and optional `glob` (one or more
 patterns relative to it, e.g. `services/*/catalog-info.yaml`, instead of every `catalog-info.yaml`).
 Ownership of the entities stays with the location itself (`file:/abs/path` or `url:<git url>`), so a schedule and `trellis ingest` of the same
 location agree; the run is recorded under the configured source name too. A repository's files may declare
@@ -58,7 +58,13 @@ class GitProvider(Provider):
 
     @staticmethod
     def record_facts(ctx: SyncContext, target: str) -> None:
-        """Default branch, last commit and CODEOWNERS of the repository the location lives in (if any)."""
+        """Default branch, last commit and CODEOWNERS of the repository the location lives in (if any).
+
+        A URL location (one file read through its host's API) has no clone to read them from: none."""
+        from ingest.url_locations import is_url_location
+
+        if is_url_location(target, ctx.outbound()):
+            return
         url = is_git_url(target)
         root = checkout(target, integrations=ctx.outbound()).resolve() if url else repo_root(Path(target).resolve())
         if root is None:
