@@ -4,9 +4,9 @@
   conflicts) bound by the catalog rules the initiator would meet registering it in the portal. Local paths
   and git URLs (the bare repository publish:git made) are registered as they are. GitHub/GitLab web URLs
   (`.../blob/main` + `catalogInfoPath`, as publish:github/gitlab output them) are turned into the clone URL
-  the host's REST API reports for that repository; MERGE SEAM: the remote-references issue's URL locations
-  replace this with a URL location read through the integrations. The clone is ingest's (ingest.git), through
-  the shared integrations, with the host's own token when its integration names one.
+  the host's REST API reports for that repository and cloned (ingest.git, through the shared integrations,
+  with the host's own token when its integration names one). Not yet a URL location (ingest.url_locations):
+  the registered location is the clone URL, so the entity carries no view/edit URL of the file.
 - `get_entity`/`get_entities` apply the initiator's visibility.
 - `preview` places would-be entities in the graph (owner, system, what they depend on, whether each exists).
 """
