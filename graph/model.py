@@ -123,10 +123,12 @@ class RelationSpec:
     reverse: bool = False      # True: the declaring entity is the *end* node (e.g. dependencyOf)
     many: bool = False         # list-valued field
     via: str = ""              # stored on the relationship to tell PART_OF sources apart
+    spec_type: str | None = None   # only for entities of this spec.type (Backstage's per-type relation fields)
 
 
-def _spec(field_: str, type_: str, default_kind: str | None, *, reverse=False, many=False, via="") -> RelationSpec:
-    return RelationSpec(field_, type_, default_kind, reverse, many, via or field_)
+def _spec(field_: str, type_: str, default_kind: str | None, *, reverse=False, many=False, via="",
+          spec_type: str | None = None) -> RelationSpec:
+    return RelationSpec(field_, type_, default_kind, reverse, many, via or field_, spec_type)
 
 
 # Per kind: which spec fields produce which relationships (Backstage's built-in processors).
@@ -157,6 +159,13 @@ RELATION_FIELDS: dict[str, tuple[RelationSpec, ...]] = {
     ),
     "User": (_spec("memberOf", "MEMBER_OF", "group", many=True),),
     "Template": (_OWNER,),
+    # @backstage/catalog-model's alpha AiResource kind (skills, rules, plugins for AI coding tools): its model
+    # layer declares owner and system for every type, and dependsOn for skills only.
+    "airesource": (
+        _OWNER,
+        _spec("system", "PART_OF", "system"),
+        _spec("dependsOn", "DEPENDS_ON", "airesource", many=True, spec_type="skill"),
+    ),
 }
 
 
@@ -190,9 +199,10 @@ def relations_of(kind: str, namespace: str, ref: str, spec: dict | None) -> Enti
     if not isinstance(spec, dict):
         return out
     seen: set[tuple[str, str, str]] = set()
-    for rs in RELATION_FIELDS.get(canonical_kind(kind), ()):
+    canon = canonical_kind(kind)
+    for rs in RELATION_FIELDS.get(canon, RELATION_FIELDS.get(canon.lower(), ())):   # custom kinds: lower-case keys
         raw = spec.get(rs.field)
-        if raw is None:
+        if raw is None or (rs.spec_type is not None and spec.get("type") != rs.spec_type):
             continue
         values = raw if isinstance(raw, list) else [raw]
         for i, value in enumerate(values):

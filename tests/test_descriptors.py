@@ -660,6 +660,23 @@ def test_location_missing_target(tmp_path: Path) -> None:
     assert "matches no files" in result.rejections[1].reason
 
 
+
+def test_a_legacy_location_type_says_what_to_write_instead(tmp_path: Path) -> None:
+    """Old catalogs (Backstage before its `url` type) say `type: github`; the reason names the types that work
+    and that a `url` target may be a URL, not the stale "local paths only"."""
+    write(tmp_path, "catalog-info.yaml", """\
+apiVersion: backstage.io/v1alpha1
+kind: Location
+metadata: {name: legacy-org}
+spec:
+  type: github
+  targets: [https://github.com/acme/org/blob/main/teams.yaml]
+""")
+    result = read_catalog(tmp_path / "catalog-info.yaml")
+    assert [(r.field, r.ref) for r in result.rejections] == [("spec.type", "location:default/legacy-org")]
+    reason = result.rejections[0].reason
+    assert "'github'" in reason and "type: url" in reason and "local paths" not in reason
+
 def test_location_optional_missing_target_is_fine(tmp_path: Path) -> None:
     write(tmp_path, "catalog-info.yaml", location("./nope.yaml", presence="optional"))
     result = read_catalog(tmp_path / "catalog-info.yaml")

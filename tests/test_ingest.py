@@ -139,6 +139,40 @@ def test_every_kind_and_relation_lands(graph, tmp_path):
     assert ph == {"Entity", "Unresolved", "API"}
 
 
+AI_RESOURCES = """\
+apiVersion: backstage.io/v1alpha1
+kind: AiResource
+metadata: {name: checkout-review, description: Review checklist for checkout code}
+spec:
+  type: skill
+  lifecycle: production
+  owner: payments
+  system: shop
+  agents: [claude-code]
+  dependsOn: [style-guide]
+---
+apiVersion: backstage.io/v1alpha1
+kind: AiResource
+metadata: {name: no-raw-sql}
+spec:
+  type: rule
+  lifecycle: experimental
+  owner: user:jane
+  category: security
+  rationale: Queries go through the repository layer
+"""
+
+
+def test_ai_resources_land_with_the_owner_and_system_relations_backstage_computes(graph, tmp_path):
+    root = tmp_path / "repo"
+    write(root / "catalog-info.yaml", AI_RESOURCES)
+    assert ingest(graph, str(root)).rejected == []
+    assert rels(graph, "airesource:default/checkout-review") == [
+        ("DEPENDS_ON", "airesource:default/style-guide"), ("OWNED_BY", "group:default/payments"),
+        ("PART_OF", "system:default/shop")]
+    assert rels(graph, "airesource:default/no-raw-sql") == [("OWNED_BY", "user:default/jane")]
+
+
 def test_reingest_unchanged_writes_nothing(graph, tmp_path):
     root = tmp_path / "repo"
     write(root / "catalog-info.yaml", EVERY_KIND)

@@ -74,3 +74,23 @@ def test_duplicate_refs_in_one_field_make_one_relation():
     rels = relations_of("Component", "default", "component:default/a",
                         {"owner": "x", "dependsOn": ["resource:db", "Resource:DB"]})
     assert sum(r.type == "DEPENDS_ON" for r in rels.relations) == 1
+
+
+def test_ai_resource_relations_follow_the_current_catalog_model():
+    """AiResource (catalog-model's alpha kind): owner -> ownedBy (Group by default), system -> partOf, and a
+    skill's dependsOn (AiResource by default); kinds are case-insensitive, so `airesource` derives the same."""
+    skill = {"type": "skill", "lifecycle": "production", "owner": "web-guild", "system": "design-system",
+             "dependsOn": ["react-patterns", "component:ops/icons"]}
+    for kind in ("AiResource", "airesource"):
+        rels = relations_of(kind, "team", "airesource:team/ui-skill", skill)
+        assert {(r.type, r.target, r.via) for r in rels.relations} == {
+            ("OWNED_BY", "group:team/web-guild", "owner"),
+            ("PART_OF", "system:team/design-system", "system"),
+            ("DEPENDS_ON", "airesource:team/react-patterns", "dependsOn"),
+            ("DEPENDS_ON", "component:ops/icons", "dependsOn"),
+        }
+    # dependsOn is a relation of skills only; a rule's owner and system still relate
+    rule = {"type": "rule", "lifecycle": "production", "owner": "user:ops/ana", "category": "security",
+            "rationale": "no secrets in prompts", "dependsOn": ["other-rule"]}
+    assert {(r.type, r.target) for r in relations_of("AiResource", "team", "airesource:team/r", rule).relations} \
+        == {("OWNED_BY", "user:ops/ana")}

@@ -49,8 +49,8 @@ def location_targets(
     kind = spec.get("type")
     if kind not in LOCAL_TYPES:
         return [], [Problem("spec.type",
-                            f"location type {kind!r} cannot be read by local ingestion "
-                            f"(only 'file' and 'url' targets that are local paths)")]
+                            f"location type {kind!r} is not supported: write `type: url` (targets are paths "
+                            f"relative to this file, or file URLs on an integration host) or `type: file`")]
     optional = spec.get("presence") == "optional"
     files: list[Path] = []
     problems: list[Problem] = []
