@@ -275,3 +275,17 @@ def test_cli_neo4j_unreachable(monkeypatch):
     monkeypatch.setenv("NEO4J_URI", "bolt://127.0.0.1:1")
     res = CliRunner().invoke(tokens_group, ["list"], catch_exceptions=False)
     assert res.exit_code == 1 and res.stderr.startswith("error: ")
+
+
+def test_a_token_id_never_reads_as_an_option(cli, monkeypatch):
+    """`trellis tokens revoke <id>`: an id starting with `-` would be parsed as an option (exit 2)."""
+    import secrets as secrets_module
+
+    drawn = iter(["-" + "a" * 42, "b" * 43])
+    monkeypatch.setattr(secrets_module, "token_urlsafe", lambda n=None: next(drawn))
+    res = cli("create", "--name", "dash", "--owner", "user:default/alice", "--scope", "catalog:read")
+    assert res.exit_code == 0, res.stderr
+    token = res.stdout.strip()
+    assert token == "trl_" + "b" * 43
+    res = cli("revoke", token[4:16])
+    assert res.exit_code == 0 and "revoked" in res.stdout

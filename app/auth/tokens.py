@@ -24,6 +24,16 @@ from graph.model import RefError, parse_ref
 
 PREFIX = "trl_"
 SECRET_LENGTH = 43  # len(secrets.token_urlsafe(32))
+
+
+def _secret() -> str:
+    """43 url-safe random characters that never start with `-`: the token id is the first 12, and an id
+    starting with `-` would read as an option to `trellis tokens revoke` (1 token in 64 could not be revoked
+    without `--`)."""
+    while True:
+        secret = secrets.token_urlsafe(32)
+        if not secret.startswith("-"):
+            return secret
 ID_LENGTH = 12
 TOKEN_LENGTH = len(PREFIX) + SECRET_LENGTH
 SCOPES: tuple[str, ...] = ("catalog:read", "catalog:write", "reports:read", "admin")
@@ -157,7 +167,7 @@ def issue_token(graph, *, name: str, owner: str, kind: str, scopes, ttl_days: in
     ttl_days = _validate_ttl(ttl_days)
     created = current_ms() if now is None else now
     for _ in range(_ISSUE_ATTEMPTS):
-        token = PREFIX + secrets.token_urlsafe(32)
+        token = PREFIX + _secret()
         token_id = parse_token(token)
         assert token_id is not None  # token_urlsafe(32) is always 43 url-safe characters
         record = {
