@@ -7,6 +7,7 @@ what was decided when the task was created.
 """
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,7 +92,24 @@ def summary(entity: dict) -> dict:
             "name": metadata.get("name"), "title": metadata.get("title") or metadata.get("name"),
             "description": metadata.get("description"), "type": spec.get("type"), "tags": metadata.get("tags") or [],
             "owner": owner, "etag": metadata.get("etag"),
-            "time_saved": (metadata.get("annotations") or {}).get("backstage.io/time-saved")}
+            "time_saved": (metadata.get("annotations") or {}).get("backstage.io/time-saved"),
+            "time_saved_text": duration_text((metadata.get("annotations") or {}).get("backstage.io/time-saved"))}
+
+
+_ISO_DURATION = re.compile(r"^P(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?)?$")
+
+
+def duration_text(value: Any) -> str | None:
+    """Backstage's `backstage.io/time-saved` (ISO 8601, `PT1H30M`) as people read it (`1 h 30 min`); a value
+    in another shape is shown as written."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    match = _ISO_DURATION.match(value.strip().upper())
+    if not match or not any(match.groupdict().values()):
+        return value
+    parts = [f"{int(n)} {unit}" for n, unit in ((match["d"], "d"), (match["h"], "h"), (match["m"], "min"))
+             if n and int(n)]
+    return " ".join(parts) or value
 
 
 def get_template(graph: "Graph", ref: str, visibility: Visibility) -> Template | None:

@@ -183,3 +183,15 @@ def test_the_workspace_is_removed_after_the_run(tmp_path):
     assert not any((tmp_path / "work").iterdir())
     mode = os.stat(tmp_path / "template" / "skeleton" / "a").st_mode
     assert stat.S_ISREG(mode)
+
+
+def test_time_saved_reads_as_hours_and_minutes():
+    """The Create page shows Backstage's `backstage.io/time-saved` (ISO 8601) as people read it."""
+    from scaffolder.service import duration_text
+
+    assert duration_text("PT3H") == "3 h"
+    assert duration_text("PT1H30M") == "1 h 30 min"
+    assert duration_text("PT45M") == "45 min"
+    assert duration_text("P1DT2H") == "1 d 2 h"
+    assert duration_text("half a day") == "half a day"
+    assert duration_text(None) is None
