@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import click
 
 from app.cli.catalog_cmd import EXIT_FATAL, EXIT_OK, EXIT_REJECTED, emit_json, fail, open_graph
-from graph.server.paths import state_dir
+from servers.paths import state_dir
 
 STATE_DIR = state_dir()
 

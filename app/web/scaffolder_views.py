@@ -16,6 +16,7 @@ from pathlib import Path
 
 from flask import abort, make_response, redirect, render_template, request, url_for
 
+from app import settings
 from app.api.scaffolder_routes import _audit_values, initiator
 from app.auth import access
 from app.graph_access import get_graph
@@ -24,7 +25,7 @@ from app.web.scaffolder_form import build_steps, values_from_form
 from graph import scaffolder as store
 from graph.model import RefError, parse_ref
 from scaffolder import service
-from scaffolder.integrations import REPOSITORY_HOSTS, IntegrationError, load_integrations
+from scaffolder.integrations import REPOSITORY_HOSTS, IntegrationError, adapt
 from scaffolder.service import TaskRequestError
 from scaffolder.template import MASK, Template, TemplateError
 
@@ -48,8 +49,9 @@ def _template_or_404(namespace: str, name: str) -> Template:
 
 
 def _hosts() -> list[str]:
+    """The repository hosts of the portal's integrations (TRELLIS_CONFIG, read at start: app.settings)."""
     try:
-        return load_integrations().hosts(REPOSITORY_HOSTS)
+        return adapt(settings.current().integrations).hosts(REPOSITORY_HOSTS)
     except IntegrationError:
         return ["github.com", "gitlab.com"]
 
