@@ -215,8 +215,9 @@ _BOLT_HANDSHAKE = bytes.fromhex("6060B017" "00080805" "00000404" "00000000" "000
 
 
 def _bolt_answers(port: int, timeout: float = 3.0) -> bool:
-    """Whether Bolt is up on 127.0.0.1:`port`: the server answers the protocol handshake with the version it
-    chose (the driver is not needed to know; graph.server then logs in)."""
+    """Whether Bolt is up on 127.0.0.1:`port`: the server answers the protocol handshake with one of the versions
+    proposed (the driver is not needed to know; graph.server then logs in). Another program that merely
+    answers on the port is not taken for Neo4j."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
             sock.sendall(_BOLT_HANDSHAKE)
@@ -228,7 +229,7 @@ def _bolt_answers(port: int, timeout: float = 3.0) -> bool:
                 reply += chunk
     except OSError:
         return False
-    return reply != b"\0\0\0\0"
+    return reply[:2] == b"\0\0" and reply[3] in (4, 5)   # a version we proposed, [0, 0, minor, major]
 
 
 def _home(home: Path | str | None) -> Path:
