@@ -79,7 +79,7 @@ def github_webhook():
     runs = []
     for source in targets:
         try:
-            runs.append(reingest(get_graph(), source, repo, relist=relist))
+            runs.append(reingest(get_graph(), source, repo, relist=relist, config=config))
         except Exception as exc:   # recorded as a failed run; GitHub shows the delivery as failed
             raise ApiError(502, "reingest_failed", f"re-ingesting {org}/{repo} through source "
                                                    f"{source.name} failed: {redact(str(exc))}") from None
