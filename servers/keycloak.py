@@ -222,7 +222,7 @@ def _discovers(url: str) -> bool:
 def _wait_ready(home: Path, proc: subprocess.Popen, url: str, timeout: float) -> None:
     try:
         KeycloakServer(home).wait_until(lambda: _discovers(url), time.monotonic() + timeout, proc=proc,
-                                        what=f"answer {url} after {timeout:.0f}s")
+                                        what=f"answer {url}")
     except KeycloakError:
         KeycloakServer.stop_process(proc)
         raise
