@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.config import load_settings
+from app import settings
 from app.graph_access import init_graph
 from app.json_provider import OrjsonProvider
 from app.version import version
@@ -22,19 +22,21 @@ def create_app(config: dict | None = None) -> Flask:
     )
     if config:
         app.config.update(config)
-    # Sign-in, roles and rules are checked here: a misconfigured portal refuses to start (ConfigError).
-    app.config.update(load_settings(config))
+    # Settings are read once, here: a misconfigured portal refuses to start (ConfigError). Views, services and
+    # the jobs they queue take them from the app (app.settings.current), never from the file or environment.
+    settings.install(app, settings.load(config))
     init_graph(app)
 
-    from app.admin import bp as admin_bp
-    from app.api import bp as api_bp
-    from app.auth.headers import add_security_headers
-    from app.auth.session import init_session
-    from app.auth.signin import init_signin
-    from app.errors import register_error_handlers
-    from app.metrics import init_metrics
-    from app.proxy import init_proxy
-    from app.web import bp as web_bp
+    # the blueprints (and the plugins they load) are for a made app only; the CLI imports this package too
+    from app.admin import bp as admin_bp  # noqa: PLC0415 -- heavy: not for the CLI
+    from app.api import bp as api_bp  # noqa: PLC0415 -- heavy: not for the CLI
+    from app.auth.headers import add_security_headers  # noqa: PLC0415 -- heavy: not for the CLI
+    from app.auth.session import init_session  # noqa: PLC0415 -- heavy: not for the CLI
+    from app.auth.signin import init_signin  # noqa: PLC0415 -- heavy: not for the CLI
+    from app.errors import register_error_handlers  # noqa: PLC0415 -- heavy: not for the CLI
+    from app.metrics import init_metrics  # noqa: PLC0415 -- heavy: not for the CLI
+    from app.proxy import init_proxy  # noqa: PLC0415 -- heavy: not for the CLI
+    from app.web import bp as web_bp  # noqa: PLC0415 -- heavy: not for the CLI
 
     init_metrics(app)   # first: its timer also sees requests the sign-in gate answers (401, redirects)
     init_session(app)

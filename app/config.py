@@ -28,6 +28,10 @@ from pathlib import Path
 
 import yaml
 
+from graph.walk import node_cap
+from ingest.integrations import Integrations, IntegrationsError, parse_integrations
+from servers.paths import state_dir
+
 REPO_ROOT = Path(__file__).resolve().parents[1]   # the checkout, or site-packages when installed
 DEFAULT_MAX_REQUEST_BYTES = 25 * 1024 * 1024   # GitHub caps webhook deliveries at 25 MB
 ENVIRONMENTS = ("production", "development")
@@ -49,11 +53,15 @@ class ConfigError(RuntimeError):
     """The portal's configuration is unusable; the message says which setting and why."""
 
 
-def load_settings(overrides: dict | None) -> dict:
-    """Every TRELLIS_* setting, checked. Raises ConfigError."""
+def load_settings(overrides: dict | None, *, file_data: dict | None = None, config_file: str | None = None) -> dict:
+    """Every TRELLIS_* setting, checked. Raises ConfigError.
+
+    `file_data`: the TRELLIS_CONFIG file already read (app.settings.load reads it once for everything);
+    None reads it here."""
     overrides = dict(overrides or {})
-    config_file = overrides.get("TRELLIS_CONFIG") or os.environ.get("TRELLIS_CONFIG")
-    file_data = _read_file(config_file) if config_file else {}
+    if file_data is None:
+        config_file = overrides.get("TRELLIS_CONFIG") or os.environ.get("TRELLIS_CONFIG")
+        file_data = read_config_file(config_file) if config_file else {}
 
     settings: dict = {
         "TRELLIS_ENV": "production",
@@ -101,8 +109,6 @@ def load_settings(overrides: dict | None) -> dict:
 def _integrations(override: object, file_data: dict):
     """The outbound allow-list (ingest.integrations): parsed from the file's `integrations:` and `git:`
     sections, or from a `TRELLIS_INTEGRATIONS` override (the same shape, or an Integrations object)."""
-    from ingest.integrations import Integrations, IntegrationsError, parse_integrations
-
     if isinstance(override, Integrations):
         return override
     data = {"integrations": override, "git": file_data.get("git")} if override is not None else file_data
@@ -112,7 +118,8 @@ def _integrations(override: object, file_data: dict):
         raise ConfigError(str(exc)) from None
 
 
-def _read_file(path: str) -> dict:
+def read_config_file(path: str) -> dict:
+    """The TRELLIS_CONFIG file as a mapping; ConfigError naming the file when it cannot be read or parsed."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
@@ -187,8 +194,6 @@ def _check(s: dict) -> None:
     elif not isinstance(roots, (list, tuple)) or not all(isinstance(r, (str, os.PathLike)) for r in roots):
         raise ConfigError("location_roots (TRELLIS_LOCATION_ROOTS) must be a list of folders")
     if s["TRELLIS_WALK_NODE_CAP"] is not None:
-        from graph.walk import node_cap
-
         try:
             s["TRELLIS_WALK_NODE_CAP"] = node_cap(s["TRELLIS_WALK_NODE_CAP"])
         except ValueError as exc:
@@ -201,8 +206,6 @@ def _secret_key(env: str) -> str:
     Production refuses to start without one (a random per-process key would sign users out on every restart
     and break multi-worker serving). Development keeps a generated key in the state folder (`.trellis/`).
     """
-    from graph.server.paths import state_dir
-
     value = os.environ.get("TRELLIS_SECRET_KEY")
     path = os.environ.get("TRELLIS_SECRET_KEY_FILE")
     if not value and path:

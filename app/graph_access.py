@@ -10,7 +10,7 @@ import dataclasses
 from flask import Flask, current_app
 
 from graph.driver import Graph, Settings
-from graph.server import credentials_for
+from servers.neo4j import credentials_for
 from graph.schema import apply_schema
 
 
@@ -19,7 +19,7 @@ def init_graph(app: Flask) -> None:
     uri = app.config.get("NEO4J_URI")
     if uri and uri != settings.uri and not app.config.get("NEO4J_USER") and credentials_for(uri):
         # the environment's NEO4J_USER/NEO4J_PASSWORD belong to its own NEO4J_URI; a local server named here
-        # (graph.server) is reached with the password it generated
+        # (servers.neo4j) is reached with the password it generated
         settings = dataclasses.replace(settings, user=None, password=None)
     overrides = {
         "uri": app.config.get("NEO4J_URI"), "user": app.config.get("NEO4J_USER"),

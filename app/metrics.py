@@ -23,11 +23,16 @@ import os
 import time
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Histogram, generate_latest
+import redis
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Histogram, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
+from app import settings
 from app.auth import access
+from app.graph_access import get_graph
 from app.version import version
+from graph import migrations, run_stats
+from graph.driver import GraphUnavailable
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("trellis.access")
@@ -44,13 +49,9 @@ _PRIORITY_SEP = "\x06\x16"   # kombu's Redis transport keeps priority levels in 
 
 
 def metrics_token(app: Flask) -> str | None:
-    """The configured scraper token (create_app config, else the environment), or None: metrics are off."""
-    value = app.config.get("TRELLIS_METRICS_TOKEN") or os.environ.get("TRELLIS_METRICS_TOKEN")
-    path = app.config.get("TRELLIS_METRICS_TOKEN_FILE") or os.environ.get("TRELLIS_METRICS_TOKEN_FILE")
-    if not value and path:
-        with open(path, encoding="utf-8") as handle:
-            value = handle.read().strip()
-    return value or None
+    """The configured scraper token (create_app config, else the environment; read once at start, app.settings),
+    or None: metrics are off."""
+    return settings.current(app).metrics_token
 
 
 def init_metrics(app: Flask) -> None:
@@ -90,8 +91,6 @@ def metrics():
         response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
         base = CollectorRegistry()
         multiprocess.MultiProcessCollector(base)
     else:
@@ -123,10 +122,6 @@ class _CatalogCollector:
         yield from self._queue_metrics()
 
     def _graph_metrics(self):
-        from app.graph_access import get_graph
-        from graph import migrations, run_stats
-        from graph.driver import GraphUnavailable
-
         graph = self.app.extensions["trellis.graph"]
         up = GaugeMetricFamily("trellis_neo4j_up", "1 when Neo4j answers and its schema is usable")
         pool = graph.pool_stats()
@@ -165,9 +160,7 @@ class _CatalogCollector:
         yield durations
 
     def _queue_metrics(self):
-        import redis
-
-        from ingest.jobs.celery_app import redis_url
+        from ingest.jobs.celery_app import redis_url  # noqa: PLC0415 -- heavy: Celery, only when scraped
 
         depth = GaugeMetricFamily("trellis_queue_depth", "Messages waiting in a Celery queue", labels=["queue"])
         up = GaugeMetricFamily("trellis_redis_up", "1 when the broker (Redis) answers")

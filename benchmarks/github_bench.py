@@ -221,7 +221,8 @@ def main() -> None:
 
     server_home = None
     if not os.environ.get("NEO4J_URI"):
-        from graph.server import free_port, start
+        from graph.server import start
+        from servers.base import free_port
 
         server_home = Path(tempfile.mkdtemp(prefix="trellis-bench-neo4j-"))
         uri = start(server_home, bolt_port=free_port(), http_port=free_port(), heap="2g", pagecache="512m").uri
@@ -254,7 +255,7 @@ def main() -> None:
         proc.join(10)
         shutil.rmtree(workdir, ignore_errors=True)
         if server_home:
-            from graph.server import stop
+            from servers.neo4j import stop
 
             stop(server_home)
             shutil.rmtree(server_home, ignore_errors=True)

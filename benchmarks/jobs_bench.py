@@ -66,7 +66,8 @@ def bench_entities(graph, n: int) -> dict:
 
 def bench_worker(graph, uri: str, runs: int, workdir: Path) -> dict:
     """Queue -> finished latency of a one-entity git source through a real worker, `runs` times."""
-    from ingest.jobs import celery_app, redis_local
+    from ingest.jobs import celery_app
+    from servers import redis as redis_local
     from ingest.jobs.trigger import queue_run
     from graph.sources import get_run
 
@@ -80,7 +81,7 @@ def bench_worker(graph, uri: str, runs: int, workdir: Path) -> dict:
         "spec: {type: service, lifecycle: production, owner: ops}\n")
     os.environ.update(TRELLIS_REDIS_URL=info.url, TRELLIS_CONFIG=str(workdir / "trellis.yaml"))
     celery_app.app = celery_app.make_app()
-    from graph.server import env_for
+    from servers.neo4j import env_for
 
     env = {**env_for(uri), "PYTHONPATH": str(REPO)}   # the worker logs in to this bench's own server
     log = open(workdir / "worker.log", "wb")
@@ -122,7 +123,8 @@ def main() -> None:
     args = parser.parse_args()
     server_home = None
     if not os.environ.get("NEO4J_URI"):
-        from graph.server import free_port, start
+        from graph.server import start
+        from servers.base import free_port
 
         server_home = Path(tempfile.mkdtemp(prefix="trellis-bench-neo4j-"))
         uri = start(server_home, bolt_port=free_port(), http_port=free_port(), heap="2g", pagecache="1g").uri
@@ -140,7 +142,7 @@ def main() -> None:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         if server_home:
-            from graph.server import stop
+            from servers.neo4j import stop
 
             stop(server_home)
             shutil.rmtree(server_home, ignore_errors=True)

@@ -121,7 +121,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from graph.driver import Settings, connect
-    from graph.server import free_port, start, stop
+    from graph.server import start
+    from servers.neo4j import free_port, stop
     from ingest.sync import ingest
 
     work = Path(tempfile.mkdtemp(prefix="trellis-portal-bench-"))
@@ -149,7 +150,7 @@ def main() -> None:
             token, _ = issue_token(bench_graph, name="bench", owner="user:default/bench-viewer", kind="personal",
                                    scopes=["catalog:read", "reports:read"])
         HEADERS["Authorization"] = f"Bearer {token}"
-        from graph.server import env_for
+        from servers.neo4j import env_for
 
         env = {**env_for(info.uri), "TRELLIS_ENV": "development", "TRELLIS_GUEST_ROLE": "viewer"}
         server = subprocess.Popen(

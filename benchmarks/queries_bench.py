@@ -143,7 +143,8 @@ def main() -> None:
     if os.environ.get("NEO4J_URI"):
         settings = Settings.from_env()
     else:
-        from graph.server import free_port, start
+        from graph.server import start
+        from servers.base import free_port
 
         home = Path(tempfile.mkdtemp(prefix="trellis-qbench-"))
         settings = Settings(uri=start(home, bolt_port=free_port(), http_port=free_port(), heap="2g",
@@ -163,7 +164,7 @@ def main() -> None:
     finally:
         graph.close()
         if home is not None:
-            from graph.server import stop
+            from servers.neo4j import stop
 
             stop(home)
             shutil.rmtree(home, ignore_errors=True)

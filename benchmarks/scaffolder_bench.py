@@ -91,13 +91,14 @@ def main() -> None:
     os.environ["TRELLIS_CONFIG"] = str(config)
 
     from graph.driver import Settings, connect
-    from ingest.jobs import redis_local
+    from servers import redis as redis_local
 
     neo4j_home = None
     if os.environ.get("NEO4J_URI"):
         settings = Settings.from_env()
     else:
-        from graph.server import free_port, start
+        from graph.server import start
+        from servers.base import free_port
 
         neo4j_home = work / "neo4j"
         settings = Settings(uri=start(neo4j_home, bolt_port=free_port(), http_port=free_port(), heap="1g",
@@ -124,7 +125,7 @@ def main() -> None:
             assert result.ok, result.as_json()
 
         log = work / "worker.log"
-        from graph.server import env_for
+        from servers.neo4j import env_for
 
         env = {**env_for(settings.uri), "PYTHONPATH": str(REPO)}   # the worker logs in to this bench's server
         worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "ingest.jobs", "worker", "--pool=solo", "-Q",
@@ -188,7 +189,7 @@ def main() -> None:
         graph.close()
         redis_local.stop(redis_home)
         if neo4j_home is not None:
-            from graph.server import stop
+            from servers.neo4j import stop
 
             stop(neo4j_home)
         shutil.rmtree(work, ignore_errors=True)

@@ -146,7 +146,8 @@ def main() -> None:
 
     server_home = None
     if not os.environ.get("NEO4J_URI"):
-        from graph.server import free_port, start
+        from graph.server import start
+        from servers.base import free_port
 
         server_home = Path(tempfile.mkdtemp(prefix="trellis-bench-neo4j-"))
         uri = start(server_home, bolt_port=free_port(), http_port=free_port(), heap="3g", pagecache="1g").uri
@@ -183,7 +184,7 @@ def main() -> None:
                     engine = Neo4jSearch(graph)
                 elif name == "opensearch":
                     from plugins.builtin.opensearch import make_engine
-                    from plugins.builtin.opensearch.server import start as start_opensearch
+                    from servers.opensearch import start as start_opensearch
 
                     os_node = start_opensearch(workdir / "opensearch", heap="1g")
                     engine = make_engine(graph, "opensearch", url=os_node.url, index="trellis-bench")
@@ -200,7 +201,7 @@ def main() -> None:
             os_node.stop()
         shutil.rmtree(workdir, ignore_errors=True)
         if server_home:
-            from graph.server import stop
+            from servers.neo4j import stop
 
             stop(server_home)
             shutil.rmtree(server_home, ignore_errors=True)

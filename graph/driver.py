@@ -13,6 +13,9 @@ import neo4j
 from neo4j import GraphDatabase, RoutingControl
 from neo4j.exceptions import AuthError, ServiceUnavailable, SessionExpired
 
+from graph.schema import apply_schema
+from servers.neo4j import credentials_for
+
 T = TypeVar("T")
 
 LOCAL_URI = "bolt://127.0.0.1:7687"
@@ -31,9 +34,7 @@ def _why(exc: Exception) -> str:
 
 
 def _local_credentials(uri: str) -> tuple[str, str] | None:
-    """The generated password of a project-local server (graph.server) at `uri`, when no user is given."""
-    from graph.server.local import credentials_for
-
+    """The generated password of a project-local server (servers.neo4j) at `uri`, when no user is given."""
     return credentials_for(uri)
 
 
@@ -147,8 +148,6 @@ def connect(settings: Settings | None = None, *, verify: bool = True, schema: bo
         if verify:
             graph.verify()
         if schema:
-            from graph.schema import apply_schema
-
             apply_schema(graph)
     except Exception:
         graph.close()

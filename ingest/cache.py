@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from graph.server.local import file_lock
+from servers.base import file_lock
 
 
 def cache_root() -> Path:

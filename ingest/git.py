@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from graph.server.local import file_lock
+from servers.base import file_lock
 from ingest.cache import cache_root
 from ingest.integrations import (
     GIT_USERNAMES, UNREACHABLE, GitLimits, Integration, Integrations, OutboundRefused, check_url,

@@ -22,7 +22,7 @@ from neo4j import Driver, GraphDatabase
 
 def neo4j_auth() -> tuple[str, str] | None:
     """Credentials for $NEO4J_URI (NEO4J_USER/NEO4J_PASSWORD); the session's own server sets them from the
-    password it generated (graph.server.credentials), so child processes inherit them too."""
+    password it generated (servers.neo4j.credentials), so child processes inherit them too."""
     user = os.environ.get("NEO4J_USER")
     return (user, os.environ.get("NEO4J_PASSWORD", "")) if user else None
 
@@ -31,16 +31,15 @@ def neo4j_auth() -> tuple[str, str] | None:
 def neo4j_uri() -> Iterator[str]:
     """Bolt URI of the session's Neo4j.
 
-    $NEO4J_URI if set; otherwise ONE throwaway local server (graph.server) in a temp
+    $NEO4J_URI if set; otherwise ONE throwaway local server (servers.neo4j) in a temp
     home on free ports, reusing the provisioned jars, stopped and deleted at the end.
     """
     external = os.environ.get("NEO4J_URI")
     if external:
         yield external
         return
-    from graph.server import free_port, start, stop
-
-    from graph.server import credentials
+    from graph.server import start
+    from servers.neo4j import credentials, free_port, stop
 
     home = Path(tempfile.mkdtemp(prefix="trellis-test-neo4j-"))
     saved = {k: os.environ.get(k) for k in ("NEO4J_USER", "NEO4J_PASSWORD")}
@@ -168,13 +167,13 @@ def portal_client(portal_app):
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory) -> Iterator[str]:
-    """URL of a throwaway project-local redis-server (ingest.jobs.redis_local) on a free port, or
+    """URL of a throwaway project-local redis-server (servers.redis) on a free port, or
     $TRELLIS_TEST_REDIS_URL; stopped at the end of the session."""
     external = os.environ.get("TRELLIS_TEST_REDIS_URL")
     if external:
         yield external
         return
-    from ingest.jobs import redis_local
+    from servers import redis as redis_local
 
     home = tmp_path_factory.mktemp("redis")
     info = redis_local.start(home, port=0)

@@ -516,14 +516,12 @@ def test_catalog_rules_per_location(app):
     from app.locations import catalog_rules
 
     rules = [{"allow": ["Component", "API"]}, {"allow": ["Group", "User"], "target": "/srv/org/*"}]
-    with app.test_request_context():
-        app.config["TRELLIS_CATALOG_RULES"] = rules
-        try:
-            assert catalog_rules("/srv/org/people") == ["Group", "User"]
-            assert catalog_rules("/srv/teams/pay") == ["API", "Component"]
-            assert catalog_rules() == ["API", "Component"]
-        finally:
-            from app.config import DEFAULT_CATALOG_RULES
-            app.config["TRELLIS_CATALOG_RULES"] = DEFAULT_CATALOG_RULES
+    ruled = create_app({"TRELLIS_ENV": "development", "SECRET_KEY": "s" * 32, "TRELLIS_CATALOG_RULES": rules,
+                        "NEO4J_URI": app.config["NEO4J_URI"]})
+    with ruled.test_request_context():
+        assert catalog_rules("/srv/org/people") == ["Group", "User"]
+        assert catalog_rules("/srv/teams/pay") == ["API", "Component"]
+        assert catalog_rules() == ["API", "Component"]
+    ruled.extensions["trellis.graph"].close()
     with pytest.raises(ConfigError, match="catalog_rules"):
         create_app({"TRELLIS_ENV": "development", "TRELLIS_CATALOG_RULES": [{"allow": ["Group"], "where": "x"}]})

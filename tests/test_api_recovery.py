@@ -9,7 +9,8 @@ import pytest
 
 from app import create_app
 from tests.portal_helpers import OPEN_PORTAL
-from graph.server import free_port, start, stop
+from graph.server import start
+from servers.neo4j import free_port, stop
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from graph.server import free_port
+from servers.base import free_port
 from ingest.providers import aws
 from ingest.sync import ingest
 from plugins.api import SyncContext

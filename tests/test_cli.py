@@ -138,7 +138,7 @@ def test_ownership_report_group_scope_and_text(demo, run):
 
 
 def test_neo4j_unreachable_is_exit_1(monkeypatch, tmp_path):
-    from graph.server import free_port
+    from servers.base import free_port
 
     monkeypatch.setenv("NEO4J_URI", f"bolt://127.0.0.1:{free_port()}")
     (tmp_path / "catalog-info.yaml").write_text("kind: Group\n")

@@ -130,7 +130,7 @@ def test_404_is_none_only_when_allowed(api, time_, tmp_path):
 
 
 def test_unreachable_server_is_retried_then_unavailable(time_, tmp_path):
-    from graph.server.local import free_port
+    from servers.base import free_port
 
     c = ApiClient(f"http://127.0.0.1:{free_port()}", provider="GitHub", clock=time_.clock, sleep=time_.sleep,
                   max_retries=2, timeout=2)

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from graph import sources
-from graph.server import free_port
-from ingest.jobs.redis_local import _alive
+from servers.base import free_port
+from servers.base import pid_alive as _alive
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -23,7 +23,8 @@ import pytest
 
 from graph.driver import Graph, Settings
 from graph.migrations import SCHEMA_VERSION
-from graph.server import env_for, free_port, start, stop
+from graph.server import start
+from servers.neo4j import env_for, free_port, stop
 
 REPO = Path(__file__).resolve().parents[1]
 DUMP_V010 = REPO / "tests" / "fixtures" / "v0.1.0" / "neo4j.dump"

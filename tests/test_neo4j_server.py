@@ -1,4 +1,4 @@
-"""The real Neo4j 5.26 Community server (+ APOC) from graph/server, and `trellis neo4j`."""
+"""The real Neo4j 5.26 Community server (+ APOC) from servers/neo4j.py (+ graph/server.py), and `trellis neo4j`."""
 from __future__ import annotations
 
 import json
@@ -11,6 +11,7 @@ from neo4j import GraphDatabase
 
 from app.cli.neo4j_cmd import neo4j as neo4j_cli
 from graph import server
+from servers import neo4j as local_neo4j
 
 
 def test_bolt_answers(neo4j_driver):
@@ -25,7 +26,7 @@ def test_components_report_5_26_community(neo4j_driver):
     kernel = {r["name"]: r for r in records}["Neo4j Kernel"]
     assert kernel["versions"][0].startswith("5.26.")
     if not os.environ.get("NEO4J_URI"):  # our own server: exactly the pinned build
-        assert kernel["versions"][0] == server.neo4j_version()
+        assert kernel["versions"][0] == local_neo4j.neo4j_version()
         assert kernel["edition"] == "community"
 
 
@@ -52,27 +53,27 @@ def test_apoc_spanning_tree(clean_db):
 def test_data_survives_stop_and_start(tmp_path):
     """A separate small server: write, stop, check status, start again, read back."""
     home = tmp_path / "neo4j-home"
-    kwargs = dict(bolt_port=server.free_port(), http_port=server.free_port(), heap="512m",
+    kwargs = dict(bolt_port=local_neo4j.free_port(), http_port=local_neo4j.free_port(), heap="512m",
                   pagecache="64m")
     try:
         info = server.start(home, **kwargs)
         assert server.start(home, **kwargs) == info  # already running: same server, no second JVM
-        with GraphDatabase.driver(info.uri, auth=server.credentials(home)) as driver:
+        with GraphDatabase.driver(info.uri, auth=local_neo4j.credentials(home)) as driver:
             driver.execute_query("CREATE (:Keep {id: 42})", database_="neo4j")
         assert server.status(home)["ready"] is True
 
-        assert server.stop(home) is True
+        assert local_neo4j.stop(home) is True
         st = server.status(home)
         assert st["running"] is False and st["pid"] is None
-        assert server.stop(home) is False  # idempotent
+        assert local_neo4j.stop(home) is False  # idempotent
 
         info2 = server.start(home, **kwargs)
         assert info2.pid != info.pid
-        with GraphDatabase.driver(info2.uri, auth=server.credentials(home)) as driver:
+        with GraphDatabase.driver(info2.uri, auth=local_neo4j.credentials(home)) as driver:
             records, _, _ = driver.execute_query("MATCH (k:Keep) RETURN k.id AS id", database_="neo4j")
         assert [r["id"] for r in records] == [42]
     finally:
-        server.stop(home)
+        local_neo4j.stop(home)
         shutil.rmtree(home, ignore_errors=True)
 
 
@@ -102,8 +103,8 @@ def test_cli_start_with_external_uri_starts_nothing(tmp_path):
 
 
 def test_start_failure_is_a_server_error_with_the_log_tail(tmp_path):
-    with pytest.raises(server.ServerError, match="zzz"):
-        server.start(tmp_path / "bad", bolt_port=server.free_port(), http_port=server.free_port(),
+    with pytest.raises(local_neo4j.ServerError, match="zzz"):
+        server.start(tmp_path / "bad", bolt_port=local_neo4j.free_port(), http_port=local_neo4j.free_port(),
                      heap="256m", pagecache="zzz", timeout=60)
     assert server.status(tmp_path / "bad")["running"] is False
 
@@ -115,7 +116,7 @@ def test_a_child_process_reaches_a_server_this_process_started_whatever_credenti
     import sys
     from pathlib import Path
 
-    if neo4j_uri not in server.local._STARTED:
+    if neo4j_uri not in local_neo4j._STARTED:
         pytest.skip("the session uses an external NEO4J_URI")
     inherited = {**os.environ, "NEO4J_USER": "neo4j", "NEO4J_PASSWORD": "another-servers-password"}
     code = "from graph.driver import Graph, Settings; print(Graph(Settings.from_env()).read('RETURN 41 + 1 AS x'))"
@@ -123,7 +124,7 @@ def test_a_child_process_reaches_a_server_this_process_started_whatever_credenti
     wrong = subprocess.run([sys.executable, "-c", code], env={**inherited, "NEO4J_URI": neo4j_uri}, cwd=repo,
                            capture_output=True, text=True, timeout=120)
     assert wrong.returncode != 0   # the inherited credentials are not this server's
-    env = server.env_for(neo4j_uri, inherited)
+    env = local_neo4j.env_for(neo4j_uri, inherited)
     assert "another-servers-password" not in env.values() and "NEO4J_PASSWORD" not in env
     child = subprocess.run([sys.executable, "-c", code], env=env, cwd=repo, capture_output=True, text=True,
                            timeout=120)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from graph.server import free_port
+from servers.base import free_port
 from tests.portal_helpers import OPEN_PORTAL
 
 REPO = Path(__file__).resolve().parents[1]

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from graph.server import free_port
+from servers.base import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -73,8 +73,9 @@ def test_the_wheel_carries_everything_the_portal_serves(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for required in ("app/templates/base.html", "app/templates/error.html", "app/templates/entity/graph.html",
                      "app/static/css/trellis.css", "app/static/js/graph.js", "app/static/vendor/cytoscape.min.js",
-                     "app/static/vendor/cytoscape.LICENSE.txt", "graph/server/pom.xml",
-                     "plugins/builtin/opensearch/server/pom.xml", "ingest/descriptors/schemas/component.json"):
+                     "app/static/vendor/cytoscape.LICENSE.txt", "servers/files/neo4j.pom.xml",
+                     "servers/files/opensearch.pom.xml", "servers/files/TrellisOpenSearch.java",
+                     "servers/files/keycloak.pom.xml", "ingest/descriptors/schemas/component.json"):
         assert required in names, required
     tracked = run(["git", "ls-files", "app/templates", "app/static", "ingest/descriptors/schemas"], cwd=REPO)
     served = set(tracked.stdout.split())
@@ -117,6 +118,22 @@ def test_installed_cli_runs_from_the_wheel_not_the_checkout(venv, tmp_path):
     for module_file in eval(where[0]):   # noqa: S307 - our own repr
         assert module_file.startswith(str(venv)), module_file
     assert not [p for p in eval(where[1]) if p.rstrip("/") == str(REPO)]   # noqa: S307
+
+
+def test_the_installed_local_servers_find_their_pinned_files_and_keep_state_outside_site_packages(venv, tmp_path):
+    """servers/ from the wheel: the poms and OpenSearch's launcher it provisions from are there, and its state
+    folder is the operator's, not site-packages (as the installed `trellis neo4j start` needs)."""
+    code = ("import json, servers, servers.neo4j as n, servers.opensearch as o, servers.keycloak as k; "
+            "from servers import paths as p; "
+            "print(json.dumps({'module': servers.__file__, 'neo4j': n.neo4j_version(), "
+            "'keycloak': k.keycloak_version(), "
+            "'files': [str(f) for f in (n.POM, o.POM, o.LAUNCHER, k.POM) if f.is_file()], "
+            "'checkout': p.is_checkout(), 'state': str(p.state_dir())}))")
+    env = clean_env(XDG_DATA_HOME=str(tmp_path / "data"))
+    found = json.loads(run([str(venv / "bin" / "python"), "-c", code], cwd=tmp_path, env=env).stdout)
+    assert found["module"].startswith(str(venv)) and len(found["files"]) == 4, found
+    assert found["neo4j"].startswith("5.26.") and found["keycloak"], found
+    assert found["checkout"] is False and found["state"] == str((tmp_path / "data" / "trellis").resolve())
 
 
 class Deployment:

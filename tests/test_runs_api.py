@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from graph import sources
 from graph import write
-from graph.server import free_port
+from servers.base import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -37,14 +37,21 @@ def sources_file(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def jobs(monkeypatch, redis_url, sources_file):
-    """TRELLIS_CONFIG and a Celery app on the session's Redis (emptied: no lock or message left over)."""
+def jobs(monkeypatch, redis_url, sources_file, portal_app):
+    """TRELLIS_CONFIG (as the session's portal had read it at start) and a Celery app on the session's Redis
+    (emptied: no lock or message left over)."""
+    import dataclasses
+
     import redis
 
+    from app import settings
     from ingest.jobs import celery_app
+    from ingest.jobs.config import load_config
 
     monkeypatch.setenv("TRELLIS_REDIS_URL", redis_url)
     monkeypatch.setenv("TRELLIS_CONFIG", str(sources_file))
+    monkeypatch.setitem(portal_app.extensions, settings.EXTENSION, dataclasses.replace(
+        settings.current(portal_app), config_file=str(sources_file), sources=load_config(sources_file)))
     redis.Redis.from_url(redis_url).flushdb()
     monkeypatch.setattr(celery_app, "app", celery_app.make_app())
     return redis_url

@@ -74,8 +74,19 @@ def test_openapi_documents_search(portal_client):
     assert "/search/suggest" in doc["paths"]
 
 
-def test_unknown_engine_is_a_503_not_a_500(portal_client, monkeypatch):
-    monkeypatch.setenv("TRELLIS_SEARCH_ENGINE", "nosuchengine")
+def use_engine(monkeypatch, portal_app, name: str) -> None:
+    """TRELLIS_SEARCH_ENGINE=name, as if the portal had started with it (settings are read once, at start)."""
+    import dataclasses
+
+    from app import settings
+
+    monkeypatch.setenv("TRELLIS_SEARCH_ENGINE", name)
+    monkeypatch.setitem(portal_app.extensions, settings.EXTENSION,
+                        dataclasses.replace(settings.current(portal_app), search_engine=name))
+
+
+def test_unknown_engine_is_a_503_not_a_500(portal_client, portal_app, monkeypatch):
+    use_engine(monkeypatch, portal_app, "nosuchengine")
     body = get(portal_client, "/api/v1/search?q=payments", 503)
     assert body["error"]["code"] == "search_unavailable" and "nosuchengine" in body["error"]["message"]
 
@@ -143,12 +154,12 @@ def test_cli_search(cli):
     assert bad.exit_code == 1 and bad.stderr.startswith("error:")
 
 
-def test_search_cluster_down_is_a_503(portal_client, monkeypatch):
+def test_search_cluster_down_is_a_503(portal_client, portal_app, monkeypatch):
     import plugins.search
-    from graph.server import free_port
+    from servers.base import free_port
 
     monkeypatch.setattr(plugins.search, "_engines", {})
-    monkeypatch.setenv("TRELLIS_SEARCH_ENGINE", "opensearch")
+    use_engine(monkeypatch, portal_app, "opensearch")
     monkeypatch.setenv("TRELLIS_OPENSEARCH_URL", f"http://127.0.0.1:{free_port()}")   # nothing listens
     body = get(portal_client, "/api/v1/search?q=payments", 503)
     assert body["error"]["code"] == "search_unavailable" and "not reachable" in body["error"]["message"]

@@ -23,7 +23,7 @@ OUTSIDER = Visibility(claims=frozenset({"user:default/someone"}))
 def node():
     if shutil.which("java") is None:
         pytest.skip("no java on PATH: the OpenSearch node needs Java 11+")
-    from plugins.builtin.opensearch.server import start
+    from servers.opensearch import start
 
     home = Path(tempfile.mkdtemp(prefix="trellis-test-opensearch-"))
     node = start(home)

@@ -31,7 +31,7 @@ class FakeGitHub:
     """
 
     def __init__(self) -> None:
-        from graph.server.local import free_port
+        from servers.base import free_port
 
         self.codes: dict[str, dict] = {}
         octocat_token = json.loads((FIXTURES / "access_token.json").read_text())["access_token"]
@@ -342,7 +342,7 @@ def test_require_catalog_user_refuses_an_unknown_github_login(graph, neo4j_uri, 
 
 
 def test_github_down_gives_a_clear_page(graph, neo4j_uri, tmp_path):
-    from graph.server.local import free_port
+    from servers.base import free_port
 
     dead = f"http://127.0.0.1:{free_port()}"
     app = make_app(neo4j_uri, {"github": {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,

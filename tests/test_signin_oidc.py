@@ -199,7 +199,7 @@ def test_require_catalog_user_refuses_a_valid_idp_user_without_one(graph, neo4j_
 
 
 def test_provider_unreachable_at_start_is_a_clear_page(graph, neo4j_uri, browser):
-    from graph.server.local import free_port
+    from servers.base import free_port
 
     dead = f"http://127.0.0.1:{free_port()}/realms/x/.well-known/openid-configuration"
     app = make_app(neo4j_uri, {"oidc": {"name": "Keycloak", "discovery_url": dead, "client_id": "c",

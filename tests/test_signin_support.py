@@ -108,7 +108,7 @@ class LiveServer:
     """The app served by werkzeug on 127.0.0.1:<free port> in a thread (redirects from real IdPs land here)."""
 
     def __init__(self, app, port: int | None = None):
-        from graph.server.local import free_port
+        from servers.base import free_port
 
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"

@@ -11,7 +11,7 @@ import pytest
 
 from docs_builder.build import build_entity_docs
 from docs_builder.storage import S3Storage, storage_from_config
-from graph.server.local import free_port
+from servers.base import free_port
 
 BUCKET = "trellis-docs"
 

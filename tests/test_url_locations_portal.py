@@ -1,8 +1,11 @@
 """URL locations through the portal: POST /api/v1/locations, refresh, and the Register page's analyze step."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
+from app import settings
 from ingest.integrations import parse_integrations
 from tests.support.url_hosts import FileHost
 
@@ -25,8 +28,11 @@ spec: {type: team, children: [], members: [mallory]}
 @pytest.fixture
 def github(portal_app, monkeypatch):
     with FileHost("github", prefix="/api/v3") as gh:
-        monkeypatch.setitem(portal_app.config, "TRELLIS_INTEGRATIONS", parse_integrations({"integrations": {
-            "github": [{"host": gh.url.split("://")[1], "apiBaseUrl": gh.url + "/api/v3"}]}}))
+        hosts = parse_integrations({"integrations": {
+            "github": [{"host": gh.url.split("://")[1], "apiBaseUrl": gh.url + "/api/v3"}]}})
+        monkeypatch.setitem(portal_app.config, "TRELLIS_INTEGRATIONS", hosts)
+        monkeypatch.setitem(portal_app.extensions, settings.EXTENSION,
+                            dataclasses.replace(settings.current(portal_app), integrations=hosts))
         yield gh
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from graph.server.local import free_port
+from servers.base import free_port
 from ingest.providers import github
 from ingest.sync import new_run_id
 from plugins.api import SyncContext

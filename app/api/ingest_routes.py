@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from flask import jsonify, request, url_for
 
+from app import settings
 from app.api import bp
 from app.api.params import bad, int_arg, str_arg
 from app.auth import access
 from app.errors import ApiError
 from app.graph_access import get_graph
 from graph import sources
+from ingest.jobs.config import ConfigError, UnknownSource
+from ingest.jobs.trigger import JobsUnavailable, queue_run
 
 RUN_STATUSES = ("queued", "running", "ok", "partial", "failed", "retrying", "skipped")
 
@@ -43,12 +46,11 @@ def ingest_run(id: str):  # noqa: A002  (the documented path parameter name)
 
 @bp.get("/ingest/sources")
 def ingest_sources():
-    """The configured sources (TRELLIS_CONFIG) with their schedule; options carry no secrets by design."""
-    from ingest.jobs.config import ConfigError, load_config
-
+    """The configured sources (TRELLIS_CONFIG, read at start) with their schedule; options carry no secrets by
+    design."""
     access.require("read")
     try:
-        config = load_config()
+        config = settings.current().jobs()
     except ConfigError as exc:
         raise ApiError(503, "invalid_sources_file", str(exc)) from None
     return jsonify({"items": [{"name": s.name, "provider": s.provider, "schedule": s.schedule,
@@ -59,13 +61,10 @@ def ingest_sources():
 @bp.post("/ingest/sources/<name>/sync")
 def sync_source(name: str):
     """Queue a run now: 202 with its id; 409 when a run of the source is already queued or running."""
-    from ingest.jobs.config import ConfigError, UnknownSource
-    from ingest.jobs.trigger import JobsUnavailable, queue_run
-
     access.require("ingest")
     force = (request.args.get("force") or "").lower() in ("1", "true", "yes")
     try:
-        outcome = queue_run(get_graph(), name, trigger="manual", force=force)
+        outcome = queue_run(get_graph(), name, trigger="manual", force=force, config=settings.current().jobs())
     except UnknownSource as exc:
         raise ApiError(404, "unknown_source", str(exc), {"source": name}) from None
     except ConfigError as exc:

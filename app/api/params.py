@@ -119,14 +119,3 @@ def pick_fields(entity: dict, fields: list[str]) -> dict:
                 src = src[part]
                 dst = dst.setdefault(part, {})
     return out
-
-
-def allowed_target(target: str) -> str:
-    """The shared location policy (app.locations), refusals as 400 with the JSON error body."""
-    from app.locations import TargetRefused, checked_target, location_roots
-
-    try:
-        return checked_target(target)
-    except TargetRefused as exc:
-        raise bad(str(exc), "location_not_allowed",
-                  {"target": target, "allowed_roots": [str(r) for r in location_roots()]}) from None

@@ -9,10 +9,11 @@ from typing import Iterator
 
 from flask import Response, jsonify, request
 
+from app import locations as location_service
 from app.api import bp
 from app.api.openapi import openapi_document
 from app.api.params import (
-    allowed_target, bad, filters_arg, int_arg, json_body, list_arg, order_args, pick_fields, ref_arg, str_arg,
+    bad, filters_arg, int_arg, json_body, list_arg, order_args, pick_fields, ref_arg, str_arg,
     to_ref,
 )
 from app.auth import access
@@ -208,30 +209,22 @@ def locations():
     return jsonify({"items": catalog.list_sources(get_graph())})
 
 
+@bp.errorhandler(location_service.LocationError)
+def _location_error(exc: location_service.LocationError):
+    """The location use cases' refusals and failures: their status, code, message and details."""
+    return error_response(exc.status, exc.code, exc.message, exc.details)
+
+
 @bp.post("/locations")
 def add_location():
-    from app.locations import catalog_rules, integrations
-    from ingest.git import GitError
-    from ingest.sync import IngestError, ingest
-
     access.require("ingest")
     body = json_body()
     target = body.get("target")
     if not isinstance(target, str) or not target.strip():
         raise bad("target (a local path or a git URL) is required", "invalid_body")
     dry_run = (request.args.get("dryRun") or "").lower() in ("1", "true", "yes")
-    path = allowed_target(target.strip())
-    try:
-        result = ingest(get_graph(), path, dry_run=dry_run,
-                        allowed_kinds=frozenset(k.lower() for k in catalog_rules(path)),
-                        integrations=integrations())
-    except (IngestError, GitError) as exc:
-        audit("register_location", "failed", target=path, details={"reason": str(exc)})
-        raise ApiError(400, "location_not_ingestible", str(exc), {"target": target}) from None
-    if not dry_run:
-        audit("register_location", "ok", target=path, details={
-            "added": result.added, "updated": result.updated, "removed": result.removed,
-            "rejected": len(result.rejected)})
+    result = location_service.register(get_graph(), target.strip(), policy=location_service.policy(),
+                                       dry_run=dry_run, audit=audit)
     return jsonify(result.as_json()), 200 if dry_run else 201
 
 
@@ -248,24 +241,10 @@ def openapi():
 @bp.post("/entities/by-name/<kind>/<namespace>/<name>/refresh")
 def refresh_entity(kind: str, namespace: str, name: str):
     """Re-ingest the location that owns the entity (Backstage's refresh); owners and admins only."""
-    from app.locations import catalog_rules, integrations
-    from ingest.git import GitError
-    from ingest.sync import IngestError, ingest
-
     ref = _named_ref(kind, namespace, name)
     facts = _readable_or_404(ref)
     access.require("write", facts)
-    source = catalog.entity_source(get_graph(), ref)
-    if not source or not source.startswith(("file:", "url:")):
-        raise ApiError(409, "not_refreshable", f"{ref} does not come from a registered location", {"ref": ref})
-    target = source.split(":", 1)[1]
-    try:
-        result = ingest(get_graph(), target, allowed_kinds=frozenset(k.lower() for k in catalog_rules(target)),
-                        integrations=integrations())
-    except (IngestError, GitError) as exc:
-        audit("refresh", "failed", target=ref, details={"reason": str(exc)})
-        raise ApiError(422, "location_not_ingestible", str(exc), {"ref": ref, "location": source}) from None
-    audit("refresh", "ok", target=ref, details={"location": source, "updated": result.updated})
+    result = location_service.refresh(get_graph(), ref, policy=location_service.policy(), audit=audit)
     return jsonify(result.as_json())
 
 
@@ -273,12 +252,8 @@ def refresh_entity(kind: str, namespace: str, name: str):
 def delete_entity(kind: str, namespace: str, name: str):
     """Unregister one entity (owners and admins). Its location brings it back on the next ingest unless the
     descriptor is gone too, as in Backstage; other entities still pointing at it keep a placeholder."""
-    from graph import write
-
     ref = _named_ref(kind, namespace, name)
     facts = _readable_or_404(ref)
     access.require("write", facts)
-    write.remove_entities(get_graph(), [ref])
-    write.bump_catalog_version(get_graph())
-    audit("delete_entity", "ok", target=ref)
+    location_service.unregister(get_graph(), ref, audit=audit)
     return "", 204

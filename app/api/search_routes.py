@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from flask import jsonify
 
+from app import settings
 from app.api import bp
 from app.api.params import bad, int_arg, list_arg, str_arg
 from app.auth import access
 from app.graph_access import get_graph
-from app.errors import ApiError
+from app.errors import ApiError, error_response
 from graph.search import (DEFAULT_LIMIT, MAX_LIMIT, MAX_QUERY_CHARS, MAX_WINDOW, SearchError, SearchQuery,
                           SearchUnavailable)
 from plugins.api import PluginError
@@ -47,7 +48,7 @@ def search_query_from_args(*, facets: bool = True) -> SearchQuery:
 
 def _engine():
     try:
-        return engine_for(get_graph())
+        return engine_for(get_graph(), settings.current().search_engine)
     except PluginError as exc:   # TRELLIS_SEARCH_ENGINE names an engine no plugin registered
         raise ApiError(503, "search_unavailable", str(exc)) from None
 
@@ -55,8 +56,6 @@ def _engine():
 @bp.errorhandler(SearchUnavailable)
 def _search_down(exc: SearchUnavailable):
     """The search cluster (an engine plugin's) is down: 503, like a Neo4j outage."""
-    from app.errors import error_response
-
     response = error_response(503, "search_unavailable", str(exc))
     response.headers["Retry-After"] = "5"
     return response

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
+from app import settings
 from app.api import bp
 from app.api.params import raw_body
 from app.auth import access
 from app.auth.csrf import csrf_exempt
 from app.errors import ApiError
 from app.graph_access import get_graph
-from ingest.jobs.config import ConfigError, SourceConfig, load_config
+from ingest.jobs.config import ConfigError, SourceConfig
 from ingest.providers import github
 from plugins.api import MissingSecret, redact, secret
 
@@ -34,7 +35,7 @@ def github_webhook():
         raise ApiError(401, "signature_missing", "the X-Hub-Signature-256 header is missing; set a secret on the "
                                                  "GitHub webhook (content type application/json)")
     try:
-        config = load_config()
+        config = settings.current().jobs()   # TRELLIS_CONFIG as read at start
     except ConfigError as exc:
         raise ApiError(503, "config_error", str(exc)) from None
     candidates = [s for s in config.sources if s.provider == "github"]
@@ -78,7 +79,7 @@ def github_webhook():
     runs = []
     for source in targets:
         try:
-            runs.append(reingest(get_graph(), source, repo, relist=relist))
+            runs.append(reingest(get_graph(), source, repo, relist=relist, config=config))
         except Exception as exc:   # recorded as a failed run; GitHub shows the delivery as failed
             raise ApiError(502, "reingest_failed", f"re-ingesting {org}/{repo} through source "
                                                    f"{source.name} failed: {redact(str(exc))}") from None

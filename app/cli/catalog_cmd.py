@@ -3,20 +3,33 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
 import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from app.locations import DEMO_CATALOG
+from app import locations
+from app.cli import remote
+from app.cli.demo_access import prepare_demo_access
+from app.cli.serve_cmd import gunicorn_argv, run_server
+from app.locations import DEMO_CATALOG, LocationPolicy
 from graph.driver import Graph, GraphUnavailable, Settings, connect
 from graph.impact import DEFAULT_DEPTH, MAX_DEPTH, EntityNotFound, dependencies, impact as impact_query
 from graph.model import RefError, parse_ref
 from graph.ownership import ownership_report, report_csv
+from graph.server import start as start_neo4j
+from ingest.jobs.config import ConfigError, load_config
+from ingest.sync import IngestError, RemovalGuard, ingest as run_ingest
+from servers import redis as redis_local
+from servers.neo4j import ServerError
 
 EXIT_OK, EXIT_FATAL, EXIT_REJECTED = 0, 1, 2
+OPERATOR = LocationPolicy()   # rules None: the operator at the database is bound by no catalog rule
 SHIPPED_TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "catalog-info.yaml"
 
 
@@ -65,15 +78,12 @@ def ingest(target: str, as_json: bool, dry_run: bool, force: bool) -> None:
 
     Exit code 0: every document accepted; 2: some rejected or in conflict (the rest stored); 1: fatal.
     """
-    from ingest.git import GitError
-    from ingest.sync import IngestError, RemovalGuard, ingest as run_ingest
-
     with open_graph() as graph, _progress_bar(enabled=not as_json and sys.stdout.isatty()) as progress:
-        try:
-            result = run_ingest(graph, target, dry_run=dry_run, guard=RemovalGuard(force=force),
-                                progress=progress, trigger="manual")
-        except (IngestError, GitError) as exc:
-            fail(str(exc))
+        try:   # the operator's ingest: any target, any kind (the same use case the portal and the API call)
+            result = locations.register(graph, target, policy=OPERATOR, dry_run=dry_run,
+                                        guard=RemovalGuard(force=force), progress=progress)
+        except locations.LocationError as exc:
+            fail(exc.message)
     if as_json:
         emit_json(result.as_json())
     else:
@@ -87,8 +97,6 @@ def _progress_bar(*, enabled: bool) -> Iterator:
     if not enabled:
         yield None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     with Progress(SpinnerColumn(), TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), transient=True) as bar:
         task = bar.add_task("starting", total=None)
@@ -147,8 +155,6 @@ def deps(ref: str, depth: int, as_json: bool) -> None:
 
 
 def _walk_command(ref: str, depth: int, as_json: bool, walk: str) -> None:
-    from app.cli import remote
-
     ref = canonical(ref)
     portal = _remote_or_fail()
     if portal:
@@ -192,8 +198,6 @@ def _walk_command(ref: str, depth: int, as_json: bool, walk: str) -> None:
 
 
 def _remote_or_fail():
-    from app.cli import remote
-
     try:
         return remote.remote()
     except click.ClickException as exc:
@@ -231,8 +235,6 @@ def ownership(fmt: str, group: str | None) -> None:
             scope = str(parse_ref(group, default_kind="group"))
         except RefError as exc:
             fail(str(exc))
-    from app.cli import remote
-
     portal = _remote_or_fail()
     if portal:
         params = {"format": "json", **({"group": scope} if scope else {})}
@@ -277,20 +279,13 @@ def up(catalog: str, port: int, no_serve: bool, no_jobs: bool) -> None:
 
     Next to the portal it runs the jobs: a project-local Redis (unless TRELLIS_REDIS_URL is set), a worker,
     and the scheduler when TRELLIS_CONFIG names scheduled sources; Ctrl-C stops them with the portal."""
-    from app.cli.serve_cmd import run_server
-    from ingest.sync import IngestError, ingest as run_ingest
-
     if not os.environ.get("NEO4J_URI"):
-        from graph.server import ServerError, start
-
         try:
-            info = start()
+            info = start_neo4j()
         except ServerError as exc:
             fail(str(exc))
         os.environ["NEO4J_URI"] = info.uri
         click.echo(f"Neo4j running at {info.uri}")
-    from app.cli.demo_access import prepare_demo_access
-
     with open_graph() as graph:
         try:
             result = run_ingest(graph, catalog)
@@ -324,11 +319,6 @@ def up(catalog: str, port: int, no_serve: bool, no_jobs: bool) -> None:
 
 def _serve_with_jobs(port: int) -> None:
     """The portal as a child process next to the jobs, so Ctrl-C (or SIGTERM) stops all of them in order."""
-    import signal
-    import subprocess
-
-    from app.cli.serve_cmd import gunicorn_argv
-
     def interrupted(*_: object) -> None:
         raise KeyboardInterrupt
 
@@ -360,9 +350,6 @@ class _Jobs:
         self.redis_home = None
 
     def stop(self) -> None:
-        import signal
-        import subprocess
-
         for proc in self.procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -372,20 +359,13 @@ class _Jobs:
             except subprocess.TimeoutExpired:
                 proc.kill()
         if self.redis_home is not None:
-            from ingest.jobs import redis_local
             redis_local.stop(self.redis_home)
         click.echo("Stopped the job worker" + (" and Redis" if self.redis_home else "") + ".")
 
 
 def _start_jobs() -> "_Jobs":
-    import subprocess
-
-    from ingest.jobs.config import ConfigError, load_config
-
     jobs = _Jobs()
     if not os.environ.get("TRELLIS_REDIS_URL"):
-        from ingest.jobs import redis_local
-
         try:
             info = redis_local.start()
         except redis_local.RedisError as exc:

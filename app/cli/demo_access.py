@@ -9,7 +9,9 @@ import os
 import secrets
 from pathlib import Path
 
-from graph.server.paths import state_dir
+from app.auth import accounts
+from graph.roles import grant_role
+from servers.paths import state_dir
 
 DEMO_ADMIN = "admin"
 DEMO_ADMIN_USER = "user:default/alice.nguyen"
@@ -19,9 +21,6 @@ PASSWORD_FILE = state_dir() / "demo-admin-password"
 def prepare_demo_access(graph) -> str | None:
     """Set development mode with viewer guests (unless configured otherwise) and make sure the demo admin
     exists. Returns a line for the console, or None when TRELLIS_ENV says production."""
-    from app.auth import accounts
-    from graph.roles import grant_role
-
     if os.environ.get("TRELLIS_ENV", "development") != "development":
         return None
     os.environ.setdefault("TRELLIS_ENV", "development")

@@ -9,16 +9,19 @@ from datetime import datetime, timezone
 import click
 
 from app.cli.catalog_cmd import EXIT_FATAL, EXIT_OK, EXIT_REJECTED, emit_json, fail, open_graph
-from graph.server.paths import state_dir
+from app.cli.migrate_cmd import migrate_at_start
+from app.logging_setup import use_json_on
+from graph.sources import get_run, list_runs
+from ingest.jobs.config import ConfigError, load_config
+from ingest.jobs.trigger import JobsUnavailable, queue_run
+from plugins.registry import registry
+from servers.paths import state_dir
 
 STATE_DIR = state_dir()
 
 
 def _checked_config():
     """The sources file, validated, and the plugins, loaded, before a process commits to running."""
-    from ingest.jobs.config import ConfigError, load_config
-    from plugins.registry import registry
-
     try:
         config = load_config()
     except ConfigError as exc:
@@ -36,9 +39,7 @@ def _checked_config():
 
 def _json_logs_for_celery() -> None:
     """Celery sets up its own handlers; in TRELLIS_LOG_FORMAT=json mode, give them the JSON formatter."""
-    from celery import signals
-
-    from app.logging_setup import use_json_on
+    from celery import signals  # noqa: PLC0415 -- heavy: Celery loads only for the worker and beat
 
     def switch(logger=None, **_: object) -> None:
         use_json_on(logger)
@@ -66,8 +67,7 @@ def worker(concurrency: int, pool: str, loglevel: str, queues: str, name: str | 
         fail(f"--queues: unknown queue {', '.join(unknown) or '(none)'}; use celery, docs, scaffolder "
              f"(comma-separated)")
     config = _checked_config()
-    from app.cli.migrate_cmd import migrate_at_start
-    from ingest.jobs.celery_app import app, redis_url
+    from ingest.jobs.celery_app import app, redis_url  # noqa: PLC0415 -- heavy: Celery, for the worker only
 
     migrate_at_start("trellis worker")
     _json_logs_for_celery()
@@ -91,8 +91,7 @@ def beat(loglevel: str) -> None:
     if not scheduled:
         click.echo("beat: no source in TRELLIS_CONFIG has a schedule; only the hourly audit-log pruning "
                    "will be queued", err=True)
-    from app.cli.migrate_cmd import migrate_at_start
-    from ingest.jobs.celery_app import app
+    from ingest.jobs.celery_app import app  # noqa: PLC0415 -- heavy: Celery, for beat only
 
     migrate_at_start("trellis beat")
     _json_logs_for_celery()
@@ -114,8 +113,6 @@ def _when(ms: int | None) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON (the REST API's shape).")
 def runs(source: str | None, status: str | None, limit: int, as_json: bool) -> None:
     """Recorded ingest runs, newest first."""
-    from graph.sources import list_runs
-
     with open_graph() as graph:
         items = list_runs(graph, source=source, status=status, limit=limit)
     if as_json:
@@ -153,10 +150,6 @@ def sync(source: str, force: bool, wait: bool, timeout: float, as_json: bool) ->
     is unknown, a run of it is already queued or running (this trigger is recorded as skipped), the queue is
     unreachable, or (with --wait) the run failed.
     """
-    from graph.sources import get_run
-    from ingest.jobs.config import ConfigError
-    from ingest.jobs.trigger import JobsUnavailable, queue_run
-
     with open_graph() as graph:
         try:
             outcome = queue_run(graph, source, trigger="manual", force=force)

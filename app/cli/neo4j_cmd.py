@@ -1,4 +1,5 @@
-"""`trellis neo4j start|stop|status|dump|load`: the project-local Neo4j server (graph/server).
+"""`trellis neo4j start|stop|status|dump|load`: the project-local Neo4j server (servers/neo4j.py; graph/server.py
+sets its password and asks its version).
 
 If NEO4J_URI is set, an external server is in use: start/status report on it and never
 start a local one. Fatal errors print one line on stderr and exit with code 1.
@@ -12,7 +13,9 @@ from pathlib import Path
 
 import click
 
-from graph.server import DEFAULT_HOME, ServerError, neo4j_version, start, status, stop
+from graph.server import kernel, start, status
+from servers.neo4j import DEFAULT_HOME, ServerError, neo4j_version, stop
+from servers.neo4j_admin import dump, load
 
 _home_option = click.option(
     "--home", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -28,21 +31,14 @@ def _fail(message: str) -> None:
 
 def _external_status(uri: str) -> dict:
     """Connectivity + version of the server at NEO4J_URI (auth from NEO4J_USER/NEO4J_PASSWORD)."""
-    from neo4j import GraphDatabase
-
     user, password = os.environ.get("NEO4J_USER"), os.environ.get("NEO4J_PASSWORD")
     auth = (user, password or "") if user else None
     result: dict = {"external": True, "uri": uri, "running": False, "ready": False,
                     "version": None, "edition": None}
-    try:
-        # a plain session, not execute_query: no retry loop, a down server is reported at once
-        with GraphDatabase.driver(uri, auth=auth, connection_timeout=5.0) as driver, \
-                driver.session() as session:
-            records = list(session.run(
-                "CALL dbms.components() YIELD name, versions, edition RETURN name, versions, edition"))
-        for rec in records:
-            if rec["name"] == "Neo4j Kernel":
-                result.update(running=True, ready=True, version=rec["versions"][0], edition=rec["edition"])
+    try:   # the driver's default database; a down server is reported at once (no retry loop)
+        found = kernel(uri, auth, database=None, timeout=5.0)
+        if found is not None:
+            result.update(running=True, ready=True, **found)
     except Exception as exc:  # report, don't crash: status is a diagnostic command
         result["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     return result
@@ -119,8 +115,6 @@ def status_cmd(home: Path | None, as_json: bool) -> None:
 @click.argument("to_file", type=click.Path(dir_okay=False, path_type=Path))
 def dump_cmd(home: Path | None, to_file: Path) -> None:
     """Back up the local server's catalog database to TO_FILE with neo4j-admin (the server must be stopped)."""
-    from graph.server.admin import dump
-
     if os.environ.get("NEO4J_URI"):
         _fail("NEO4J_URI is set: back up that server with its own `neo4j-admin database dump` (see README, "
               "Deploying); this command dumps the local server only")
@@ -139,8 +133,6 @@ def load_cmd(home: Path | None, from_file: Path, force: bool) -> None:
     """Restore the local server's catalog database from FROM_FILE, a dump (the server must be stopped).
 
     Start the server after it; the next Trellis process migrates a dump taken by an older release."""
-    from graph.server.admin import load
-
     if os.environ.get("NEO4J_URI"):
         _fail("NEO4J_URI is set: restore that server with its own `neo4j-admin database load`; this command "
               "restores the local server only")

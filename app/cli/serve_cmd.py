@@ -7,6 +7,8 @@ import sys
 
 import click
 
+from servers.paths import state_dir
+
 DEFAULT_PORT = 8000
 
 
@@ -29,8 +31,6 @@ def gunicorn_argv(host: str, port: int, workers: int, threads: int, *, json_logs
 def _metrics_dir(port: int) -> str:
     """A fresh folder where gunicorn's worker processes keep their request metrics (prometheus_client's
     multiprocess mode), so /metrics reports all of them, whichever worker answers the scrape."""
-    from graph.server.paths import state_dir
-
     folder = state_dir() / "metrics" / f"serve-{port}"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)

@@ -13,7 +13,7 @@ from flask import Response, abort, redirect, render_template, request, url_for
 from app.auth import access
 from app.graph_access import get_graph, walk_node_cap
 from app.auth.audit import audit
-from app.locations import TargetRefused, catalog_rules, checked_target, integrations, location_roots
+from app import locations
 from app.web import bp
 from app.web.charts import ownership_bars
 from app.web.definitions import highlight, language_of, parse_openapi
@@ -24,11 +24,9 @@ from app.web.helpers import (DEFAULT_KIND_FOR, FACETS, KINDS, PAGE_SIZES, RELATI
                              with_args)
 from graph import catalog
 from graph.csv_export import csv_text
-from graph.driver import GraphUnavailable
 from graph.impact import DEFAULT_DEPTH, MAX_DEPTH, dependencies, impact
 from graph.model import RELATION_NAMES, RefError, entity_ref, parse_ref
 from graph.ownership import ownership_report, user_ownership
-from ingest.sync import IngestError, ingest
 
 INVERSE_NAMES = {fwd: inv for fwd, inv in RELATION_NAMES.values()}
 GRAPH_RELATIONS = ("ownedBy", "partOf", "providesApi", "consumesApi", "dependsOn", "childOf", "memberOf")
@@ -357,8 +355,9 @@ def _same_origin_posts():
 @bp.route("/register", methods=["GET", "POST"])
 def register_page():
     access.require("ingest")
-    ctx = {"target": "", "result": None, "error": None, "roots": location_roots(),
-           "hosts": integrations().hosts, "allowed_kinds": catalog_rules()}
+    policy = locations.policy()
+    ctx = {"target": "", "result": None, "error": None, "roots": list(policy.roots),
+           "hosts": locations.integrations().hosts, "allowed_kinds": policy.catalog_rules()}
     if request.method == "GET":
         return render_template("register.html", **ctx)
     target = (request.form.get("target") or "").strip()
@@ -366,22 +365,8 @@ def register_page():
     analyze = request.form.get("action") == "analyze"
     ctx["target"] = target
     try:
-        checked = checked_target(target)
-        graph = get_graph()
-        ctx["result"] = ingest(graph, checked, allowed_kinds=frozenset(k.lower() for k in catalog_rules(checked)),
-                               integrations=integrations(), dry_run=analyze)
-        if not analyze:
-            audit("register_location", "ok", target=checked,
-                  details={k: ctx["result"].as_json()[k] for k in ("added", "updated", "removed")})
-    except TargetRefused as exc:
-        ctx["error"] = str(exc)
-        return render_template("register.html", **ctx), 400
-    except IngestError as exc:
-        ctx["error"] = str(exc)
-        return render_template("register.html", **ctx), 422
-    except RuntimeError as exc:   # e.g. ingest.git.GitError: the repository could not be cloned
-        if isinstance(exc, GraphUnavailable):
-            raise
-        ctx["error"] = str(exc)
-        return render_template("register.html", **ctx), 422
+        ctx["result"] = locations.register(get_graph(), target, policy=policy, dry_run=analyze, audit=audit)
+    except locations.LocationError as exc:   # refused: 400; the location could not be read: 422
+        ctx["error"] = exc.message
+        return render_template("register.html", **ctx), 400 if isinstance(exc, locations.TargetRefused) else 422
     return render_template("register.html", **ctx)

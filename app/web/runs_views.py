@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 
 from flask import abort, render_template, request, url_for
 
+from app import settings
 from app.auth import access
 from app.graph_access import get_graph
 from app.web import bp
@@ -30,12 +31,9 @@ def run_time(ms: int | None) -> str:
 
 
 def _configured_sources() -> tuple[list, str | None]:
-    from ingest.jobs.config import ConfigError, load_config
-
-    try:
-        return list(load_config().sources), None
-    except ConfigError as exc:
-        return [], str(exc)
+    """The sources of TRELLIS_CONFIG as read at start (app.settings), or why they could not be read."""
+    loaded = settings.current()
+    return list(loaded.sources.sources), loaded.sources_error
 
 
 @bp.get("/runs")

@@ -16,15 +16,20 @@ from pathlib import Path
 
 from flask import abort, make_response, redirect, render_template, request, url_for
 
-from app.api.scaffolder_routes import _audit_values, initiator
+from app import settings
+from app.api.scaffolder_routes import _audit_values, _send, initiator
+from app.auth.audit import audit
 from app.auth import access
 from app.graph_access import get_graph
 from app.web import bp
 from app.web.scaffolder_form import build_steps, values_from_form
 from graph import scaffolder as store
 from graph.model import RefError, parse_ref
+from ingest.descriptors.limits import Limits
+from ingest.descriptors.yaml_loader import YamlProblem, load_single
 from scaffolder import service
-from scaffolder.integrations import REPOSITORY_HOSTS, IntegrationError, load_integrations
+from scaffolder.integrations import REPOSITORY_HOSTS, IntegrationError, adapt
+from scaffolder.workspace import WorkspaceError, safe_child
 from scaffolder.service import TaskRequestError
 from scaffolder.template import MASK, Template, TemplateError
 
@@ -48,8 +53,9 @@ def _template_or_404(namespace: str, name: str) -> Template:
 
 
 def _hosts() -> list[str]:
+    """The repository hosts of the portal's integrations (TRELLIS_CONFIG, read at start: app.settings)."""
     try:
-        return load_integrations().hosts(REPOSITORY_HOSTS)
+        return adapt(settings.current().integrations).hosts(REPOSITORY_HOSTS)
     except IntegrationError:
         return ["github.com", "gitlab.com"]
 
@@ -132,8 +138,6 @@ def template_submit(namespace: str, name: str):
             result = service.dry_run(get_graph(), template, prepared, who)
             _audit_values(template.ref, result.get("values"), task_secrets, dry_run=True, action="scaffolder.dry_run")
             return render_template("scaffolder/dry_run_result.html", result=result, template=template)
-        from app.api.scaffolder_routes import _send
-
         task = service.create_task(get_graph(), template, prepared, task_secrets, who, send=_send)
     except TaskRequestError as exc:
         return _form_page(template, values, {}, exc.status, notice=exc.message)
@@ -185,8 +189,6 @@ def task_cancel(task_id: str):
     access.require("read")
     task = _task_or_404(task_id)
     status = store.request_cancel(get_graph(), task_id)
-    from app.auth.audit import audit
-
     audit("scaffolder.task.cancel", "ok", target=task.get("template_ref"), details={"task": task_id, "status": status})
     return redirect(url_for("web.task_page", task_id=task_id), code=303)
 
@@ -200,8 +202,6 @@ def task_rerun(task_id: str):
     ref = task["template_ref"]
     if service.get_template(get_graph(), ref, access.visibility()) is None:
         abort(404, description=f"{ref} is no longer a template you can see.")
-    from app.api.scaffolder_routes import _send
-
     try:
         new = service.rerun(get_graph(), task, initiator(), secrets, send=_send)
     except TaskRequestError as exc:
@@ -278,9 +278,6 @@ def dry_run_submit():
 def _parse_values(text: str) -> dict:
     if not text.strip():
         return {}
-    from ingest.descriptors.limits import Limits
-    from ingest.descriptors.yaml_loader import YamlProblem, load_single
-
     try:
         data = load_single(text, Limits())
     except YamlProblem as exc:
@@ -292,8 +289,6 @@ def _parse_values(text: str) -> dict:
 
 def _save_upload(root: Path) -> None:
     """The skeleton: files of a chosen folder (their relative names) and/or a .zip, safely."""
-    from scaffolder.workspace import WorkspaceError, safe_child
-
     files = [f for f in request.files.getlist("files") if f and f.filename]
     archives = [f for f in request.files.getlist("archive") if f and f.filename]
     entries: list[tuple[str, bytes]] = []

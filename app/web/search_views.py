@@ -12,6 +12,7 @@ from flask import render_template, request, url_for
 from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 
+from app import settings
 from app.auth import access
 from app.graph_access import get_graph
 from app.web import bp
@@ -74,7 +75,7 @@ def search_page():
     error = None
     if query.text:
         try:
-            result = engine_for(get_graph()).search(query, access.visibility())
+            result = engine_for(get_graph(), settings.current().search_engine).search(query, access.visibility())
         except (PluginError, SearchUnavailable) as exc:
             error = str(exc)
     chosen = {p: [v for v in args.getlist(p) if v] for p in FACET_PARAMS.values() if args.getlist(p)}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ingest.jobs.config import JobsConfig, load_config
 from ingest.jobs.runner import Outcome, enqueue
 
 if TYPE_CHECKING:
@@ -13,15 +14,17 @@ class JobsUnavailable(RuntimeError):
     """The broker (Redis) cannot be reached: nothing was queued."""
 
 
-def queue_run(graph: "Graph", source: str, *, trigger: str = "manual", force: bool = False) -> Outcome:
-    """Queue `source` (ConfigError when it is not configured); skipped when a run is queued or running."""
-    import redis
+def queue_run(graph: "Graph", source: str, *, trigger: str = "manual", force: bool = False,
+              config: JobsConfig | None = None) -> Outcome:
+    """Queue `source` (ConfigError when it is not configured); skipped when a run is queued or running.
 
-    from ingest.jobs.celery_app import app, redis_url
-    from ingest.jobs.config import load_config
-    from ingest.jobs.locks import SourceLock
+    `config`: the sources the caller loaded once (the portal's settings); None reads TRELLIS_CONFIG (the CLI)."""
+    import redis  # noqa: PLC0415 -- heavy: the broker client loads only when a run is queued
 
-    config = load_config()
+    from ingest.jobs.celery_app import app, redis_url  # noqa: PLC0415 -- heavy: Celery loads only when queueing
+    from ingest.jobs.locks import SourceLock  # noqa: PLC0415 -- needs redis (above), loaded with it
+
+    config = config or load_config()
     config.source(source)   # unknown source: ConfigError before touching the broker
     client = redis.Redis.from_url(redis_url(), socket_timeout=5, socket_connect_timeout=5)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from ingest.jobs.config import SourceConfig
+from ingest.jobs.config import JobsConfig, SourceConfig
 from ingest.sync import new_run_id
 from plugins.api import SyncContext, redact, secret
 
@@ -21,13 +21,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def reingest(graph: "Graph", source: SourceConfig, repo: str, *, relist: bool = False) -> dict[str, Any]:
+def reingest(graph: "Graph", source: SourceConfig, repo: str, *, relist: bool = False,
+             config: JobsConfig | None = None) -> dict[str, Any]:
     """Queue (or, without a reachable broker, run now) a webhook-triggered run of `source` for `repo`;
-    `relist`: the repository list itself changed (created, deleted, archived, renamed)."""
+    `relist`: the repository list itself changed (created, deleted, archived, renamed); `config`: the sources
+    the portal read at start (None: TRELLIS_CONFIG)."""
     from ingest.jobs.trigger import JobsUnavailable, queue_run
 
     try:
-        outcome = queue_run(graph, source.name, trigger="webhook")
+        outcome = queue_run(graph, source.name, trigger="webhook", config=config)
     except JobsUnavailable as exc:
         log.info("webhook: %s; running %s synchronously", exc, source.name)
         return run_now(graph, source, repo, relist=relist)

@@ -1,4 +1,4 @@
-"""The project-local development Neo4j (graph.server): what another local process or a web page could do.
+"""The project-local development Neo4j (servers.neo4j): what another local process or a web page could do.
 
 The attacker is any process on the developer's machine, or a web page the developer opens (browsers send
 cross-origin requests to localhost ports): with auth off, an HTTP connector and unrestricted APOC, either
@@ -15,6 +15,7 @@ from neo4j import GraphDatabase
 from neo4j.exceptions import AuthError, ClientError
 
 from graph import server
+from servers import neo4j as local_neo4j
 
 
 def _listening(port: int) -> bool:
@@ -26,11 +27,12 @@ def _listening(port: int) -> bool:
 @pytest.fixture(scope="module")
 def dev_server(tmp_path_factory):
     home = tmp_path_factory.mktemp("dev-neo4j")
-    kwargs = dict(bolt_port=server.free_port(), http_port=server.free_port(), heap="512m", pagecache="64m")
+    kwargs = dict(bolt_port=local_neo4j.free_port(), http_port=local_neo4j.free_port(), heap="512m",
+                  pagecache="64m")
     try:
         yield home, server.start(home, **kwargs), kwargs
     finally:
-        server.stop(home)
+        local_neo4j.stop(home)
         shutil.rmtree(home, ignore_errors=True)
 
 
@@ -55,7 +57,7 @@ def test_the_dev_server_has_no_http_port_for_web_pages(dev_server):
 
 def _auth(home):
     """The home's credentials (None on a server without them, as before the hardening)."""
-    return getattr(server, "credentials", lambda _home: None)(home)
+    return getattr(local_neo4j, "credentials", lambda _home: None)(home)
 
 
 def test_apoc_offers_only_what_trellis_calls(dev_server):
@@ -76,7 +78,7 @@ def test_the_password_survives_a_restart(dev_server):
     home, info, kwargs = dev_server
     before = _auth(home)
     assert before is not None, "the server has no password"
-    server.stop(home)
+    local_neo4j.stop(home)
     again = server.start(home, **kwargs)
     assert _auth(home) == before
     with GraphDatabase.driver(again.uri, auth=before) as driver:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from graph.server.local import free_port
+from servers.base import free_port
 from tests.gitserver import GitHttpServer, make_repo
 
 EVIL_GROUP = """\

@@ -1,29 +1,11 @@
 """A real OIDC identity provider for the tests: Keycloak, started as a local process.
 
-Why Keycloak: it is a complete, widely deployed OpenID Provider (discovery, JWKS,
-authorization-code flow with PKCE, client_secret_basic/post, userinfo, RP-initiated
-logout), so the sign-in tests talk to the same kind of server production will. There is
-no Docker here, but Keycloak publishes its server distribution to Maven Central as
-``org.keycloak:keycloak-quarkus-dist`` (a zip); ``keycloak/pom.xml`` pins the version and
-Maven fetches it. Keycloak 26.x needs Java 21+, so it runs on the Temurin 25 JDK (see
-:func:`java_home`), independent of the Java 17 that the Neo4j test server uses.
+The server itself (provisioning from Maven Central, the shared distribution, the realm DB template, start and
+stop) is servers.keycloak, dev/test infrastructure beside the local Neo4j, Redis and OpenSearch. This module
+adds what is the tests': the ``trellis`` realm (``keycloak/realm-trellis.json``, the single source of truth for
+the client and users), the :class:`Provider` handle the tests use, and a browser-like ``requests`` session.
 
-Layout (``.trellis/`` is git-ignored):
-
-* ``<repo>/.trellis/keycloak/keycloak-<version>/`` - the unzipped distribution, shared by
-  every instance (override the parent dir with ``TRELLIS_KEYCLOAK_DIR``). Its ``lib/quarkus``
-  holds the dev-mode build that ``kc.sh start-dev`` makes once ("augmentation", ~35 s).
-* ``<repo>/.trellis/keycloak/template-<hash>/keycloakdb.mv.db`` - an H2 database with the
-  ``trellis`` realm (``keycloak/realm-trellis.json``) already imported. Made once per
-  (pom, realm JSON) by starting Keycloak with ``--import-realm`` and stopping it; copying it
-  into each instance cuts a start from ~30 s (schema creation + import) to ~9 s.
-* ``<tmp_dir>/keycloak-home/`` - one instance: ``bin/`` copied (``kc.sh`` derives the home
-  dir from its own real path), ``lib``/``conf``/``themes``/``providers`` symlinked to the
-  shared distribution, and its own ``data/`` (database, transaction logs) and log file.
-
-Provisioning is serialised with a file lock, so parallel pytest sessions are safe.
-
-Stdlib plus the project's shared file lock: usable from any test, and as a CLI::
+Usable from any test, and as a CLI::
 
     python -m tests.idp.provider provision   # download + build + template, then exit
     python -m tests.idp.provider run         # start one, print its settings, wait for ^C
@@ -33,25 +15,24 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import hashlib
 import json
 import os
-import re
-import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.request
-import xml.etree.ElementTree as ET
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from graph.server.local import file_lock, free_port  # shared with the Neo4j provisioning
+import requests
+
+from servers import keycloak
+from servers.base import free_port
+from servers.keycloak import ADMIN_PASSWORD, ADMIN_USERNAME, START_TIMEOUT, NoSuitableJava, java_home, \
+    keycloak_version
+from servers.keycloak import KeycloakError as ProviderError
 
 __all__ = [
     "Provider",
@@ -67,32 +48,7 @@ __all__ = [
 ]
 
 HERE = Path(__file__).resolve().parent
-REPO_ROOT = HERE.parents[1]
-POM = HERE / "keycloak" / "pom.xml"
 REALM_JSON = HERE / "keycloak" / "realm-trellis.json"
-
-#: Shared download/build cache (git-ignored via the ``.trellis/`` rule).
-CACHE_DIR = Path(os.environ.get("TRELLIS_KEYCLOAK_DIR") or REPO_ROOT / ".trellis" / "keycloak").resolve()
-
-#: Keycloak 26 needs Java 21+.
-MIN_JAVA = 21
-DEFAULT_JAVA_HOME = Path("/usr/lib/jvm/temurin-25-jdk-amd64")
-#: Small heap: the tests make a handful of logins. Keycloak's own default is 70% of RAM.
-HEAP_OPTS = "-Xms64m -Xmx512m"
-#: Admin of the ``master`` realm (the template DB was bootstrapped with it).
-ADMIN_USERNAME = "admin"
-ADMIN_PASSWORD = "admin-password"
-
-START_TIMEOUT = 240.0  # first-ever start also builds (augmentation) and imports: ~70 s on 2 cores
-STOP_TIMEOUT = 30.0
-
-
-class ProviderError(RuntimeError):
-    """Provisioning, starting or stopping the test identity provider failed."""
-
-
-class NoSuitableJava(ProviderError):
-    """This machine has no Java 21+ for Keycloak (Debian's packages stop at 17; the Temurin JDK is missing)."""
 
 
 @dataclass(frozen=True)
@@ -141,10 +97,10 @@ class Provider:
             return json.load(resp)
 
     def stop(self) -> None:
-        """Stop the server (SIGTERM, then SIGKILL after ``STOP_TIMEOUT``). Idempotent."""
+        """Stop the server (SIGTERM, then SIGKILL after servers.keycloak's STOP_TIMEOUT). Idempotent."""
         proc, self._proc = self._proc, None
         if proc is not None:
-            _terminate(proc)
+            keycloak.KeycloakServer.stop_process(proc)
 
     def __enter__(self) -> Provider:
         return self
@@ -160,7 +116,7 @@ class Provider:
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "localhost.local", "::1", "[::1]"})
 
 
-def browser_session():  # -> requests.Session (requests imported lazily: this module is stdlib-only)
+def browser_session() -> requests.Session:
     """A ``requests.Session`` that keeps cookies the way a browser does towards the provider.
 
     Keycloak 26 marks its login cookies (AUTH_SESSION_ID, KC_RESTART, ...) ``Secure;
@@ -172,8 +128,6 @@ def browser_session():  # -> requests.Session (requests imported lazily: this mo
     not enough: requests copies cookies into a default-policy jar for every request.)
     Playwright browsers need nothing.
     """
-    import requests
-
     class _LoopbackJar(requests.cookies.RequestsCookieJar):
         def set_cookie(self, cookie, *args, **kwargs):  # noqa: ANN001
             if cookie.secure and cookie.domain.lstrip(".") in LOOPBACK_HOSTS:
@@ -185,223 +139,13 @@ def browser_session():  # -> requests.Session (requests imported lazily: this mo
     return session
 
 
-# --------------------------------------------------------------------------- helpers
-
-
-def keycloak_version() -> str:
-    """Keycloak version pinned in tests/idp/keycloak/pom.xml."""
-    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
-    el = ET.parse(POM).getroot().find("m:properties/m:keycloak.version", ns)
-    if el is None or not (el.text or "").strip():
-        raise ProviderError(f"no <keycloak.version> property in {POM}")
-    return el.text.strip()
-
-
-def _java_major(home: Path) -> int | None:
-    try:
-        text = (home / "release").read_text()
-    except OSError:
-        return None
-    m = re.search(r'^JAVA_VERSION="(\d+)', text, re.M)
-    return int(m.group(1)) if m and (home / "bin" / "java").exists() else None
-
-
-def java_home() -> Path:
-    """A JDK/JRE able to run Keycloak 26 (Java 21+).
-
-    ``$TRELLIS_KEYCLOAK_JAVA_HOME`` if set; else the Temurin 25 JDK; else ``$JAVA_HOME``
-    or the newest ``/usr/lib/jvm/*`` that is Java 21+.
-    """
-    explicit = os.environ.get("TRELLIS_KEYCLOAK_JAVA_HOME")
-    if explicit:
-        return Path(explicit)
-    candidates = [DEFAULT_JAVA_HOME]
-    if os.environ.get("JAVA_HOME"):
-        candidates.append(Path(os.environ["JAVA_HOME"]))
-    jvm = Path("/usr/lib/jvm")
-    if jvm.is_dir():
-        candidates += sorted(jvm.iterdir(), key=lambda p: _java_major(p) or 0, reverse=True)
-    for cand in candidates:
-        major = _java_major(cand)
-        if major is not None and major >= MIN_JAVA:
-            return cand
-    raise NoSuitableJava(
-        f"Keycloak {keycloak_version()} needs Java {MIN_JAVA}+; none found "
-        "(set TRELLIS_KEYCLOAK_JAVA_HOME)"
-    )
-
-
-def _sha256(*paths: Path) -> str:
-    h = hashlib.sha256()
-    for p in paths:
-        h.update(p.read_bytes())
-    return h.hexdigest()
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def _terminate(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-
-
-# --------------------------------------------------------------------------- provisioning
-
-
-def _dist_dir() -> Path:
-    return CACHE_DIR / f"keycloak-{keycloak_version()}"
-
-
-def _download_and_unzip(dist: Path) -> None:
-    version = keycloak_version()
-    download = CACHE_DIR / "download"
-    zip_path = download / f"keycloak-quarkus-dist-{version}.zip"
-    if not zip_path.exists():
-        mvn = shutil.which("mvn")
-        if not mvn:
-            raise ProviderError("Maven (mvn) is needed to fetch Keycloak from Maven Central")
-        cmd = [mvn, "-B", "-q", "-f", str(POM), "dependency:copy", f"-DoutputDirectory={download}"]
-        res = subprocess.run(cmd, capture_output=True, text=True)
-        if res.returncode != 0 or not zip_path.exists():
-            raise ProviderError(f"{' '.join(cmd)} failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
-    staging = Path(tempfile.mkdtemp(prefix="unzip-", dir=CACHE_DIR))
-    try:
-        with zipfile.ZipFile(zip_path) as zf:
-            for info in zf.infolist():
-                target = zf.extract(info, staging)
-                mode = (info.external_attr >> 16) & 0o777
-                if mode:  # zipfile drops unix permissions (kc.sh must stay executable)
-                    os.chmod(target, mode)
-        (top,) = [p for p in staging.iterdir() if p.is_dir()]  # keycloak-<version>/
-        for script in (top / "bin").glob("*.sh"):
-            script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-        shutil.rmtree(dist, ignore_errors=True)
-        top.rename(dist)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    zip_path.unlink()  # Maven's local repository (~/.m2) keeps a copy
-
-
-def _make_home(dist: Path, home: Path) -> None:
-    """Instance home: own bin/ and data/, everything else symlinked to the shared dist."""
-    if home.exists():
-        shutil.rmtree(home)
-    home.mkdir(parents=True)
-    # bin/ is copied (kc.sh resolves its own real path to find the home), minus the 16 MB client/
-    shutil.copytree(dist / "bin", home / "bin", symlinks=True, ignore=shutil.ignore_patterns("client"))
-    if (dist / "bin" / "client").exists():
-        (home / "bin" / "client").symlink_to(dist / "bin" / "client", target_is_directory=True)
-    for name in ("lib", "conf", "themes", "providers"):
-        (home / name).symlink_to(dist / name, target_is_directory=True)
-    (home / "data").mkdir()
-
-
-def _launch(home: Path, port: int, *, import_realm: bool) -> tuple[subprocess.Popen, Path]:
-    env = {
-        **os.environ,
-        "JAVA_HOME": str(java_home()),
-        "JAVA_OPTS_KC_HEAP": HEAP_OPTS,
-        "KC_BOOTSTRAP_ADMIN_USERNAME": ADMIN_USERNAME,
-        "KC_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
-    }
-    for var in ("KC_DB", "KC_DB_URL", "KC_HOSTNAME", "KC_HTTP_PORT", "KC_HTTP_HOST", "DEBUG"):
-        env.pop(var, None)  # never inherit a developer's Keycloak settings
-    cmd = [
-        str(home / "bin" / "kc.sh"),
-        "start-dev",
-        f"--http-port={port}",
-        "--http-host=127.0.0.1",
-        # Fixed issuer (http://127.0.0.1:<port>/realms/trellis) whatever Host header is used.
-        f"--hostname=http://127.0.0.1:{port}",
-    ]
-    if import_realm:
-        cmd.append("--import-realm")
-    log_path = home / "keycloak.log"
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            cmd, cwd=home, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,  # own process group: stop() signals kc.sh and java together
-        )
-    return proc, log_path
-
-
-def _wait_ready(proc: subprocess.Popen, url: str, log_path: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            raise ProviderError(f"Keycloak exited with {proc.returncode}; log tail:\n{_tail(log_path)}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as resp:
-                if resp.status == 200 and json.load(resp).get("issuer"):
-                    return
-        except (urllib.error.URLError, OSError, ValueError):
-            pass
-        if time.monotonic() > deadline:
-            _terminate(proc)
-            raise ProviderError(f"Keycloak not ready after {timeout:.0f}s ({url}); log tail:\n{_tail(log_path)}")
-        time.sleep(0.5)
-
-
 def _realm() -> dict:
     return json.loads(REALM_JSON.read_text())
 
 
-def _discovery_url(port: int) -> str:
-    return f"http://127.0.0.1:{port}/realms/{_realm()['realm']}/.well-known/openid-configuration"
-
-
 def provision() -> tuple[Path, Path]:
-    """Download, unzip and build Keycloak and make the realm DB template (each once).
-
-    Returns ``(dist_dir, template_db)``. Cold: ~15 s download (169 MB), ~35 s build,
-    ~30 s first start with schema creation and realm import. Warm: instant.
-    """
-    with file_lock(CACHE_DIR / ".lock"):
-        dist = _dist_dir()
-        stamp = dist / ".trellis-provisioned"
-        pom_hash = _sha256(POM)
-        if not (stamp.exists() and stamp.read_text() == pom_hash):
-            _download_and_unzip(dist)
-            stamp.write_text(pom_hash)
-
-        template = CACHE_DIR / f"template-{_sha256(POM, REALM_JSON)[:16]}" / "keycloakdb.mv.db"
-        if not template.exists():
-            home = Path(tempfile.mkdtemp(prefix="warmup-", dir=CACHE_DIR))
-            try:
-                _make_home(dist, home)
-                (home / "data" / "import").mkdir()
-                shutil.copy2(REALM_JSON, home / "data" / "import" / REALM_JSON.name)
-                port = free_port()
-                proc, log_path = _launch(home, port, import_realm=True)
-                try:
-                    _wait_ready(proc, _discovery_url(port), log_path, START_TIMEOUT)
-                finally:
-                    _terminate(proc)  # graceful: H2 closes the file cleanly
-                db = home / "data" / "h2" / "keycloakdb.mv.db"
-                if not db.exists():
-                    raise ProviderError(f"no H2 database after the warm-up start; log tail:\n{_tail(log_path)}")
-                for old in CACHE_DIR.glob("template-*"):
-                    shutil.rmtree(old, ignore_errors=True)
-                template.parent.mkdir(parents=True)
-                shutil.copy2(db, template)
-            finally:
-                with contextlib.suppress(OSError):  # kept for debugging a failed/slow warm-up
-                    shutil.copy2(home / "keycloak.log", CACHE_DIR / "warmup.log")
-                shutil.rmtree(home, ignore_errors=True)
-        return dist, template
+    """Keycloak's distribution and the ``trellis`` realm's DB template (servers.keycloak.provision), each once."""
+    return keycloak.provision(REALM_JSON)
 
 
 # --------------------------------------------------------------------------- start
@@ -413,19 +157,14 @@ def start_provider(tmp_dir: Path, *, port: int | None = None, timeout: float = S
     Call :meth:`Provider.stop` when done (also registered with :mod:`atexit`).
     """
     t0 = time.monotonic()
-    dist, template = provision()
+    provision()
     home = Path(tmp_dir).resolve() / "keycloak-home"
-    _make_home(dist, home)
-    (home / "data" / "h2").mkdir()
-    shutil.copy2(template, home / "data" / "h2" / template.name)
-
-    port = port or free_port()
     t1 = time.monotonic()
-    proc, log_path = _launch(home, port, import_realm=False)
-    discovery_url = _discovery_url(port)
-    _wait_ready(proc, discovery_url, log_path, timeout)
-
+    proc, port = keycloak.start(home, REALM_JSON, port=port, timeout=timeout)
     realm = _realm()
+    discovery_url = keycloak.discovery_url(port, realm["realm"])
+    log_path = keycloak.KeycloakServer(home).log_path
+
     client = next(c for c in realm["clients"] if c["clientId"] == "trellis-portal")
     users = {
         u["username"]: User(

@@ -12,12 +12,12 @@ import os
 from pathlib import Path
 
 #: The folder that holds the top-level packages (`app/`, `graph/`, ...): the checkout, or `site-packages`.
-PACKAGES_ROOT: Path = Path(__file__).resolve().parents[2]
+PACKAGES_ROOT: Path = Path(__file__).resolve().parents[1]
 
 
 def is_checkout() -> bool:
     """True when running from a source checkout (editable install or PYTHONPATH), not from an installed wheel."""
-    return (PACKAGES_ROOT / "pyproject.toml").is_file() and (PACKAGES_ROOT / "graph" / "server").is_dir()
+    return (PACKAGES_ROOT / "pyproject.toml").is_file() and (PACKAGES_ROOT / "servers").is_dir()
 
 
 def state_dir() -> Path:

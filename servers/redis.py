@@ -1,4 +1,4 @@
-"""A project-local Redis (Debian's redis-server) for the job queue, like graph.server.local for Neo4j.
+"""A project-local Redis (Debian's redis-server) for the job queue, like servers.neo4j for Neo4j.
 
 Data lives in `.trellis/redis` (or `$TRELLIS_REDIS_HOME`), it listens on 127.0.0.1 only, and `start` is
 idempotent: a second call finds the running server through its pid file. Production points
@@ -10,22 +10,27 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from graph.server.local import file_lock, free_port
-from graph.server.paths import state_dir
+from servers.base import LocalServer, ServerError, file_lock, free_port, pid_alive, state_dir
 
 DEFAULT_PORT = 6379
 _STATE = "redis.json"
 
 
-class RedisError(RuntimeError):
+class RedisError(ServerError):
     """redis-server is missing or did not come up."""
+
+
+class RedisServer(LocalServer):
+    """The supervision of one Redis home (servers.base), its log `redis.log` inside it."""
+
+    name = "redis-server"
+    error = RedisError
+    log_name = "redis.log"
 
 
 @dataclass(frozen=True)
@@ -63,17 +68,7 @@ def _answers(port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
+_alive = pid_alive
 
 
 def running(home: Path | None = None) -> RedisInfo | None:
@@ -102,22 +97,19 @@ def start(home: Path | str | None = None, *, port: int | None = None, timeout: f
         if _answers(port):
             raise RedisError(f"port {port} already has a Redis that is not this project's ({home}); "
                              f"set TRELLIS_REDIS_URL to use it or TRELLIS_REDIS_PORT to pick another port")
-        log = home / "redis.log"
-        proc = subprocess.Popen(
+        server = RedisServer(home)
+        # redis-server writes its own log (--logfile); its stdout stays quiet (Ctrl-C reaches us, we stop it)
+        proc = server.spawn(
             [_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(home),
-             "--appendonly", "yes", "--save", "", "--daemonize", "no", "--logfile", str(log),
-             "--protected-mode", "yes"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True,   # Ctrl-C in a terminal reaches us, and we stop it in order
-        )
-        deadline = time.monotonic() + timeout
-        while not _answers(port):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-                tail = log.read_text(errors="replace")[-2000:] if log.exists() else "(no log)"
-                raise RedisError(f"redis-server did not start on port {port}:\n{tail}")
-            time.sleep(0.05)
+             "--appendonly", "yes", "--save", "", "--daemonize", "no", "--logfile", str(server.log_path),
+             "--protected-mode", "yes"])
+        try:
+            server.wait_until(lambda: _answers(port), time.monotonic() + timeout, proc=proc,
+                              what=f"start on port {port}", interval=0.05)
+        except RedisError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            raise
         info = RedisInfo(proc.pid, port, home)
         (home / _STATE).write_text(json.dumps({"pid": proc.pid, "port": port}))
         return info
@@ -131,16 +123,5 @@ def stop(home: Path | str | None = None, timeout: float = 10) -> bool:
         (home / _STATE).unlink()
     if info is None:
         return False
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(info.pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while _alive(info.pid) and time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(info.pid, os.WNOHANG)
-        time.sleep(0.05)
-    if _alive(info.pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(info.pid, signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(info.pid, os.WNOHANG)
+    RedisServer.terminate(info.pid, timeout)
     return True

@@ -2,7 +2,7 @@
 
 Why these and not an export: `neo4j-admin database dump/load` copies the store itself (nodes, relationships,
 indexes, constraints, the schema version record), in the format the same Neo4j jars read back; it is what the
-official image's `neo4j-admin` does, run here from the jars graph/server already provisions
+official image's `neo4j-admin` does, run here from the jars servers/neo4j.py already provisions
 (`org.neo4j.cli.AdminTool`, in neo4j-command-line). Community Edition dumps only a stopped database.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from graph.server import local
+from servers import neo4j as local
 
 DATABASE = "neo4j"
 _ADMIN_CLASS = "org.neo4j.cli.AdminTool"

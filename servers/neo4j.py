@@ -22,37 +22,39 @@ start), only Bolt on 127.0.0.1 (the HTTP connector, which browsers can reach wit
 cross-origin requests, is off), and APOC limited to the procedures Trellis calls
 (:data:`APOC_ALLOWLIST`).
 
-Only stdlib + the ``neo4j`` driver: graph/ must not depend on app/ or ingest/.
+Only the standard library: servers/ is the lowest layer and never imports ``neo4j`` (LAYERING.md). What needs
+the driver - changing Neo4j's initial password on first start, asking a running server its version - lives in
+``graph.server``, which passes it in (:func:`start`'s ``set_password``); use ``graph.server.start`` and
+``graph.server.status``, everything else from here.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable
 
-from neo4j import GraphDatabase
-from neo4j.exceptions import AuthError, Neo4jError, ServiceUnavailable
-
-from graph.server.paths import PACKAGES_ROOT, state_dir
+from servers.base import FILES, LocalServer, ServerError, file_lock, free_port, pid_alive, port_busy
+from servers.paths import PACKAGES_ROOT, state_dir
 
 __all__ = [
     "DEFAULT_HOME",
     "DIST_DIR",
+    "INITIAL_PASSWORD",
     "POM",
+    "USER",
+    "Neo4jServer",
     "ServerError",
     "ServerInfo",
     "APOC_ALLOWLIST",
@@ -60,16 +62,20 @@ __all__ = [
     "credentials",
     "credentials_for",
     "env_for",
+    "file_lock",
     "free_port",
+    "generated_password",
     "info_dict",
     "neo4j_version",
+    "password_file",
     "provision",
+    "running_info",
     "start",
     "status",
     "stop",
 ]
 
-POM: Path = Path(__file__).resolve().with_name("pom.xml")
+POM: Path = FILES / "neo4j.pom.xml"
 REPO_ROOT: Path = PACKAGES_ROOT   # the checkout (or site-packages when installed); state goes to state_dir()
 
 
@@ -86,7 +92,6 @@ DIST_DIR: Path = _env_path("TRELLIS_NEO4J_DIST", state_dir() / "neo4j-dist")
 _STAMP = ".provisioned"
 _PID_FILE = "neo4j.pid"
 _STATE_FILE = "server.json"
-_CONSOLE_LOG = Path("logs") / "console.log"
 
 # JVM flags as used by launchers that call CommunityEntryPoint directly (the official
 # bootloader adds the same set). The --add-opens are needed by Netty/Lucene on Java 17.
@@ -112,11 +117,15 @@ _MAIN_CLASS = "org.neo4j.server.CommunityEntryPoint"
 APOC_ALLOWLIST = ("apoc.path.spanningTree", "apoc.version")
 USER = "neo4j"
 _PASSWORD_FILE = Path("auth") / "password"
-_INITIAL_PASSWORD = "neo4j"   # what Neo4j creates the user with (expired: it may only be changed)
+INITIAL_PASSWORD = "neo4j"   # what Neo4j creates the user with (expired: it may only be changed)
 
 
-class ServerError(Exception):
-    """Provisioning, starting or stopping the local Neo4j server failed."""
+class Neo4jServer(LocalServer):
+    """The supervision of one server home (the shared mechanics of servers.base, Neo4j's log and name)."""
+
+    name = "Neo4j"
+    error = ServerError
+    log_name = str(Path("logs") / "console.log")
 
 
 @dataclass(frozen=True)
@@ -142,37 +151,17 @@ def _pom_properties() -> dict[str, str]:
 
 
 def neo4j_version() -> str:
-    """Neo4j version pinned in graph/server/pom.xml."""
+    """Neo4j version pinned in servers/files/neo4j.pom.xml."""
     return _pom_properties()["neo4j.version"]
 
 
 def apoc_version() -> str:
-    """APOC version pinned in graph/server/pom.xml."""
+    """APOC version pinned in servers/files/neo4j.pom.xml."""
     return _pom_properties()["apoc.version"]
 
 
 def _pom_hash() -> str:
     return hashlib.sha256(POM.read_bytes()).hexdigest()
-
-
-@contextlib.contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """Inter-process lock (flock on `path`) so parallel sessions, CLIs and ingests don't race."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return "(no output)"
-    return "\n".join(text.splitlines()[-lines:]) or "(no output)"
 
 
 def _java() -> str:
@@ -206,19 +195,7 @@ def _pid_alive(pid: int) -> bool:
     if proc is not None and proc.poll() is not None:
         _CHILDREN.pop(pid, None)
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie still "exists" for kill(0)
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        if stat.rsplit(")", 1)[1].split()[0] == "Z":
-            return False
-    except (OSError, IndexError):
-        pass
-    return True
+    return pid_alive(pid)
 
 
 def _is_our_server(pid: int, home: Path) -> bool:
@@ -233,32 +210,26 @@ def _is_our_server(pid: int, home: Path) -> bool:
 _CHILDREN: dict[int, subprocess.Popen] = {}
 
 
-def _bolt_answers(uri: str, auth: tuple[str, str] | None = None, timeout: float = 3.0) -> bool:
-    """Whether Bolt is up at `uri` (a refused login counts: the server answered)."""
+#: Bolt's handshake: the magic preamble, then four version proposals (5.0-5.8, 4.4), each [0, range, minor, major].
+_BOLT_HANDSHAKE = bytes.fromhex("6060B017" "00080805" "00000404" "00000000" "00000000")
+
+
+def _bolt_answers(port: int, timeout: float = 3.0) -> bool:
+    """Whether Bolt is up on 127.0.0.1:`port`: the server answers the protocol handshake with one of the versions
+    proposed (the driver is not needed to know; graph.server then logs in). Another program that merely
+    answers on the port is not taken for Neo4j."""
     try:
-        with GraphDatabase.driver(uri, auth=auth, connection_timeout=timeout,
-                                  connection_acquisition_timeout=timeout) as drv:
-            drv.verify_connectivity()
-        return True
-    except AuthError:
-        return True
-    except (ServiceUnavailable, Neo4jError, OSError, ValueError):
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+            sock.sendall(_BOLT_HANDSHAKE)
+            reply = b""
+            while len(reply) < 4:
+                chunk = sock.recv(4 - len(reply))
+                if not chunk:
+                    return False
+                reply += chunk
+    except OSError:
         return False
-    except Exception:  # driver raises a few other types while the server boots
-        return False
-
-
-def _port_busy(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now (for throwaway test servers)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return reply[:2] == b"\0\0" and reply[3] in (4, 5)   # a version we proposed, [0, 0, minor, major]
 
 
 def _home(home: Path | str | None) -> Path:
@@ -290,13 +261,14 @@ def _clear_state(home: Path) -> None:
 _STARTED: dict[str, Path] = {}
 
 
-def _password_file(home: Path) -> Path:
+def password_file(home: Path) -> Path:
+    """Where the home's generated password is kept (mode 0600, beside the data it protects)."""
     return home / _PASSWORD_FILE
 
 
-def _generated_password(home: Path) -> str:
+def generated_password(home: Path) -> str:
     """The home's password, generated (0600, beside the data) the first time the server starts."""
-    path = _password_file(home)
+    path = password_file(home)
     try:
         return path.read_text().strip()
     except FileNotFoundError:
@@ -313,7 +285,7 @@ def _generated_password(home: Path) -> str:
 def credentials(home: Path | str | None = None) -> tuple[str, str] | None:
     """(user, password) of the server of ``home``, or None when it has never been started here."""
     try:
-        password = _password_file(_home(home)).read_text().strip()
+        password = password_file(_home(home)).read_text().strip()
     except OSError:
         return None
     return (USER, password) if password else None
@@ -358,34 +330,6 @@ def env_for(uri: str, base: dict[str, str] | None = None) -> dict[str, str]:
         env.pop("NEO4J_PASSWORD", None)
         env["TRELLIS_NEO4J_HOME"] = str(home)
     return env
-
-
-def _set_password(info: ServerInfo, deadline: float) -> None:
-    """Log in with the home's password; on a fresh (or formerly auth-less) store, change Neo4j's initial
-    password to it first. Raises ServerError when neither works (someone changed it: see the README)."""
-    password = _generated_password(info.home)
-    while True:
-        try:
-            with GraphDatabase.driver(info.uri, auth=(USER, password), connection_timeout=5.0) as drv:
-                drv.verify_connectivity()
-            return
-        except AuthError:
-            pass
-        except (ServiceUnavailable, OSError) as exc:
-            if time.monotonic() > deadline:
-                raise ServerError(f"Neo4j at {info.uri} stopped answering while setting its password: {exc}")
-            time.sleep(0.5)
-            continue
-        try:
-            with GraphDatabase.driver(info.uri, auth=(USER, _INITIAL_PASSWORD), connection_timeout=5.0) as drv, \
-                    drv.session(database="system") as session:
-                session.run("ALTER CURRENT USER SET PASSWORD FROM $old TO $new",
-                            old=_INITIAL_PASSWORD, new=password).consume()
-            return
-        except AuthError:
-            raise ServerError(f"Neo4j in {info.home} refused both its generated password "
-                              f"({_password_file(info.home)}) and the initial one; restore that file or "
-                              f"remove {info.home / 'data'} to start afresh") from None
 
 
 # ------------------------------------------------------------------------ provision
@@ -449,7 +393,7 @@ def _write_conf(home: Path, dist: Path, bolt_port: int, http_port: int, pagecach
     for p in d.values():
         p.mkdir(parents=True, exist_ok=True)
     lines = [
-        "# Written by graph/server on every start; edits are overwritten.",
+        "# Written by servers/neo4j.py on every start; edits are overwritten.",
         f"server.directories.data={d['data']}",
         f"server.directories.transaction.logs.root={d['data'] / 'transactions'}",
         f"server.directories.logs={d['logs']}",
@@ -500,26 +444,26 @@ def _running_info(home: Path) -> ServerInfo | None:
 
 
 def _wait_for_bolt(info: ServerInfo, proc: subprocess.Popen | None, deadline: float) -> None:
-    log = info.home / _CONSOLE_LOG
-    while True:
+    try:
+        Neo4jServer(info.home).wait_until(lambda: _bolt_answers(info.bolt_port, timeout=2.0), deadline, proc=proc,
+                                          pid=info.pid, what=f"answer on {info.uri}")
+    except ServerError:
         if proc is not None and proc.poll() is not None:
             _CHILDREN.pop(info.pid, None)
+        if (proc is not None and proc.poll() is not None) or (proc is None and not _pid_alive(info.pid)):
             _clear_state(info.home)
-            raise ServerError(f"Neo4j exited with code {proc.returncode} during start; "
-                              f"{log} says:\n{_tail(log)}")
-        if proc is None and not _pid_alive(info.pid):
-            _clear_state(info.home)
-            raise ServerError(f"Neo4j (pid {info.pid}) died during start; {log} says:\n{_tail(log)}")
-        if _bolt_answers(info.uri, timeout=2.0):
-            return
-        if time.monotonic() > deadline:
-            raise ServerError(f"Neo4j did not answer on {info.uri} in time; {log} says:\n{_tail(log)}")
-        time.sleep(0.5)
+        raise
+
+
+#: The step that makes a freshly started server usable: graph.server's, which logs in with the home's generated
+#: password and, on a fresh store, changes Neo4j's initial one to it (it needs the driver, servers/ does not).
+SetPassword = Callable[[ServerInfo, float], None]
 
 
 def start(
     home: Path | str | None = None,
     *,
+    set_password: SetPassword,
     bolt_port: int = 7687,
     http_port: int = 7474,
     heap: str = "1g",
@@ -532,6 +476,7 @@ def start(
     (with the ports it was started on, which may differ from the arguments).
     Provisions the jars first if needed. Raises :class:`ServerError` with the tail of
     ``<home>/logs/console.log`` if the JVM dies or Bolt does not come up in ``timeout``.
+    Call it through ``graph.server.start``, which supplies ``set_password``.
     """
     home = _home(home)
     home.mkdir(parents=True, exist_ok=True)
@@ -543,7 +488,7 @@ def start(
             _STARTED[info.uri] = home
             return info
         for port in (bolt_port, http_port):
-            if _port_busy(port):
+            if port_busy(port):
                 raise ServerError(f"port {port} on 127.0.0.1 is already in use "
                                   f"(another Neo4j? try `trellis neo4j status` or other ports)")
         dist = provision(home)
@@ -551,13 +496,11 @@ def start(
         classpath = ":".join([str(dist / "plugins" / "*"), str(conf.parent / "*"), str(dist / "lib" / "*")])
         cmd = [_java(), *_JVM_FLAGS, f"-Xms{heap}", f"-Xmx{heap}", "-cp", classpath, _MAIN_CLASS,
                f"--home-dir={home}", f"--config-dir={conf.parent}", "--console-mode"]
-        log_path = home / _CONSOLE_LOG
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(log_path, "ab") as log:
+        server = Neo4jServer(home)
+        server.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(server.log_path, "ab") as log:
             log.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(cmd)}\n".encode())
-            log.flush()
-            proc = subprocess.Popen(cmd, cwd=home, stdin=subprocess.DEVNULL, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+        proc = server.spawn(cmd, cwd=home)
         _CHILDREN[proc.pid] = proc
         (home / _PID_FILE).write_text(f"{proc.pid}\n")
         (home / _STATE_FILE).write_text(json.dumps(
@@ -566,7 +509,7 @@ def start(
         info = ServerInfo(_uri(bolt_port), proc.pid, home, bolt_port, http_port)
         try:
             _wait_for_bolt(info, proc, deadline)
-            _set_password(info, deadline)
+            set_password(info, deadline)
             _STARTED[info.uri] = home
         except BaseException:  # incl. KeyboardInterrupt: don't leave a half-started JVM behind
             if proc.poll() is None:
@@ -578,21 +521,7 @@ def start(
 
 
 def _terminate(pid: int, timeout: float) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while _pid_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    if _pid_alive(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        end = time.monotonic() + 10
-        while _pid_alive(pid) and time.monotonic() < end:
-            time.sleep(0.1)
-    proc = _CHILDREN.pop(pid, None)
-    if proc is not None:
-        with contextlib.suppress(Exception):
-            proc.wait(timeout=1)
+    Neo4jServer.terminate(pid, timeout, alive=_pid_alive, proc=_CHILDREN.pop(pid, None))
 
 
 def stop(home: Path | str | None = None, timeout: float = 30) -> bool:
@@ -612,10 +541,10 @@ def stop(home: Path | str | None = None, timeout: float = 30) -> bool:
 
 
 def status(home: Path | str | None = None) -> dict:
-    """Describe the server of ``home``: running, ready, pid, uri, ports, version, edition, home.
+    """Describe the server of ``home`` as far as its process goes: running, pid, uri, ports, home.
 
-    ``running`` means the JVM recorded in ``home`` is alive; ``ready`` that it also
-    answered ``CALL dbms.components()`` over Bolt (``version``/``edition`` come from it).
+    ``ready``, ``version`` and ``edition`` stay unset here: they need a Bolt session (``graph.server.status``
+    fills them in from ``CALL dbms.components()``).
     """
     home = _home(home)
     info = _running_info(home)
@@ -625,18 +554,12 @@ def status(home: Path | str | None = None) -> dict:
         return result
     result.update(running=True, pid=info.pid, uri=info.uri, bolt_port=info.bolt_port,
                   http_port=info.http_port)
-    try:
-        # plain session, not execute_query: no 30 s retry loop while the server boots
-        with GraphDatabase.driver(info.uri, auth=credentials(home), connection_timeout=3.0) as drv, \
-                drv.session(database="system") as session:
-            records = list(session.run(
-                "CALL dbms.components() YIELD name, versions, edition RETURN name, versions, edition"))
-        for rec in records:
-            if rec["name"] == "Neo4j Kernel":
-                result.update(ready=True, version=rec["versions"][0], edition=rec["edition"])
-    except Exception as exc:  # alive but not (yet) answering, e.g. still starting
-        result["error"] = f"{type(exc).__name__}: {exc}"
     return result
+
+
+def running_info(home: Path | str | None = None) -> ServerInfo | None:
+    """The server recorded in ``home`` when its JVM is alive (None otherwise)."""
+    return _running_info(_home(home))
 
 
 def info_dict(info: ServerInfo) -> dict:
