@@ -307,8 +307,11 @@ def test_the_guard_lets_forced_small_and_half_removals_through():
 @pytest.mark.parametrize(("removing", "owned", "refused"), [
     (10, 19, True), (10, 20, False), (9, 9, False), (3, 4, False), (0, 0, False),
 ])
-def test_guard_limits(removing, owned, refused):
+def test_the_default_guard_refuses_more_than_half_from_ten_removals_up(removing, owned, refused):
     assert (RemovalGuard().refusal(removing, owned) is not None) is refused
+
+
+def test_a_sources_guard_settings_move_its_limits():
     assert RemovalGuard(max_share=0.9, min_count=2).refusal(3, 4) is None
     assert RemovalGuard(max_share=0.5, min_count=2).refusal(3, 4) is not None
 
@@ -355,3 +358,16 @@ def test_the_executor_writes_entities_then_relations_and_removes_last(monkeypatc
     assert relate["fresh"] == {"component:default/back", "group:default/team"}
     assert recorder.calls[3][1][0] == (["component:default/old"],)
     assert stages == ["writing entities", "writing relations", "removing", "removing"]
+
+
+def test_planning_changes_none_of_its_inputs():
+    """Pure: the same declaration planned twice gives the same plan (a dry run, then the real one)."""
+    theirs = held(entity(name="taken"), source="file:/repos/other")
+    stored = stored_map(held(entity(name="gone")))
+    declared = declare(batch(candidate(entity(name="taken")), candidate(entity(name="new"), index=2)), SOURCE)
+    before = (dict(declared.accepted), list(declared.conflicts), set(declared.protected), dict(stored))
+    first = plan(declared, stored, stored_map(theirs), RemovalGuard())
+    second = plan(declared, stored, stored_map(theirs), RemovalGuard())
+    assert (dict(declared.accepted), list(declared.conflicts), set(declared.protected), dict(stored)) == before
+    assert (refs(first.to_add), first.to_remove, first.conflicts) == (refs(second.to_add), second.to_remove,
+                                                                        second.conflicts)
