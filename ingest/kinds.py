@@ -4,7 +4,7 @@ Why: roles flow down the group tree and ownership claims follow MEMBER_OF then C
 write a `Group` or `User` may grant themselves privilege; a `Template` runs with the server's integration
 credentials. Catalog files in repositories are written by anyone who can push, so every way entities enter
 the catalog (portal/API registrations, configured sources, the GitHub/GitLab/git providers, the CLI) goes
-through one `KindRules` check in `ingest.sync`:
+through one `KindRules` check in `ingest.plan`:
 
 - repository files (discovery, git sources, registrations by people): Component, API, Resource, System,
   Domain, Location only, unless the operator configured more for that source or location;
@@ -13,7 +13,7 @@ through one `KindRules` check in `ingest.sync`:
 
 A rejected document names the rule (`KindRules.name`). `trust` orders claimants of one ref inside a run, so
 the winner never depends on the order a provider happened to list things in (rank, then origin, then
-position); across sources the stored holder keeps its ref (`ingest.sync`).
+position); across sources the stored holder keeps its ref (`ingest.plan`).
 """
 from __future__ import annotations
 

@@ -23,9 +23,14 @@ from ingest.descriptors import Limits, Rejection, read_catalog
 from ingest.descriptors.model import Problem
 from ingest.descriptors.reader import Reusable
 from ingest.descriptors.validation import describe_value, entity_ref, key_problems, validate_entity
+from ingest.execute import execute, held_elsewhere, stored_by
 from ingest.git import checked_out, is_git_url
+from ingest.integrations import load_integrations
+from ingest.integrations.readers import ReadFailed
 from ingest.kinds import OPERATOR, KindRules, registration_rules, source_rules
-from ingest.transform import ROW_FORMAT, Transformed, transform
+from ingest.plan import Batch, Candidate, Plan, RemovalGuard, declare, plan
+from ingest.transform import ROW_FORMAT, Transformed
+from ingest.url_locations import add_url_targets, is_url_location, read_url_location
 from plugins.api import redact
 
 if TYPE_CHECKING:
@@ -63,24 +68,6 @@ class IngestResult:
         return asdict(self)
 
 
-@dataclass
-class RemovalGuard:
-    """Refuse to delete more than `max_share` of a location's entities in one run unless forced."""
-
-    max_share: float = 0.5
-    min_count: int = 10
-    force: bool = False
-
-    def check(self, removing: int, owned: int) -> None:
-        if self.force or removing < self.min_count or owned == 0:
-            return
-        if removing / owned > self.max_share:
-            raise IngestError(
-                f"refusing to remove {removing} of {owned} entities ({removing / owned:.0%}) from this location "
-                f"in one run (limit {self.max_share:.0%}); re-run with --force if that is intended"
-            )
-
-
 def source_key(target: str) -> str:
     """The stable key of a location: `url:<git url>` or `file:<absolute path>`."""
     if is_git_url(target):
@@ -113,12 +100,10 @@ def ingest(graph: "Graph | None", target: str, *, dry_run: bool = False, guard: 
     if rules is None:
         rules = registration_rules(allowed_kinds) if allowed_kinds is not None else OPERATOR
     result = IngestResult(source=key, target=target, run=run_id or new_run_id(), dry_run=dry_run)
-    from ingest.url_locations import ingest_url, is_url_location
-
     if is_url_location(target, integrations):   # a file by URL (ingest.url_locations), not a clone
         return recorded_run(graph, result, trigger=trigger, name=name or key, progress=progress,
-                            body=lambda step: ingest_url(graph, target, key, result, guard, step, rules,
-                                                         integrations))
+                            body=lambda step: _ingest_url(graph, target, key, result, guard, step, rules,
+                                                          integrations))
     where: dict[str, tuple[Path, Path]] = {}
     with contextlib.ExitStack() as held:
         def fetch() -> None:
@@ -242,42 +227,37 @@ def _run_record(result: IngestResult, started_at: int, status: str, error: str |
     return record
 
 
-@dataclass
-class _Batch:
-    """What the get step of either path hands to `_apply`: accepted documents and what must not be removed.
-
-    `documents` are (file, shown, index, entity, rules): `file` is stored on the entity, `shown` names it in
-    errors, `rules` the kinds it may be (ingest.kinds).
-    """
-
-    documents: list[tuple[str, str, int | None, dict, KindRules]]
-    shown: Callable[[str], str]
-    kept: dict[str, str] = field(default_factory=dict)       # ref -> shown file, reused without reading
-    protected: set[str] = field(default_factory=set)         # refs rejected this time: keep the stored one
-    failed: set[str] = field(default_factory=set)            # shown files/origins that could not be read
-    truncated: bool = False                                  # not everything was seen: remove nothing
-    # A document of a kind its rules refuse: keep what is stored under that ref (a location shared by the CLI
-    # and people's refreshes must not lose the operator's groups), or remove it (a provider's own source: an
-    # entity it may not declare, e.g. a Group a repository added before kind rules, must go).
-    keep_refused: bool = True
+def _ingest_url(graph: "Graph | None", target: str, key: str, result: IngestResult, guard: RemovalGuard | None,
+                progress: Progress, rules: KindRules, integrations: "Integrations | None") -> IngestResult:
+    """Get for a URL location (ingest.url_locations reads it), then `_plan_and_write`."""
+    started = time.perf_counter()
+    progress("reading", 0, 0)
+    stored = stored_by(graph, key) if graph is not None else {}
+    try:
+        batch = read_url_location(target, result, rules, integrations)
+    except ReadFailed as exc:   # the registered URL itself: nothing to ingest
+        raise IngestError(str(exc)) from None
+    _plan_and_write(graph, key, target, result, batch, stored, guard, progress)
+    result.seconds = time.perf_counter() - started
+    return result
 
 
 def _ingest_files(graph: "Graph | None", paths: tuple[Path, Path], target: str, key: str, result: IngestResult,
                   guard: RemovalGuard | None, progress: Progress, rules: KindRules = OPERATOR,
                   patterns: Sequence[str] | None = None, integrations: "Integrations | None" = None) -> IngestResult:
-    """Get for a location: read its descriptor files (skipping unchanged ones), then `_apply`.
+    """Get for a location: read its descriptor files (skipping unchanged ones), then `_plan_and_write`.
 
     `paths`: the local path to read and the root nothing may escape (`_resolve`)."""
     started = time.perf_counter()
     progress("reading", 0, 0)
     path, root = paths
-    mine = write.stored_by_source(graph, key) if graph is not None else {}
+    stored = stored_by(graph, key) if graph is not None else {}
     # One cache per location and rules: a file cached from a run under other rules must not slip by.
     cache = IngestCache.for_location(key if rules is OPERATOR else f"{key}\n{rules.fingerprint()}",
                                      graph.settings.uri if graph is not None else "")
     outbound = integrations or _default_integrations()   # URL targets and placeholders (ingest.url_locations)
     try:
-        read = read_catalog(path, root=root, reusable=_reusable(cache, mine), patterns=patterns,
+        read = read_catalog(path, root=root, reusable=_reusable(cache, stored), patterns=patterns,
                             integrations=outbound)
     except ValueError as exc:   # a glob reaching outside the location
         raise IngestError(str(exc)) from None
@@ -287,8 +267,8 @@ def _ingest_files(graph: "Graph | None", paths: tuple[Path, Path], target: str, 
         wanted = " or ".join(patterns) if patterns else "catalog-info.yaml (or .yml)"
         raise IngestError(f"no {wanted} descriptor files found under {target}")
     result.rejected.extend(r.as_dict() for r in read.rejections)
-    batch = _Batch(
-        documents=[(str(d.file), _shown(d.file, root), d.index, d.entity, rules) for d in read.documents],
+    batch = Batch(
+        candidates=[Candidate(str(d.file), _shown(d.file, root), d.index, d.entity, rules) for d in read.documents],
         shown=lambda file: _shown(Path(file or ""), root),
         # Entities of files skipped as unchanged: still declared, still stored, nothing to do.
         kept={ref: _shown(f, root) for f in read.reused for ref in cache.files[str(f)].entities},
@@ -297,12 +277,10 @@ def _ingest_files(graph: "Graph | None", paths: tuple[Path, Path], target: str, 
         truncated=read.truncated,   # files past the read limit were not seen: their entities must not look gone
     )
     if read.url_targets:   # Location targets that are URLs: read through the integrations (ingest.url_locations)
-        from ingest.url_locations import add_url_targets
-
         add_url_targets(batch, read.url_targets, result, rules, outbound)
-    accepted = _apply(graph, key, target, result, batch, mine, guard, progress)
+    planned = _plan_and_write(graph, key, target, result, batch, stored, guard, progress)
     if graph is not None and not result.dry_run:
-        _remember(cache, read, accepted, root, result)
+        _remember(cache, read, planned.accepted, root, result)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -310,18 +288,19 @@ def _ingest_files(graph: "Graph | None", paths: tuple[Path, Path], target: str, 
 def _ingest_dicts(graph: "Graph | None", source: str, entities: Iterable[tuple[str, dict]], result: IngestResult,
                   guard: RemovalGuard | None, progress: Progress, unavailable: set[str],
                   rules: KindRules) -> IngestResult:
-    """Get for a provider: validate its descriptor dicts exactly like documents of a file, then `_apply`.
+    """Get for a provider: validate its descriptor dicts exactly like documents of a file, then
+    `_plan_and_write`.
 
     Like unchanged files, an item identical to one accepted last time (same origin, position and content)
     whose entity the graph still holds with the same hash is not validated and transformed again.
     """
     started = time.perf_counter()
     progress("validating", 0, 0)
-    batch = _Batch(documents=[], shown=lambda origin: origin or "", failed=set(unavailable), keep_refused=False)
-    mine = write.stored_by_source(graph, source) if graph is not None else {}
+    batch = Batch(candidates=[], shown=lambda origin: origin or "", failed=set(unavailable), keep_refused=False)
+    stored = stored_by(graph, source) if graph is not None else {}
     cache = IngestCache.for_location("entities:" + source, graph.settings.uri if graph is not None else "")
     reusable = {key: entry for key, entry in cache.files.items() if entry.entities and all(
-        (s := mine.get(ref)) is not None and s.hash == digest for ref, digest in entry.entities.items())}
+        (s := stored.get(ref)) is not None and s.hash == digest for ref, digest in entry.entities.items())}
     seen: dict[str, FileEntry] = {}       # item key -> what it produced (reused or accepted now)
     digests: dict[str, str] = {}
     item_refs: dict[str, tuple[str, str]] = {}
@@ -350,11 +329,11 @@ def _ingest_dicts(graph: "Graph | None", source: str, entities: Iterable[tuple[s
         if digest is not None and ref:
             digests[key] = digest
             item_refs[key] = (origin, ref)
-        batch.documents.append((origin, origin, index, entity, item_rules))
+        batch.candidates.append(Candidate(origin, origin, index, entity, item_rules))
     result.files = len(origins)
     result.reused_files = len(seen)
-    batch.documents.sort(key=lambda d: (d[1], d[2] or 0))   # by origin and position, not listing order
-    accepted = _apply(graph, source, result.target, result, batch, mine, guard, progress)
+    batch.candidates.sort(key=lambda c: (c.shown, c.index or 0))   # by origin and position, not listing order
+    accepted = _plan_and_write(graph, source, result.target, result, batch, stored, guard, progress).accepted
     if graph is not None and not result.dry_run:
         # Remember items of cleanly ingested origins only: anything with a problem is validated again.
         troubled = {r["file"] for r in result.rejected} | {c["file"] for c in result.conflicts}
@@ -389,98 +368,33 @@ def validate_descriptor(entity: object, *, max_errors: int = Limits().max_errors
     return validate_entity(copy.deepcopy(entity), max_errors=max_errors)
 
 
-def _apply(graph: "Graph | None", key: str, target: str, result: IngestResult, batch: _Batch,
-           mine: dict[str, write.StoredEntity], guard: RemovalGuard | None,
-           progress: Progress) -> dict[str, Transformed]:
-    """Transform, compare by hash, write, place holders, remove what `key` no longer declares, record it."""
-    guard = guard or RemovalGuard()
-    progress("transforming", 0, len(batch.documents))
-    accepted: dict[str, Transformed] = {}
-    protected = set(batch.protected)
-    kept = batch.kept
-    # Who wins a ref declared twice in this run: the most trusted rules first, then the batch's own order
-    # (files: the reader's sorted discovery; providers: sorted by origin), never a provider's listing order.
-    for file, shown, index, entity, rules in sorted(batch.documents, key=lambda d: -d[4].trust):
-        item = transform(entity, file=file, origin=key)
-        ref = item.row.ref
-        refused = rules.reason(item.row.kind)
-        if refused:
-            item.problems.append(("kind", refused))
-        if item.problems:
-            if batch.keep_refused or not refused:
-                protected.add(ref)
-            result.rejected.extend(
-                Rejection(shown, index, ref, f, reason).as_dict() for f, reason in item.problems
-            )
-            continue
-        if ref in accepted or ref in kept:
-            first = batch.shown(accepted[ref].row.file) if ref in accepted else kept[ref]
-            result.conflicts.append({
-                "ref": ref, "file": shown, "document": index,
-                "reason": f"{ref} is already declared in {first} of this location",
-            })
-            continue
-        accepted[ref] = item
+def _plan_and_write(graph: "Graph | None", key: str, target: str, result: IngestResult, batch: Batch,
+                    stored: dict[str, write.StoredEntity], guard: RemovalGuard | None, progress: Progress) -> Plan:
+    """The step every path shares: declare and plan (ingest.plan), count into `result`, write (ingest.execute).
 
-    if graph is None:   # validation only, no database
-        result.added = len(accepted)
-        return accepted
-
-    progress("comparing", 0, len(accepted))
-    result.unchanged = len(kept)
-    others = write.stored_by_ref(graph, [ref for ref in accepted if ref not in mine])
-    added: list[Transformed] = []
-    updated: list[Transformed] = []
-    for ref, item in list(accepted.items()):
-        if ref in mine:
-            if mine[ref].hash == item.row.hash:
-                result.unchanged += 1
-            else:
-                updated.append(item)
-            continue
-        owner = others.get(ref)
-        if owner is not None and owner.source is not None:
-            del accepted[ref]
-            result.conflicts.append({
-                "ref": ref, "file": batch.shown(item.row.file), "document": None,
-                "reason": f"{ref} is already owned by location {owner.source}; the first location keeps it",
-            })
-            continue
-        added.append(item)
-
-    if batch.truncated:
-        protected.update(mine)
-    removed = [
-        ref for ref, stored in mine.items()
-        if ref not in accepted and ref not in kept and ref not in protected
-        and batch.shown(stored.file or "") not in batch.failed
-    ]
-    guard.check(len(removed), len(mine))
-    result.added, result.updated, result.removed = len(added), len(updated), len(removed)
-    if result.dry_run:
-        return accepted
-
-    changed = added + updated
-    fresh = {t.row.ref for t in added if t.row.ref not in others}   # no node at all yet
-    progress("writing entities", 0, len(changed))
-    write.upsert_entities(
-        graph, [t.row for t in changed], source=key, run=result.run, fresh=fresh,
-        replace_relations=[t.row.ref for t in updated],
-    )
-    relations = [(rel, t.row.ref) for t in changed for rel in t.relations]
-    endpoints = {r.source for r, _ in relations} | {r.target for r, _ in relations}
-    progress("writing relations", 0, len(relations))
-    fresh.update(write.ensure_placeholders(graph, endpoints - accepted.keys()))
-    write.create_relations(graph, relations, source=key, run=result.run, fresh=fresh)
-    # Last, once everything else is written: a run that fails earlier has deleted nothing.
-    progress("removing", 0, len(removed))
-    write.remove_entities(graph, removed)
-    progress("removing", len(removed), len(removed))
+    Without a database it only validates (what is declared counts as added); a dry run plans but writes
+    nothing. A plan the removal guard stopped fails the run before anything is written.
+    """
+    progress("transforming", 0, len(batch.candidates))
+    declared = declare(batch, key)
+    elsewhere: dict[str, write.StoredEntity] = {}
+    if graph is not None:
+        progress("comparing", 0, len(declared.accepted))
+        elsewhere = held_elsewhere(graph, declared.accepted, stored)
+    planned = plan(declared, stored, elsewhere, guard or RemovalGuard())
+    result.rejected.extend(r.as_dict() for r in planned.rejected)
+    result.conflicts.extend(c.as_dict() for c in planned.conflicts)
+    result.unchanged = len(planned.unchanged)   # counted before the guard decides, as a failed run reports it
+    if planned.removal_refused:
+        raise IngestError(planned.removal_refused)
+    result.added, result.updated, result.removed = len(planned.to_add), len(planned.to_update), len(planned.to_remove)
+    if graph is None or result.dry_run:
+        return planned
     summary = {k: v for k, v in result.as_json().items() if isinstance(v, int) and not isinstance(v, bool)}
     summary["rejected"] = len(result.rejected)
     summary["conflicts"] = len(result.conflicts)
-    write.record_source(graph, key, target=target, run=result.run, summary=summary)
-    return accepted
+    execute(graph, planned, source=key, target=target, run=result.run, summary=summary, progress=progress)
+    return planned
 
 
 def _reusable(cache: IngestCache, stored: dict[str, write.StoredEntity]) -> dict[Path, Reusable]:
@@ -532,8 +446,6 @@ def _resolve(target: str, held: contextlib.ExitStack, *, integrations: "Integrat
 def _default_integrations() -> "Integrations | None":
     """TRELLIS_CONFIG's integrations for URLs inside a path location; None (URLs refused as before) when
     the config cannot be read, so a local ingest never fails for it."""
-    from ingest.integrations import load_integrations
-
     try:
         return load_integrations()
     except Exception:

@@ -3,16 +3,15 @@
 Why a location of its own kind: Backstage users register `https://github.com/org/repo/blob/main/
 catalog-info.yaml`, not clones. The file (and every file its Locations name, by URL or relative to it) is
 read through `ingest.integrations.readers` (allow-listed hosts only, their APIs, ETags: an unchanged remote
-costs one 304 per file on refresh), then goes through the same `_apply` as a path location: one owner per
-ref, removals through the guard, conflicts reported. A file that cannot be read this time (404, refused,
-too large) is reported and its stored entities are kept.
+costs one 304 per file on refresh), then is planned and written like a path location (ingest.plan,
+ingest.execute): one owner per ref, removals through the guard, conflicts reported. A file that cannot be
+read this time (404, refused, too large) is reported and its stored entities are kept.
 
 Each entity gets Backstage's location annotations: managed-by-location `url:<its file>`, managed-by-origin-
 location `url:<the registered URL>`, source-location `url:<its file's directory>/`, view-url and edit-url.
 """
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from ingest.descriptors import Limits
@@ -20,10 +19,10 @@ from ingest.descriptors.remote import read_url_catalog
 from ingest.integrations import Integrations, load_integrations
 from ingest.integrations.readers import ReadFailed, UrlReaders, edit_url, is_file_url, resolve_url
 from ingest.kinds import KindRules
+from ingest.plan import Batch, Candidate
 
 if TYPE_CHECKING:
-    from graph.driver import Graph
-    from ingest.sync import IngestResult, Progress, RemovalGuard, _Batch
+    from ingest.sync import IngestResult
 
 SOURCE_LOCATION = "backstage.io/source-location"
 VIEW_URL = "backstage.io/view-url"
@@ -47,25 +46,17 @@ def annotate(entity: dict, url: str, integrations: Integrations) -> None:
         annotations.setdefault(EDIT_URL, edit)
 
 
-def ingest_url(graph: "Graph | None", target: str, key: str, result: "IngestResult",
-               guard: "RemovalGuard | None", progress: "Progress", rules: KindRules,
-               integrations: Integrations | None, readers: UrlReaders | None = None) -> "IngestResult":
-    """The body of a URL location's run: read by URL, annotate, then the shared `_apply`."""
-    from graph import write
-    from ingest.sync import IngestError, _apply, _Batch
-
-    started = time.perf_counter()
+def read_url_location(target: str, result: "IngestResult", rules: KindRules, integrations: Integrations | None,
+                      readers: UrlReaders | None = None) -> Batch:
+    """The get step of a URL location's run: read by URL and annotate (ReadFailed when the registered URL
+    itself cannot be read); what it reads is planned and written like any other batch (ingest.sync)."""
     integrations = integrations or load_integrations()
     limits = Limits()
     own = readers is None
     readers = readers or UrlReaders(integrations, max_bytes=limits.max_file_bytes)
-    progress("reading", 0, 0)
-    mine = write.stored_by_source(graph, key) if graph is not None else {}
     try:
         read = read_url_catalog(target, fetch=lambda url: readers.read(url).text, resolve=resolve_url,
                                 limits=limits)
-    except ReadFailed as exc:
-        raise IngestError(str(exc)) from None
     finally:
         if own:
             readers.close()
@@ -73,19 +64,16 @@ def ingest_url(graph: "Graph | None", target: str, key: str, result: "IngestResu
     result.rejected.extend(r.as_dict() for r in read.rejections)
     for doc in read.documents:
         annotate(doc.entity, doc.url, integrations)
-    batch = _Batch(
-        documents=[(d.url, d.url, d.index, d.entity, rules) for d in read.documents],
+    return Batch(
+        candidates=[Candidate(d.url, d.url, d.index, d.entity, rules) for d in read.documents],
         shown=lambda file: file or "",
         protected={r.ref for r in read.rejections if r.ref},
         failed=set(read.failed),
         truncated=read.truncated,
     )
-    _apply(graph, key, target, result, batch, mine, guard, progress)
-    result.seconds = time.perf_counter() - started
-    return result
 
 
-def add_url_targets(batch: "_Batch", urls: list[str], result: "IngestResult", rules: KindRules,
+def add_url_targets(batch: Batch, urls: list[str], result: "IngestResult", rules: KindRules,
                     integrations: Integrations) -> None:
     """Read the URL targets of a path location's Locations into its batch (one owner: the path location).
 
@@ -120,7 +108,7 @@ def add_url_targets(batch: "_Batch", urls: list[str], result: "IngestResult", ru
             result.rejected.extend(r.as_dict() for r in read.rejections)
             for doc in read.documents:
                 annotate(doc.entity, doc.url, integrations)
-                batch.documents.append((doc.url, doc.url, doc.index, doc.entity, rules))
+                batch.candidates.append(Candidate(doc.url, doc.url, doc.index, doc.entity, rules))
             batch.protected.update(r.ref for r in read.rejections if r.ref)
             batch.failed.update(read.failed)
             batch.truncated = batch.truncated or read.truncated
