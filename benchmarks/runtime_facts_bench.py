@@ -117,7 +117,7 @@ spec: {{type: service, lifecycle: production, owner: team-{i % 25}}}
 
 def run(graph, url: str, args) -> dict:
     from ingest.sync import ingest
-    from plugins.api import SyncContext
+    from ingest.context import sync_context
     from plugins.builtin.ci import GitHubActionsProvider
     from plugins.builtin.kubernetes import KubernetesProvider
 
@@ -134,12 +134,12 @@ def run(graph, url: str, args) -> dict:
         ("kubernetes", KubernetesProvider(), {"clusters": [{"name": "bench", "url": url}]}),
     ):
         for phase in ("first_sync", "resync_unchanged"):
-            ctx = SyncContext(graph=graph, source=f"bench-{label}", options=options, run_id=f"{label}-{phase}",
+            ctx = sync_context(graph=graph, source=f"bench-{label}", options=options, run_id=f"{label}-{phase}",
                               secret=lambda name: "bench-token")
             started = time.perf_counter()
             result = provider.sync(ctx)
             figures[f"{label}_{phase}_s"] = round(time.perf_counter() - started, 2)
-            figures[f"{label}_{phase}_counts"] = {"added": result.added, "unchanged": result.unchanged,
+            figures[f"{label}_{phase}_counts"] = {"added": result.created, "unchanged": result.seen_again,
                                                   "removed": result.removed, "problems": len(result.rejected)}
     figures["builds_stored"] = graph.read("MATCH (b:Build) RETURN count(b) AS n")[0]["n"]
     figures["workloads_linked"] = graph.read("MATCH ()-[r:DEPLOYED_AS]->() RETURN count(r) AS n")[0]["n"]

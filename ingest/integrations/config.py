@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from ingest.integrations.urls import BadUrl, Origin, origin_of, path_of, split_host
+from plugins.urls import BadUrl, Origin, origin_of, path_of, split_host
 
 KINDS = ("github", "gitlab", "bitbucketCloud", "bitbucketServer", "azure", "gitea")
 PLAIN = "allow"
