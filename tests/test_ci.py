@@ -350,7 +350,7 @@ def test_a_configured_jenkins_source_runs_through_the_job_runner(graph, catalog,
                                "integrations": integration_section(server.url, "allow")})
         outcome = run_once(graph, "jenkins-main", trigger="schedule", force=False, run_id="jenk00000001",
                            lock=SourceLock(client, ttl=60), config=config)
-    assert outcome.status == "partial" and outcome.result["added"] == 4
+    assert outcome.status == "partial" and outcome.result["created"] == 4
     run = sources.get_run(graph, "jenk00000001")
     assert (run["status"], run["trigger"], run["name"]) == ("partial", "schedule", "jenkins-main")
     assert run["counts"]["added"] == 4 and run["rejected"][0]["file"] == "platform/billing"
