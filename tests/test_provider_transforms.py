@@ -22,7 +22,7 @@ from plugins.builtin.gitlab import transform as gitlab
 from plugins.builtin.kubernetes import transform as k8s
 
 BUILTIN = Path(__file__).resolve().parent.parent / "plugins" / "builtin"
-PROVIDERS = ("github", "gitlab", "ci", "kubernetes", "aws")
+PROVIDERS = ("github", "gitlab", "git", "ci", "kubernetes", "aws")
 # What a pure transform may import: the standard library's pure modules and the plugin API's types/helpers.
 PURE_STDLIB = {"__future__", "base64", "dataclasses", "datetime", "hashlib", "hmac", "json", "re", "typing",
                "urllib.parse"}

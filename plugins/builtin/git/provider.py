@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from plugins.api import IngestError, IngestResult, Provider, SyncContext, redact
-from plugins.builtin.git.facts import entity_links, repo_root, repository_facts
+from plugins.builtin.git.get import entity_links, repo_root, repository_facts
 
 log = logging.getLogger(__name__)
 
