@@ -11,6 +11,8 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
+from graph.migrations import MigrationInProgress, migrate
+
 if TYPE_CHECKING:
     from graph.driver import Graph
 
@@ -71,8 +73,6 @@ def apply_schema(graph: "Graph", *, wait: float = 600.0) -> list[str]:
     when a newer release migrated the database, and `MigrationInProgress` when another process is still
     migrating after `wait` seconds (0: do not wait, e.g. inside a web request).
     """
-    from graph.migrations import MigrationInProgress, migrate
-
     key = f"{graph.settings.uri}/{graph.database}"
     if key in _applied:
         return []
