@@ -35,8 +35,6 @@ class MissingSecret(LookupError):
     """A provider asked for a secret that is set neither as an environment variable nor as a file."""
 
 
-
-
 class PluginError(LookupError):
     """Asked for a provider nobody registered, or a plugin registered something invalid."""
 
