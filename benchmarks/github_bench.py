@@ -180,24 +180,26 @@ def _get(url: str) -> dict:
 
 def one_sync(graph, api_url: str, concurrency: int, *, refresh: list[str] | None = None) -> dict:
     """One provider run through the same path as the plugin (get, then load), timed per stage."""
-    from ingest.providers import github
-    from ingest.providers.loading import load
+    from ingest.context import sync_context
     from ingest.sync import new_run_id
-    from plugins.api import SyncContext
+    from plugins.api import token_fingerprint
+    from plugins.builtin.github import get, transform
 
     _get(api_url + "/__reset")
     options = {"org": ORG, "api_url": api_url, "concurrency": concurrency}
     if refresh:
         options["refresh_repos"] = refresh
-    ctx = SyncContext(graph=graph, source="github-bench", options=options, run_id=new_run_id(),
+    ctx = sync_context(graph=graph, source="github-bench", options=options, run_id=new_run_id(),
                       secret=lambda name: TOKEN, force=True)
-    parsed = github.GitHubOptions.parse(options)
+    parsed = transform.GitHubOptions.parse(options)
     t0 = time.perf_counter()
-    client = github.client_for(parsed, TOKEN)
-    fetched = github.fetch(client, parsed, refresh=set(refresh) if refresh else None)
+    cache = ctx.etag_cache(f"github\n{parsed.api_url}\n{token_fingerprint(TOKEN)}")
+    client = get.client_for(parsed, TOKEN, cache)
+    fetched = get.fetch(client, parsed, ctx.read_descriptor_file, ctx.read_repository,
+                        refresh=set(refresh) if refresh else None)
     client.close()
     t1 = time.perf_counter()
-    result = load(ctx, f"github:{ORG}", fetched)
+    result = ctx.ingest_fetched(f"github:{ORG}", fetched)
     t2 = time.perf_counter()
     return {
         "total_s": round(t2 - t0, 2), "get_s": round(t1 - t0, 2), "load_s": round(t2 - t1, 2),

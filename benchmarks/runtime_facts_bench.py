@@ -116,11 +116,20 @@ spec: {{type: service, lifecycle: production, owner: team-{i % 25}}}
 
 
 def run(graph, url: str, args) -> dict:
+    from urllib.parse import urlsplit
+
+    from ingest.context import sync_context
+    from ingest.integrations import parse_integrations
     from ingest.sync import ingest
-    from plugins.api import SyncContext
     from plugins.builtin.ci import GitHubActionsProvider
     from plugins.builtin.kubernetes import KubernetesProvider
 
+    # The local server is the only host these sources may reach (the outbound policy, as in production):
+    # a github integration for the CI source, a plain allowed host for the cluster.
+    parts = urlsplit(url)
+    allowed = {"ci": parse_integrations({"integrations": {"github": [{"host": parts.netloc,
+                                                                      "apiBaseUrl": url.rstrip("/")}]}}),
+               "kubernetes": parse_integrations({"integrations": {"allow": [f"{parts.scheme}://{parts.netloc}"]}})}
     root = Path(tempfile.mkdtemp(prefix="trellis-bench-rt-"))
     try:
         _catalog(root, args.components)
@@ -134,12 +143,12 @@ def run(graph, url: str, args) -> dict:
         ("kubernetes", KubernetesProvider(), {"clusters": [{"name": "bench", "url": url}]}),
     ):
         for phase in ("first_sync", "resync_unchanged"):
-            ctx = SyncContext(graph=graph, source=f"bench-{label}", options=options, run_id=f"{label}-{phase}",
-                              secret=lambda name: "bench-token")
+            ctx = sync_context(graph=graph, source=f"bench-{label}", options=options, run_id=f"{label}-{phase}",
+                               secret=lambda name: "bench-token", integrations=allowed[label])
             started = time.perf_counter()
             result = provider.sync(ctx)
             figures[f"{label}_{phase}_s"] = round(time.perf_counter() - started, 2)
-            figures[f"{label}_{phase}_counts"] = {"added": result.added, "unchanged": result.unchanged,
+            figures[f"{label}_{phase}_counts"] = {"added": result.created, "unchanged": result.seen_again,
                                                   "removed": result.removed, "problems": len(result.rejected)}
     figures["builds_stored"] = graph.read("MATCH (b:Build) RETURN count(b) AS n")[0]["n"]
     figures["workloads_linked"] = graph.read("MATCH ()-[r:DEPLOYED_AS]->() RETURN count(r) AS n")[0]["n"]

@@ -3,7 +3,7 @@
 A Build node is keyed by `key` (`<provider>:<project>:<id>`); one build may belong to several entities that
 name the same repository/job. Each HAS_BUILD relation carries the CI source that wrote it, so cleanup
 removes only what that source linked and did not report again. Each entity keeps its newest N builds.
-Unchanged builds are not rewritten: a re-sync where nothing changed only reads.
+Its uniqueness constraint is in graph/schema.py. Unchanged builds are not rewritten: a re-sync where nothing changed only reads.
 """
 from __future__ import annotations
 
@@ -17,17 +17,6 @@ DEFAULT_KEEP = 20
 BUILD_FIELDS = ("provider", "id", "name", "number", "status", "branch", "commit", "started_at", "duration_ms", "url")
 FAILED = {"failed"}
 FINISHED = {"succeeded", "failed"}       # what a failure rate is computed over (cancelled/skipped say nothing)
-
-_schema_done: set[str] = set()
-
-
-def ensure_schema(graph: "Graph") -> None:
-    key = f"{graph.settings.uri}/{graph.database}"
-    if key in _schema_done:
-        return
-    graph.write("CREATE CONSTRAINT build_key IF NOT EXISTS FOR (b:Build) REQUIRE b.key IS UNIQUE")
-    _schema_done.add(key)
-
 
 def annotated_entities(graph: "Graph", keys: Iterable[str]) -> list[tuple[str, dict]]:
     """(ref, annotations) of every stored entity carrying one of the annotation `keys`."""
@@ -52,7 +41,6 @@ def load_builds(graph: "Graph", source: str, run_id: str, links: list[dict],
     Builds already stored with the same fields and linked by this source are not written again, so a
     re-sync where nothing changed only reads. Returns (records seen, Build nodes created).
     """
-    ensure_schema(graph)
     rows = [{"ref": link["ref"], "key": b["key"], "props": {f: b.get(f) for f in BUILD_FIELDS}}
             for link in links for b in link["builds"]]
     stored, linked = _stored(graph, sorted({link["ref"] for link in links}), source)

@@ -11,7 +11,7 @@ from typing import Any, Callable, TypeVar
 
 import neo4j
 from neo4j import GraphDatabase, RoutingControl
-from neo4j.exceptions import AuthError, ServiceUnavailable, SessionExpired
+from neo4j.exceptions import AuthError, ServiceUnavailable, SessionExpired, TransientError
 
 from graph.schema import apply_schema
 from servers.neo4j import credentials_for
@@ -23,6 +23,12 @@ LOCAL_URI = "bolt://127.0.0.1:7687"
 
 class GraphUnavailable(RuntimeError):
     """Neo4j cannot be reached (down, wrong address, bad credentials)."""
+
+
+# Failures worth retrying a whole run for (ingest.jobs): Neo4j unreachable or a transient transaction error.
+# Named here so nothing above graph/ imports neo4j.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (GraphUnavailable, ServiceUnavailable, SessionExpired,
+                                                     TransientError)
 
 
 def _why(exc: Exception) -> str:

@@ -16,22 +16,9 @@ if TYPE_CHECKING:
 WORKLOAD_FIELDS = ("cluster", "namespace", "kind", "name", "replicas", "ready", "available", "updated", "healthy",
                    "images", "selector", "created_at", "service_type", "cluster_ip", "ports")
 
-_schema_done: set[str] = set()
-
-
-def ensure_schema(graph: "Graph") -> None:
-    key = f"{graph.settings.uri}/{graph.database}"
-    if key in _schema_done:
-        return
-    graph.write("CREATE CONSTRAINT k8s_workload_uid IF NOT EXISTS FOR (w:KubernetesWorkload) REQUIRE w.uid IS UNIQUE")
-    graph.write("CREATE CONSTRAINT k8s_namespace_uid IF NOT EXISTS FOR (n:KubernetesNamespace) REQUIRE n.uid IS UNIQUE")
-    _schema_done.add(key)
-
-
 def load_cluster(graph: "Graph", source: str, run_id: str, cluster: str, namespaces: list[dict],
                  workloads: list[dict], links: list[tuple[str, str]]) -> int:
     """Write one cluster's namespaces, workloads and entity links; returns the number of nodes created."""
-    ensure_schema(graph)
     created = graph.write(
         "UNWIND $rows AS row MERGE (n:KubernetesNamespace {uid: row.uid}) "
         "SET n.cluster = row.cluster, n.name = row.name, n.phase = row.phase, n.labels = row.labels, "

@@ -1,10 +1,10 @@
 """Counters of finished ingest runs by status, with their durations in fixed buckets, kept in the graph.
 
 Why in the graph: runs finish in many processes (workers, the portal's registrations, the CLI, on other
-hosts), and run records are kept only 500 deep (graph.write.RUNS_KEPT), so neither one process's memory nor a
+hosts), and run records are kept only 500 deep (graph.runs.RUNS_KEPT), so neither one process's memory nor a
 count of the records is a counter. `fold` adds each finished run to `(:IngestRunStats {status})` once, marking
 it `counted`; it waits until a run has been finished for `SETTLE_MS`, because a provider may still turn an
-`ok` into `partial` right after (ingest.providers.loading). `/metrics` folds, then reports the counters.
+`ok` into `partial` right after (ingest.runs.add_problems). `/metrics` folds, then reports the counters.
 """
 from __future__ import annotations
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
+from graph.migrations import MigrationInProgress, migrate
+
 if TYPE_CHECKING:
     from graph.driver import Graph
 
@@ -54,6 +56,10 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE CONSTRAINT scaffolder_task_id IF NOT EXISTS FOR (t:ScaffolderTask) REQUIRE t.id IS UNIQUE",
     "CREATE INDEX scaffolder_task_created IF NOT EXISTS FOR (t:ScaffolderTask) ON (t.created_at)",
     "CREATE INDEX scaffolder_event_task IF NOT EXISTS FOR (e:ScaffolderEvent) ON (e.task, e.seq)",
+    # Runtime facts (graph.builds, graph.kubernetes): CI builds and Kubernetes workloads/namespaces.
+    "CREATE CONSTRAINT build_key IF NOT EXISTS FOR (b:Build) REQUIRE b.key IS UNIQUE",
+    "CREATE CONSTRAINT k8s_workload_uid IF NOT EXISTS FOR (w:KubernetesWorkload) REQUIRE w.uid IS UNIQUE",
+    "CREATE CONSTRAINT k8s_namespace_uid IF NOT EXISTS FOR (n:KubernetesNamespace) REQUIRE n.uid IS UNIQUE",
 )
 
 _applied: set[str] = set()
@@ -67,8 +73,6 @@ def apply_schema(graph: "Graph", *, wait: float = 600.0) -> list[str]:
     when a newer release migrated the database, and `MigrationInProgress` when another process is still
     migrating after `wait` seconds (0: do not wait, e.g. inside a web request).
     """
-    from graph.migrations import MigrationInProgress, migrate
-
     key = f"{graph.settings.uri}/{graph.database}"
     if key in _applied:
         return []

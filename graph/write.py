@@ -265,18 +265,3 @@ def bump_catalog_version(graph: "Graph") -> str:
     )
     versioned.set_version(graph, token)
     return token
-
-
-RUNS_KEPT = 500
-
-
-def record_run(graph: "Graph", run: dict) -> None:
-    """Remember one ingest run (who/what/when, counts, rejections as JSON); only the latest RUNS_KEPT stay."""
-    graph.write(
-        "MERGE (r:IngestRun {id: $run.id}) SET r += $run",
-        run=run,
-    )
-    graph.write(
-        "MATCH (r:IngestRun) WITH r ORDER BY r.started_at DESC SKIP $kept DETACH DELETE r",
-        kept=RUNS_KEPT,
-    )

@@ -15,12 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from plugins.http import EtagCache, etag_cache_in
 from servers.base import file_lock
 
 
 def cache_root() -> Path:
     """`$TRELLIS_CACHE`, else `~/.cache/trellis` (resolved: paths under it are compared with resolved ones)."""
     return Path(os.environ.get("TRELLIS_CACHE") or Path.home() / ".cache" / "trellis").resolve()
+
+
+def etag_cache_for(namespace: str) -> EtagCache:
+    """The ETag cache of one API endpoint + credential, under `$TRELLIS_CACHE/http/` (plugins.http)."""
+    return etag_cache_in(cache_root() / "http", namespace)
 
 
 @contextlib.contextmanager

@@ -12,13 +12,11 @@ import hashlib
 import json
 import time
 from functools import lru_cache
-import uuid
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
-from graph import sources, write
-from ingest.cache import FileEntry, IngestCache, ingest_lock
+from graph import write
+from ingest.cache import FileEntry, IngestCache
 from ingest.descriptors import Limits, Rejection, read_catalog
 from ingest.descriptors.model import Problem
 from ingest.descriptors.reader import Reusable
@@ -31,41 +29,14 @@ from ingest.kinds import OPERATOR, KindRules, registration_rules, source_rules
 from ingest.plan import Batch, Candidate, Plan, RemovalGuard, declare, plan
 from ingest.transform import ROW_FORMAT, Transformed
 from ingest.url_locations import add_url_targets, is_url_location, read_url_location
-from plugins.api import redact
+from ingest.runs import new_run_id, recorded_run
+from plugins.api import IngestError, IngestResult
 
 if TYPE_CHECKING:
     from graph.driver import Graph
     from ingest.integrations import Integrations
 
 Progress = Callable[[str, int, int], None]
-
-
-class IngestError(RuntimeError):
-    """The location cannot be ingested at all (nothing was changed)."""
-
-
-@dataclass
-class IngestResult:
-    source: str
-    target: str
-    run: str
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    removed: int = 0
-    rejected: list[dict] = field(default_factory=list)
-    conflicts: list[dict] = field(default_factory=list)
-    files: int = 0
-    reused_files: int = 0     # files skipped because they and what they produced are unchanged
-    dry_run: bool = False
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return not self.rejected and not self.conflicts
-
-    def as_json(self) -> dict:
-        return asdict(self)
 
 
 def source_key(target: str) -> str:
@@ -132,99 +103,6 @@ def ingest_entities(graph: "Graph | None", source: str, entities: Iterable[tuple
     return recorded_run(graph, result, trigger=trigger, name=source, progress=progress,
                      body=lambda step: _ingest_dicts(graph, source, entities, result, guard, step,
                                                      set(unavailable), rules))
-
-
-def new_run_id() -> str:
-    return uuid.uuid4().hex[:12]
-
-
-class LiveProgress:
-    """Reports progress to the caller and, at most every PERIOD seconds (and on each new stage), into the
-    run's `:IngestRun`, so the portal can show it while the run is going on."""
-
-    PERIOD = 0.5
-
-    def __init__(self, graph: "Graph", run_id: str, forward: Progress | None) -> None:
-        self.graph, self.run_id, self.forward = graph, run_id, forward
-        self.stage: str | None = None
-        self.last = 0.0
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if self.forward:
-            self.forward(stage, done, total)
-        now = time.monotonic()
-        if stage == self.stage and now - self.last < self.PERIOD and done < total:
-            return
-        self.stage, self.last = stage, now
-        try:
-            sources.record_progress(self.graph, self.run_id, stage, done, total)
-        except Exception:   # progress is a courtesy; the run itself must not fail because of it
-            pass
-
-
-def recorded_run(graph: "Graph | None", result: IngestResult, *, trigger: str, name: str,
-                 progress: Progress | None, body: Callable[[Progress], object],
-                 prepare: Callable[[], object] | None = None) -> IngestResult:
-    """Run `body` as one recorded run: "running" with live progress, then ok/partial/failed with counts.
-
-    Both the file path and the entity path go through here and through `_apply`: one compare, write,
-    remove and record implementation. `prepare` (e.g. a git clone) runs first, outside the catalog's ingest
-    lock; its failure is the run's failure.
-    """
-    if graph is None or result.dry_run:
-        if prepare is not None:
-            _step(progress, "fetching", 0, 0)
-            prepare()
-        body(lambda stage, done, total: _step(progress, stage, done, total))
-        return result
-    started_at = int(time.time() * 1000)
-    extra = {"trigger": trigger, "name": name}
-    write.record_run(graph, _run_record(result, started_at, "running", None, finished=False, **extra))
-    # A job's context already writes this run's progress: reuse it rather than writing everything twice.
-    live = progress if isinstance(progress, LiveProgress) and progress.run_id == result.run else \
-        LiveProgress(graph, result.run, progress)
-    try:
-        if prepare is not None:
-            live("fetching", 0, 0)
-            prepare()
-        # One writer per catalog database on this host: two runs comparing against the same stored state
-        # would both CREATE the same new nodes and relationships.
-        live("waiting", 0, 0)
-        with ingest_lock(graph.settings.uri, graph.database):
-            body(live)
-    except Exception as exc:
-        try:
-            write.bump_catalog_version(graph)
-            write.record_run(graph, _run_record(result, started_at, "failed", redact(str(exc)) or type(exc).__name__,
-                                                stage=live.stage, **extra))
-        except Exception:   # the database itself may be what failed; the original error matters more
-            pass
-        raise
-    if result.added or result.updated or result.removed:   # unchanged: cached answers stay valid
-        write.bump_catalog_version(graph)
-    write.record_run(graph, _run_record(result, started_at, "ok" if result.ok else "partial", None, **extra))
-    from plugins.registry import run_after_ingest
-
-    run_after_ingest(graph, result)   # plugins' hooks (search index, docs rebuilds); best effort, never fail a run
-    return result
-
-
-def _run_record(result: IngestResult, started_at: int, status: str, error: str | None, *, finished: bool = True,
-                trigger: str = "manual", name: str | None = None, stage: str | None = None) -> dict:
-    """The `:IngestRun` properties: flat counts, problem lists as JSON (Neo4j stores no nested maps)."""
-    record = {
-        "id": result.run, "source": result.source, "name": name or result.source, "target": result.target,
-        "trigger": trigger, "status": status, "error": error, "started_at": started_at,
-        "finished_at": int(time.time() * 1000) if finished else None,
-        "added": result.added, "updated": result.updated, "unchanged": result.unchanged,
-        "removed": result.removed, "files": result.files, "reused_files": result.reused_files,
-        "rejected_count": len(result.rejected), "conflicts_count": len(result.conflicts),
-        "rejected": redact(json.dumps(result.rejected)), "conflicts": redact(json.dumps(result.conflicts)),
-        "seconds": round(result.seconds, 3),
-    }
-    if finished:
-        record.update(progress_stage=stage if status == "failed" else "done", updated_at=record["finished_at"])
-    return record
 
 
 def _ingest_url(graph: "Graph | None", target: str, key: str, result: IngestResult, guard: RemovalGuard | None,
@@ -460,7 +338,3 @@ def _shown(file: Path, root: Path) -> str:
     except ValueError:
         return str(file)
 
-
-def _step(progress: Progress | None, stage: str, done: int, total: int) -> None:
-    if progress:
-        progress(stage, done, total)

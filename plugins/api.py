@@ -8,22 +8,23 @@ Providers pull metadata from somewhere (a Git host, a cloud, a CI system) into t
 `sync(ctx)` follows get -> transform -> load -> cleanup:
 - get: call the remote API (through ctx.secret for credentials; never log them);
 - transform: pure functions from API payloads to Backstage-shaped entity dicts (and/or runtime-fact records);
-- load + cleanup of entities: `ingest.sync.ingest_entities(...)`, which validates, writes, removes what the
-  source no longer reports (with the removal guard), and records the run;
-- runtime facts (builds, deployments, repository facts) go through their own graph/ module.
+- load + cleanup of entities: `ctx.ingest(...)`, which validates, writes, removes what the source no longer
+  reports (with the removal guard), and records the run;
+- runtime facts (builds, deployments, repository facts): `ctx.facts` writers inside `ctx.facts_run(...)`.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Protocol
+
+from plugins.errors import RetryableError  # noqa: F401 -- part of the plugin API
 
 if TYPE_CHECKING:
     from graph.driver import Graph
-    from ingest.sync import IngestResult
 
 ENTRY_POINT_GROUP = "trellis.plugins"
 
@@ -32,18 +33,6 @@ Progress = Callable[[str, int, int], None]
 
 class MissingSecret(LookupError):
     """A provider asked for a secret that is set neither as an environment variable nor as a file."""
-
-
-class RetryableError(RuntimeError):
-    """A transient failure (provider 5xx, rate limit, network): the job framework retries the run later.
-
-    `retry_after` (seconds) is the provider's own hint, e.g. from a rate-limit reset header; the job waits
-    at least that long (else its exponential backoff). Nothing has been deleted when this is raised.
-    """
-
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 class PluginError(LookupError):
@@ -99,9 +88,165 @@ def secret(name: str) -> str:
     raise MissingSecret(f"secret {name!r} is not set: set {env} or {env}_FILE")
 
 
+# ============================================================================ Sync context and services
+#
+# What a provider's `sync(ctx)` reaches the core through. `ingest` BUILDS the context (ingest.context) and
+# supplies `ctx.services`, its implementation of `SyncServices`; this module only defines the shapes, so a
+# plugin never imports ingest. Types both sides share (IngestResult, FactsResult, FileDocuments, RepoRead,
+# Endpoint) are defined here and ingest imports them from here.
+
+MANAGED_BY_LOCATION = "backstage.io/managed-by-location"
+
+
+class OptionsError(ValueError):
+    """A source's options are missing or wrong (a configuration error, not retried)."""
+
+
+class IngestError(RuntimeError):
+    """The location cannot be ingested at all (nothing was changed). Raised by ingest and by providers."""
+
+
+@dataclass
+class IngestResult:
+    """What one ingest of entities did (a location, or the descriptors a provider produced)."""
+
+    source: str
+    target: str
+    run: str
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    rejected: list[dict] = field(default_factory=list)
+    conflicts: list[dict] = field(default_factory=list)
+    files: int = 0
+    reused_files: int = 0     # files skipped because they and what they produced are unchanged
+    dry_run: bool = False
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.rejected and not self.conflicts
+
+    def as_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class FactsResult:
+    """What a runtime-fact run (CI builds, Kubernetes workloads) did: its own counts, not an ingest's.
+
+    Recorded as the same kind of run (`ingest.runs`); the runs API and pages show `created` as added,
+    `seen_again` as unchanged, `removed` as removed and `read` as files."""
+
+    source: str
+    target: str
+    run: str
+    created: int = 0          # fact nodes created
+    seen_again: int = 0       # facts reported again, unchanged (not rewritten)
+    removed: int = 0          # facts or links cleaned up
+    read: int = 0             # projects, jobs or clusters read
+    rejected: list[dict] = field(default_factory=list)   # {"file", "document", "ref", "field", "reason"}
+    dry_run: bool = False
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.rejected
+
+    def as_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class FileDocuments:
+    """The documents of one remote descriptor file, and what could not be read (document None = the file)."""
+
+    documents: list[tuple[int, dict]] = field(default_factory=list)   # (1-based index, entity)
+    problems: list[tuple[int | None, str]] = field(default_factory=list)
+
+
+@dataclass
+class RepoRead:
+    """What one repository declared (`SyncContext.read_repository`): entities per file path, and problems.
+
+    Each problem is {"path", "document", "reason", "keep"}: `keep` means the file could not be read, so the
+    entities it held before must stay (an unreadable file removes nothing).
+    """
+
+    entities: list[tuple[str, dict]] = field(default_factory=list)   # (path, entity)
+    problems: list[dict] = field(default_factory=list)
+    files: int = 0
+
+
+@dataclass
+class Fetched:
+    """What a Git-host provider's get step produced for one run (`SyncContext.ingest_fetched`)."""
+
+    entities: list[tuple[str, dict]] = field(default_factory=list)   # (origin, descriptor) of repository files
+    org: list[tuple[str, dict]] = field(default_factory=list)        # teams/groups and members from the host's
+                                                                     # own API: the only Group/User source
+    problems: list[dict] = field(default_factory=list)   # {"origin", "document", "reason", "keep"}: keep = the
+                                                         # file was not read, its entities must stay
+    repos: int = 0                                                   # repositories/projects listed
+    descriptors: int = 0                                             # descriptor files found
+    stats: Any = None                                                # plugins.http.HttpStats of the run
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A source's API base URL on a configured integration, and the secret name its token comes from."""
+
+    api_url: str
+    secret_name: str | None
+
+
+def annotate(entity: dict, annotations: dict[str, str]) -> dict:
+    """Add annotations the entity does not set itself (the descriptor's own values win)."""
+    metadata = entity.get("metadata")
+    if not isinstance(metadata, dict):
+        return entity   # invalid envelope: validation reports it
+    existing = metadata.get("annotations")
+    if existing is None:
+        existing = metadata["annotations"] = {}
+    if isinstance(existing, dict):
+        for key, value in annotations.items():
+            existing.setdefault(key, value)
+    return entity
+
+
+FactsBody = Callable[[FactsResult, Progress], object]
+
+
+class SyncServices(Protocol):
+    """What ingest supplies to a run (ingest.context.IngestServices). Plugins call the SyncContext methods,
+    which delegate here; nothing else of the core is reachable from a plugin."""
+
+    def integrations(self, ctx: "SyncContext") -> Any: ...
+    def removal_guard(self, ctx: "SyncContext") -> Any: ...
+    def kind_rules(self, ctx: "SyncContext") -> Any: ...
+    def org_rules(self, ctx: "SyncContext") -> Any: ...
+    def ingest(self, ctx: "SyncContext", entities: Iterable[tuple], *, target: str, unavailable: Iterable[str],
+               problems: list[dict]) -> IngestResult: ...
+    def ingest_location(self, ctx: "SyncContext", target: str, *, patterns: list[str] | None) -> IngestResult: ...
+    def facts_run(self, ctx: "SyncContext", target: str, body: FactsBody) -> FactsResult: ...
+    def check_url(self, ctx: "SyncContext", url: str, what: str) -> None: ...
+    def endpoint(self, ctx: "SyncContext", provider: str, default_secret: str | None) -> Endpoint: ...
+    def etag_cache(self, namespace: str) -> Any: ...
+    def read_descriptor_file(self, payload: Any) -> FileDocuments: ...
+    def read_repository(self, first: str, get: Callable[[str], Any],
+                        describe: Callable[[str, Any], FileDocuments]) -> RepoRead: ...
+    def is_git_url(self, target: str) -> bool: ...
+    def is_url_location(self, ctx: "SyncContext", target: str) -> bool: ...
+    def location_key(self, target: str) -> str: ...
+    def checkout(self, ctx: "SyncContext", target: str) -> Path: ...
+
+
 @dataclass
 class SyncContext:
-    """What one provider run gets. Options come from the source's configuration and hold no secrets."""
+    """What one provider run gets. Options come from the source's configuration and hold no secrets.
+
+    Built by ingest (ingest.context.sync_context), which supplies `services`."""
 
     graph: "Graph"
     source: str                      # the configured source name, e.g. "github-acme"
@@ -119,33 +264,105 @@ class SyncContext:
     # The outbound allow-list (ingest.integrations.Integrations): the hosts this source may contact and the
     # secret each may use. None: the integrations of $TRELLIS_CONFIG.
     integrations: Any = None
+    services: SyncServices | None = field(default=None, repr=False)
+
+    def _core(self) -> SyncServices:
+        if self.services is None:
+            raise PluginError("this SyncContext has no services: build it with ingest.context.sync_context")
+        return self.services
 
     def outbound(self) -> Any:
         """This run's integrations (`integrations`, else those of $TRELLIS_CONFIG)."""
         if self.integrations is None:
-            from ingest.integrations import load_integrations
-            self.integrations = load_integrations()
+            self.integrations = self._core().integrations(self)
         return self.integrations
 
     def removal_guard(self) -> Any:
-        """The source's RemovalGuard (forced when the run was triggered with --force)."""
-        from ingest.sync import RemovalGuard
-        return RemovalGuard(max_share=self.max_removal_share, min_count=self.min_removal_count, force=self.force)
-
-    def ingest(self, entities: Iterable[tuple[str, dict]], *, target: str,
-               unavailable: Iterable[str] = ()) -> "IngestResult":
-        """Load + cleanup for this run: `ingest.sync.ingest_entities` with this context's source, run id,
-        trigger, guard and progress. `unavailable`: origins that could not be fetched (their entities stay).
-        Items are checked against the source's kind rules unless they carry their own (origin, entity, rules)."""
-        from ingest.sync import ingest_entities
-        return ingest_entities(self.graph, self.source, entities, target=target, trigger=self.trigger,
-                               run_id=self.run_id, guard=self.removal_guard(), progress=self.progress,
-                               unavailable=unavailable, rules=self.kind_rules())
+        """The source's removal guard (forced when the run was triggered with --force)."""
+        return self._core().removal_guard(self)
 
     def kind_rules(self) -> Any:
-        """The kinds this source's files may declare (ingest.kinds.source_rules of its `kinds:` setting)."""
-        from ingest.kinds import source_rules
-        return source_rules(self.source, self.kinds)
+        """The kinds this source's files may declare (the source's `kinds:` setting)."""
+        return self._core().kind_rules(self)
+
+    def org_rules(self) -> Any:
+        """The kinds a Git host's own organisation data may be (groups and users, plus the file kinds)."""
+        return self._core().org_rules(self)
+
+    def ingest(self, entities: Iterable[tuple], *, target: str, unavailable: Iterable[str] = (),
+               problems: Iterable[dict] = ()) -> IngestResult:
+        """Load + cleanup for this run, recorded as its run (this context's source, run id, trigger, guard,
+        progress). Items are (origin, entity) checked against the source's kind rules, or (origin, entity,
+        rules). `unavailable`: origins that could not be fetched (their entities stay). `problems`: what the
+        provider could not read ({"file", "document", "ref", "field", "reason"}), reported in the result and
+        the recorded run (which becomes partial)."""
+        return self._core().ingest(self, entities, target=target, unavailable=unavailable,
+                                   problems=list(problems))
+
+    def ingest_fetched(self, target: str, fetched: Fetched) -> IngestResult:
+        """`ingest` for a Git host's get step: repository files under the source's kind rules, the org's own
+        teams and members under the org rules; a file that could not be read removes nothing it held and is
+        reported in `rejected` of the result and of the recorded run."""
+        unavailable = {p["origin"] for p in fetched.problems if p.get("keep", True)}
+        org = self.org_rules()
+        problems = [{"file": p["origin"], "document": p["document"], "ref": None, "field": None,
+                     "reason": p["reason"]} for p in fetched.problems]
+        return self.ingest([*fetched.entities, *((origin, entity, org) for origin, entity in fetched.org)],
+                           target=target, unavailable=unavailable, problems=problems)
+
+    def ingest_location(self, target: str, *, patterns: list[str] | None = None) -> IngestResult:
+        """Ingest a location (a path, a git URL or a file URL on an integration) as this run: what
+        `trellis ingest` does, under this source's kind rules, guard and outbound policy."""
+        return self._core().ingest_location(self, target, patterns=patterns)
+
+    def facts_run(self, target: str, body: FactsBody) -> FactsResult:
+        """Run `body(result, progress)` as this context's recorded runtime-fact run; raises what it raises
+        (recorded as failed)."""
+        return self._core().facts_run(self, target, body)
+
+    def check_url(self, url: str, *, what: str) -> None:
+        """Refuse (OutboundRefused, fails the run) a URL that no configured integration allows."""
+        self._core().check_url(self, url, what)
+
+    def endpoint(self, provider: str, default_secret: str | None) -> Endpoint:
+        """The source's API URL (options `host`/`api_url`/`url`) on a configured integration, and its secret
+        name (the option, else the integration's, else `default_secret`)."""
+        return self._core().endpoint(self, provider, default_secret)
+
+    def etag_cache(self, namespace: str) -> Any:
+        """The ETag cache (plugins.http.EtagCache) of one API endpoint + credential (`namespace`)."""
+        return self._core().etag_cache(namespace)
+
+    def read_descriptor_file(self, payload: Any) -> FileDocuments:
+        """A contents-API answer (`{"encoding": "base64", "content": ...}`) decoded and split into documents
+        with the same size limit and bounded YAML loader as files on disk."""
+        return self._core().read_descriptor_file(payload)
+
+    def read_repository(self, first: str, get: Callable[[str], Any],
+                        describe: Callable[[str, Any], FileDocuments]) -> RepoRead:
+        """Read `first` and every file its Locations name inside the same repository; `get(path)` returns an
+        API answer or None (404), `describe(path, answer)` its documents."""
+        return self._core().read_repository(first, get, describe)
+
+    def is_git_url(self, target: str) -> bool:
+        return self._core().is_git_url(target)
+
+    def is_url_location(self, target: str) -> bool:
+        """Whether `target` is one file read by URL through an integration's API (no clone)."""
+        return self._core().is_url_location(self, target)
+
+    def location_key(self, target: str) -> str:
+        """The key that owns a location's entities (`url:<git url>` or `file:<absolute path>`)."""
+        return self._core().location_key(target)
+
+    def checkout(self, target: str) -> Path:
+        """A local clone of a git URL (through the outbound policy), cached between runs."""
+        return self._core().checkout(self, target)
+
+    @property
+    def facts(self) -> "FactsWriters":
+        """Writers for runtime facts (builds, workloads, repository facts) of this run's graph."""
+        return FactsWriters(self.graph)
 
 
 class Provider(ABC):
@@ -154,7 +371,7 @@ class Provider(ABC):
     name: ClassVar[str]              # what a source's `provider:` setting names, e.g. "github"
 
     @abstractmethod
-    def sync(self, ctx: SyncContext) -> "IngestResult":
+    def sync(self, ctx: SyncContext) -> "IngestResult | FactsResult":
         """Run get -> transform -> load -> cleanup for one source; raise on a failure (nothing deleted)."""
 
 
@@ -310,3 +527,16 @@ class ActionContext:
     def allowed_action(self, permission: str) -> bool:
         """Whether the task's initiator holds a policy action ("read", "ingest", "write", "admin")."""
         return self._services.allowed(permission)
+
+
+# ============================================================================ Door services re-exported
+#
+# Door-internal modules a provider uses through this module only: the HTTP client (ETags, rate limits,
+# retries, same-origin credentials) and the runtime-facts writers. Imported last: they import the errors
+# above.
+
+from plugins.facts import FactsWriters  # noqa: E402, F401 -- re-export; plugins.facts needs nothing from here
+from plugins.http import (  # noqa: E402, F401 -- re-export; plugins.http imports plugins.errors, not this module
+    ApiClient, BadCredentials, EtagCache, HttpStats, Page, ProviderError, RateLimited, TooLarge, Unavailable,
+    token_fingerprint,
+)

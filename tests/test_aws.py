@@ -11,9 +11,10 @@ import zipfile
 import pytest
 
 from servers.base import free_port
-from ingest.providers import aws
+from plugins.builtin.aws import transform as aws
+from plugins.builtin.aws.provider import AwsUnavailable
 from ingest.sync import ingest
-from plugins.api import SyncContext
+from ingest.context import sync_context
 from plugins.builtin.aws import AwsProvider
 
 # ------------------------------------------------------------------------------------------ transforms
@@ -160,7 +161,7 @@ def catalog(graph, tmp_path):
 
 
 def _ctx(graph, run_id, options, secret=None):
-    return SyncContext(graph=graph, source="aws-test", options=options, run_id=run_id,
+    return sync_context(graph=graph, source="aws-test", options=options, run_id=run_id,
                        **({"secret": secret} if secret else {}))
 
 
@@ -238,7 +239,7 @@ def test_every_account_failing_fails_the_run_and_deletes_nothing(graph, catalog,
     _boto(aws_env, "sqs").create_queue(QueueName="eu-queue")
     AwsProvider().sync(_ctx(graph, "run1", {"regions": ["eu-west-1"], "endpoint_url": aws_env, "services": ["sqs"]}))
     dead = f"http://127.0.0.1:{free_port()}"
-    with pytest.raises(aws.AwsUnavailable, match="every AWS account"):
+    with pytest.raises(AwsUnavailable, match="every AWS account"):
         AwsProvider().sync(_ctx(graph, "run2", {"regions": ["eu-west-1"], "endpoint_url": dead, "services": ["sqs"]}))
     assert set(_resources(graph)) == {"resource:default/eu-queue"}
 

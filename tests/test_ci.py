@@ -11,12 +11,12 @@ import pytest
 
 from graph import builds as graph_builds
 from graph.builds import ci_health
-from ingest.providers.ci import github_actions, gitlab, jenkins
-from ingest.providers.ci.sync import group_by_project
-from ingest.providers.http import ApiClient, BadCredentials
+from ingest.context import sync_context
 from ingest.sync import ingest
-from plugins.api import SyncContext
-from plugins.builtin.ci import GitHubActionsProvider, GitLabCiProvider, JenkinsProvider, _kinds
+from plugins.builtin.ci import transform
+from plugins.builtin.ci.provider import KINDS, GitHubActionsProvider, GitLabCiProvider, JenkinsProvider
+from plugins.builtin.ci.transform import group_by_project
+from plugins.http import ApiClient, BadCredentials
 from tests.fixtures.ci.server import RecordedServer, Reply, recorded
 
 # ------------------------------------------------------------------------------------------ transforms
@@ -24,7 +24,7 @@ from tests.fixtures.ci.server import RecordedServer, Reply, recorded
 
 def test_github_run_transform_maps_status_duration_and_links():
     page = recorded("github_runs_page1.json")
-    failed, ok = (github_actions.transform_run("acme/payments", r) for r in page["workflow_runs"])
+    failed, ok = (transform.github_run("acme/payments", r) for r in page["workflow_runs"])
     assert failed == {
         "key": "github-actions:acme/payments:30433642", "provider": "github-actions", "id": "30433642",
         "name": "Build", "number": 562, "status": "failed", "branch": "main",
@@ -32,7 +32,7 @@ def test_github_run_transform_maps_status_duration_and_links():
         "duration_ms": 265000, "url": "https://github.com/acme/payments/actions/runs/30433642",
     }
     assert ok["status"] == "succeeded" and ok["duration_ms"] == 120000 and ok["branch"] == "feature/x"
-    running = github_actions.transform_run("acme/payments", recorded("github_runs_page2.json")["workflow_runs"][0])
+    running = transform.github_run("acme/payments", recorded("github_runs_page2.json")["workflow_runs"][0])
     assert running["status"] == "running" and running["duration_ms"] is None
 
 
@@ -41,26 +41,26 @@ def test_github_run_transform_maps_status_duration_and_links():
     ("completed", "skipped", "skipped"), ("completed", "something-new", "unknown"),
 ])
 def test_github_status_mapping(status, conclusion, expected):
-    assert github_actions.status_of({"status": status, "conclusion": conclusion}) == expected
+    assert transform.github_status({"status": status, "conclusion": conclusion}) == expected
 
 
 def test_gitlab_pipeline_transform():
-    first, second = (gitlab.transform_pipeline("1234", p) for p in recorded("gitlab_pipelines_page1.json"))
+    first, second = (transform.gitlab_pipeline("1234", p) for p in recorded("gitlab_pipelines_page1.json"))
     assert first["key"] == "gitlab:1234:47" and first["status"] == "succeeded" and first["branch"] == "main"
     assert first["duration_ms"] == 600000 and first["name"] == "Build pipeline" and first["number"] == 12
     assert second["status"] == "failed" and second["name"] == "pipeline #11"
-    assert gitlab.transform_pipeline("1", {"id": 1, "status": "running", "created_at": "2026-01-01T00:00:00Z",
+    assert transform.gitlab_pipeline("1", {"id": 1, "status": "running", "created_at": "2026-01-01T00:00:00Z",
                                            "updated_at": "2026-01-01T00:05:00Z"})["duration_ms"] is None
 
 
 def test_gitlab_project_annotation_prefers_id():
-    assert gitlab.project_of({"gitlab.com/project-id": "42", "gitlab.com/project-slug": "a/b"}) == "42"
-    assert gitlab.project_of({"gitlab.com/project-slug": "/group/sub/app/"}) == "group/sub/app"
-    assert gitlab.project_of({}) is None
+    assert transform.gitlab_project({"gitlab.com/project-id": "42", "gitlab.com/project-slug": "a/b"}) == "42"
+    assert transform.gitlab_project({"gitlab.com/project-slug": "/group/sub/app/"}) == "group/sub/app"
+    assert transform.gitlab_project({}) is None
 
 
 def test_jenkins_build_transform_and_job_path():
-    builds = [jenkins.transform_build("platform/inventory", b) for b in recorded("jenkins_builds.json")["builds"]]
+    builds = [transform.jenkins_build("platform/inventory", b) for b in recorded("jenkins_builds.json")["builds"]]
     assert [b["status"] for b in builds] == ["running", "succeeded", "failed", "cancelled"]
     assert builds[0]["branch"] == "main" and builds[0]["duration_ms"] is None
     assert builds[1] == {
@@ -69,10 +69,10 @@ def test_jenkins_build_transform_and_job_path():
         "started_at": 1763985600000, "duration_ms": 183000,
         "url": "https://jenkins.example.com/job/platform/job/inventory/104/",
     }
-    assert jenkins.job_path("platform/inventory") == "/job/platform/job/inventory"
-    assert jenkins.job_path("a b/c") == "/job/a%20b/job/c"
+    assert transform.jenkins_job_path("platform/inventory") == "/job/platform/job/inventory"
+    assert transform.jenkins_job_path("a b/c") == "/job/a%20b/job/c"
     with pytest.raises(ValueError):
-        jenkins.job_path("/")
+        transform.jenkins_job_path("/")
 
 
 def test_ci_health_last_status_and_failure_rate():
@@ -87,7 +87,7 @@ def test_ci_health_last_status_and_failure_rate():
 
 
 def test_entities_sharing_a_project_are_grouped():
-    kind = _kinds()["github-actions"]
+    kind = KINDS["github-actions"]
     grouped = group_by_project(kind, [("component:default/a", {"github.com/project-slug": "acme/x"}),
                                       ("component:default/b", {"github.com/project-slug": "acme/x"}),
                                       ("component:default/c", {"github.com/project-slug": " "})])
@@ -151,7 +151,7 @@ def _ctx(graph, server, run_id, kind="github", **options):
     """A source on the fake server, configured as a `kind` integration (GitHub's also serves Jenkins)."""
     from tests.integration_helpers import integrations_for
 
-    return SyncContext(graph=graph, source="ci-test", options={"api_url": server.url, "url": server.url, **options},
+    return sync_context(graph=graph, source="ci-test", options={"api_url": server.url, "url": server.url, **options},
                        run_id=run_id, secret=lambda name: f"token-for-{name}",
                        integrations=integrations_for(server.url, kind))
 
@@ -176,7 +176,7 @@ def test_github_actions_loads_paged_runs_and_isolates_a_missing_repository(graph
     runs = _builds(graph, "component:default/payments")
     assert [b["id"] for b in runs] == ["30433642", "30433600", "30433500"]   # both pages, newest first
     assert runs[0]["status"] == "failed" and runs[0]["commit"].startswith("acb5820")
-    assert result.added == 3 and result.removed == 0
+    assert result.created == 3 and result.removed == 0
     assert [r["file"] for r in result.rejected] == ["acme/ledger"] and "404" in result.rejected[0]["reason"]
     rows = graph.read("MATCH (e:Component)-[r:HAS_BUILD]->(b:Build) RETURN e.ref AS ref, count(b) AS n, "
                       "collect(DISTINCT r.source) AS sources")
@@ -197,7 +197,7 @@ def test_rate_limit_and_server_errors_are_retried(graph, catalog, monkeypatch):
         server.json("/repos/acme/ledger/actions/runs", {"total_count": 0, "workflow_runs": []})
         result = GitHubActionsProvider().sync(_ctx(graph, server, "run1"))
         assert server.hits("/repos/acme/payments/actions/runs") == 3
-    assert result.rejected == [] and result.added == 1
+    assert result.rejected == [] and result.created == 1
     assert 2.0 in slept                       # waited as the rate-limit answer asked
     assert [b["id"] for b in _builds(graph, "component:default/payments")] == ["30433500"]
 
@@ -322,7 +322,7 @@ def test_unchanged_resync_writes_nothing_and_uses_conditional_requests(graph, ca
         second = GitHubActionsProvider().sync(_ctx(graph, server, "run2"))
         conditional = [r for r in server.requests[-3:] if r["path"] == "/repos/acme/payments/actions/runs"]
     assert conditional and all(r["headers"].get("if-none-match") == etag for r in conditional)
-    assert (second.added, second.unchanged, second.removed) == (0, 3, 0)
+    assert (second.created, second.seen_again, second.removed) == (0, 3, 0)
     assert graph.read("MATCH (b:Build) RETURN b.key AS k, b.status AS s ORDER BY k") == before
     runs = graph.read("MATCH ()-[r:HAS_BUILD]->() RETURN collect(DISTINCT r.run) AS runs")[0]["runs"]
     assert runs == ["run1"]                                    # nothing rewritten
@@ -350,7 +350,7 @@ def test_a_configured_jenkins_source_runs_through_the_job_runner(graph, catalog,
                                "integrations": integration_section(server.url, "allow")})
         outcome = run_once(graph, "jenkins-main", trigger="schedule", force=False, run_id="jenk00000001",
                            lock=SourceLock(client, ttl=60), config=config)
-    assert outcome.status == "partial" and outcome.result["added"] == 4
+    assert outcome.status == "partial" and outcome.result["created"] == 4
     run = sources.get_run(graph, "jenk00000001")
     assert (run["status"], run["trigger"], run["name"]) == ("partial", "schedule", "jenkins-main")
     assert run["counts"]["added"] == 4 and run["rejected"][0]["file"] == "platform/billing"

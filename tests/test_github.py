@@ -7,11 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from ingest.providers import github
-from ingest.providers.github import GitHubOptions, OptionsError, Repo
-from ingest.providers.http import BadCredentials, Unavailable
+from ingest.context import sync_context
+from ingest.descriptors.contents import read_descriptor_file
 from ingest.sync import new_run_id
-from plugins.api import SyncContext
+from plugins.api import OptionsError, SyncContext
+from plugins.builtin.github import transform as github
+from plugins.builtin.github.provider import GitHubProvider
+from plugins.builtin.github.transform import GitHubOptions, Repo
+from plugins.http import BadCredentials, Unavailable
 from tests.fixtures.github.recorded_api import RecordedApi, load_routes
 
 FIXTURES = Path(__file__).parent / "fixtures" / "github"
@@ -30,7 +33,7 @@ def test_archived_and_disabled_repositories_are_skipped():
 def test_contents_answer_becomes_annotated_entities():
     payload = ROUTES["/repos/acme/payments/contents/catalog-info.yaml"]
     docs = github.descriptor_entities("acme", Repo("payments", "main", "https://github.com/acme/payments"),
-                                      "catalog-info.yaml", payload)
+                                      "catalog-info.yaml", read_descriptor_file(payload))
     assert docs.problems == []
     (i1, service), (i2, api) = docs.documents
     assert (i1, i2) == (1, 2)
@@ -45,7 +48,7 @@ def test_descriptor_annotations_the_file_sets_itself_win():
     text = ("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: x\n  annotations:\n"
             "    github.com/project-slug: other/repo\nspec: {type: service, lifecycle: x, owner: y}\n")
     payload = {"type": "file", "encoding": "base64", "content": base64.b64encode(text.encode()).decode()}
-    docs = github.descriptor_entities("acme", Repo("x", "main", ""), "catalog-info.yaml", payload)
+    docs = github.descriptor_entities("acme", Repo("x", "main", ""), "catalog-info.yaml", read_descriptor_file(payload))
     assert docs.documents[0][1]["metadata"]["annotations"]["github.com/project-slug"] == "other/repo"
 
 
@@ -56,7 +59,7 @@ def test_descriptor_annotations_the_file_sets_itself_win():
     (ROUTES["/repos/acme/broken-yaml/contents/catalog-info.yaml"], "malformed YAML at line"),
 ])
 def test_unreadable_descriptor_files_give_a_reason(payload, reason):
-    docs = github.descriptor_entities("acme", Repo("r", "main", ""), "catalog-info.yaml", payload)
+    docs = github.descriptor_entities("acme", Repo("r", "main", ""), "catalog-info.yaml", read_descriptor_file(payload))
     assert docs.documents == [] and reason in docs.problems[0][1]
 
 
@@ -98,14 +101,14 @@ def api():
 def context(graph, api, **options) -> SyncContext:
     from tests.integration_helpers import integrations_for
 
-    return SyncContext(graph=graph, source="github-acme", options={"org": "acme", "api_url": api.url, **options},
+    return sync_context(graph=graph, source="github-acme", options={"org": "acme", "api_url": api.url, **options},
                        run_id=new_run_id(), secret=lambda name: {"github-token": TOKEN}[name],
                        integrations=integrations_for(api.url, "github"))
 
 
 def run(graph, api, **overrides):
     sleeps: list[float] = []
-    result = github.sync(context(graph, api), sleep=sleeps.append, **overrides)
+    result = GitHubProvider().sync(context(graph, api), sleep=sleeps.append, **overrides)
     return result, sleeps
 
 
@@ -199,7 +202,7 @@ def test_bad_credentials_fail_the_run_and_delete_nothing(graph, api):
     api.token = "rotated"
     ctx = context(graph, api)
     with pytest.raises(BadCredentials, match="bad credentials") as err:
-        github.sync(ctx)
+        GitHubProvider().sync(ctx)
     assert TOKEN not in str(err.value)
     assert refs(graph) == EXPECTED
 
@@ -263,7 +266,7 @@ spec: {target: ../catalog-info.yaml}
 
 
 def test_location_paths_stay_inside_the_repository():
-    from ingest.providers.repofiles import location_paths
+    from ingest.descriptors.repository import location_paths
 
     paths, problems = location_paths(yaml_doc(LOCATION), "catalog-info.yaml")
     assert paths == ["apis/billing.yaml", "apis/gone.yaml"]
@@ -272,7 +275,7 @@ def test_location_paths_stay_inside_the_repository():
 
 
 def yaml_doc(text: str) -> dict:
-    from ingest.providers.descriptors import split_documents
+    from ingest.descriptors.contents import split_documents
 
     return split_documents(text).documents[0][1]
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.providers.http import (
+from plugins.http import (
     ApiClient, BadCredentials, EtagCache, ProviderError, RateLimited, Unavailable, next_page_url, rate_limit_wait,
 )
 from plugins.api import RetryableError

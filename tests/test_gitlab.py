@@ -6,11 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from ingest.providers import gitlab
-from ingest.providers.gitlab import GitLabOptions, Project
-from ingest.providers.http import BadCredentials, RateLimited
+from ingest.context import sync_context
+from ingest.descriptors.contents import read_descriptor_file
 from ingest.sync import new_run_id
 from plugins.api import SyncContext
+from plugins.builtin.gitlab import transform as gitlab
+from plugins.builtin.gitlab.provider import GitLabProvider
+from plugins.builtin.gitlab.transform import GitLabOptions, Project
+from plugins.http import BadCredentials, RateLimited
 from tests.fixtures.github.recorded_api import RecordedApi, load_routes
 
 FIXTURES = Path(__file__).parent / "fixtures" / "gitlab"
@@ -31,7 +34,7 @@ def test_files_answer_becomes_annotated_entities():
     project = Project(201, "acme/platform/payments/ledger", "main",
                       "https://gitlab.example.com/acme/platform/payments/ledger")
     payload = ROUTES["/projects/201/repository/files/catalog-info.yaml"]
-    docs = gitlab.descriptor_entities(project, "catalog-info.yaml", payload)
+    docs = gitlab.descriptor_entities(project, "catalog-info.yaml", read_descriptor_file(payload))
     assert [e["metadata"]["name"] for _, e in docs.documents] == ["ledger", "ledger-api"]
     assert docs.documents[0][1]["metadata"]["annotations"] == {
         "backstage.io/managed-by-location":
@@ -73,7 +76,7 @@ def api():
 def context(graph, api) -> SyncContext:
     from tests.integration_helpers import integrations_for
 
-    return SyncContext(graph=graph, source="gitlab-acme", options={"group": "acme", "api_url": api.url},
+    return sync_context(graph=graph, source="gitlab-acme", options={"group": "acme", "api_url": api.url},
                        run_id=new_run_id(), secret=lambda name: {"gitlab-token": TOKEN}[name],
                        integrations=integrations_for(api.url, "gitlab"))
 
@@ -117,26 +120,26 @@ def test_registered_plugin_syncs_a_group_tree_into_the_graph(graph, api):
 
 
 def test_resync_unchanged_is_conditional_then_a_removed_project_disappears(graph, api):
-    gitlab.sync(context(graph, api))
+    GitLabProvider().sync(context(graph, api))
     api.log.clear()
-    result = gitlab.sync(context(graph, api))
+    result = GitLabProvider().sync(context(graph, api))
     assert (result.added, result.updated, result.removed) == (0, 0, 0)
     assert {status for _, status in api.log} == {304, 404}
     api.routes["/groups/acme/projects"] = [p for p in api.routes["/groups/acme/projects"] if p["id"] != 202]
-    result = gitlab.sync(context(graph, api))
+    result = GitLabProvider().sync(context(graph, api))
     assert result.removed == 1 and refs(graph) == EXPECTED - {"component:default/web-shop"}
 
 
 def test_bad_credentials_and_rate_limits_fail_cleanly_and_delete_nothing(graph, api):
-    gitlab.sync(context(graph, api))
+    GitLabProvider().sync(context(graph, api))
     api.token = "revoked"
     with pytest.raises(BadCredentials, match="bad credentials: GitLab"):
-        gitlab.sync(context(graph, api))
+        GitLabProvider().sync(context(graph, api))
     api.token = TOKEN
     api.queue("/groups/acme/descendant_groups", (429, {"RateLimit-Remaining": "0", "RateLimit-Reset": "1800003600"},
                                                  {"message": "Retry later"}))
     with pytest.raises(RateLimited):
-        gitlab.sync(context(graph, api), clock=lambda: 1_800_000_000.0, sleep=lambda s: None)
+        GitLabProvider().sync(context(graph, api), clock=lambda: 1_800_000_000.0, sleep=lambda s: None)
     assert refs(graph) == EXPECTED
 
 
@@ -145,5 +148,5 @@ def test_gitlab_429_with_retry_after_waits_and_resumes(graph, api):
     api.queue("/projects/201/repository/files/catalog-info.yaml",
               (429, {"Retry-After": "12"}, {"message": "Retry later"}))
     api.queue("/groups/11/members", (500, {}, {"message": "500 Internal Server Error"}))
-    gitlab.sync(context(graph, api), sleep=sleeps.append, backoff=0.1)
+    GitLabProvider().sync(context(graph, api), sleep=sleeps.append, backoff=0.1)
     assert sorted(sleeps) == [0.1, 12.0] and refs(graph) == EXPECTED

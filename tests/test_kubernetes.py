@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from graph import kubernetes as graph_k8s
-from ingest.providers import kubernetes as k8s
-from ingest.providers.http import ApiClient
+from plugins.builtin.kubernetes import transform as k8s
+from plugins.http import ApiClient
 from ingest.sync import ingest
-from plugins.api import SyncContext
+from ingest.context import sync_context
 from plugins.builtin.kubernetes import KubernetesProvider
 from tests.fixtures.ci.server import RecordedServer, recorded
 
@@ -137,7 +137,7 @@ def _ctx(graph, run_id, clusters):
     from ingest.integrations import parse_integrations
 
     allowed = sorted({f"{urlsplit(c['url']).scheme}://{urlsplit(c['url']).netloc}" for c in clusters})
-    return SyncContext(graph=graph, source="k8s-test", options={"clusters": clusters}, run_id=run_id,
+    return sync_context(graph=graph, source="k8s-test", options={"clusters": clusters}, run_id=run_id,
                        secret=lambda name: f"secret-{name}",
                        integrations=parse_integrations({"integrations": {"allow": allowed}}))
 
@@ -186,7 +186,7 @@ def test_cleanup_per_cluster(graph, catalog, monkeypatch):
         result = KubernetesProvider().sync(_ctx(graph, "run2", [{"name": "one", "url": one.url},
                                                                 {"name": "two", "url": two.url}]))
     assert result.removed == 1 and [r["file"] for r in result.rejected] == ["cluster:two"]
-    assert result.added == 0 and result.unchanged == 7    # 2 deployments + 2 services + 3 namespaces seen again
+    assert result.created == 0 and result.seen_again == 7    # 2 deployments + 2 services + 3 namespaces seen again
     names = [(w["cluster"], w["name"]) for w in graph_k8s.workloads_for(graph, "component:default/payments")]
     assert names == [("one", "payments-api"), ("two", "payments-api"), ("two", "payments-worker")]
 

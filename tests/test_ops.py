@@ -99,7 +99,7 @@ def _samples(text: str) -> dict[str, float]:
 def test_metrics_report_requests_runs_queue_and_pool(metrics_app, graph, redis_url):
     import redis
 
-    from graph.write import record_run
+    from graph.runs import record_run
 
     now = int(time.time() * 1000)
     for i, (status, seconds) in enumerate((("ok", 0.4), ("ok", 20.0), ("failed", 3.0))):

@@ -11,7 +11,7 @@ from ingest.jobs.config import ConfigError, load_config, parse_config
 from ingest.jobs.logs import RedactingFilter
 from ingest.jobs.schedule import beat_schedule
 from plugins.api import ENTRY_POINT_GROUP, MissingSecret, PluginError, Provider, redact, secret
-from plugins.builtin.git.codeowners import disagrees, owner_ref, owners_for, parse_codeowners
+from plugins.builtin.git.transform import disagrees, owner_ref, owners_for, parse_codeowners
 from plugins.registry import Registry, load_registry
 
 

@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from graph import sources
-from graph import write
 from servers.base import free_port
+from graph import runs as graph_runs
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -168,7 +168,7 @@ def test_running_run_shows_live_progress_in_the_browser(portal_app, base_url):
 
     graph = portal_app.extensions["trellis.graph"]
     now = int(time.time() * 1000)
-    write.record_run(graph, {"id": "live00000001", "source": "inventory", "name": "inventory", "target": "t",
+    graph_runs.record_run(graph, {"id": "live00000001", "source": "inventory", "name": "inventory", "target": "t",
                              "trigger": "schedule", "status": "running", "started_at": now})
     sources.record_progress(graph, "live00000001", "fetching", 3, 10)
     with sync_playwright() as p:
@@ -183,7 +183,7 @@ def test_running_run_shows_live_progress_in_the_browser(portal_app, base_url):
             sources.record_progress(graph, "live00000001", "writing entities", 7, 12)
             expect(row.locator('[data-field="stage"]')).to_have_text("writing entities 7/12", timeout=10_000)
             assert row.locator("progress").get_attribute("max") == "12"
-            write.record_run(graph, {"id": "live00000001", "status": "ok", "added": 12, "finished_at": now + 5000,
+            graph_runs.record_run(graph, {"id": "live00000001", "status": "ok", "added": 12, "finished_at": now + 5000,
                                      "seconds": 5.0, "progress_stage": "done"})
             expect(row.locator('[data-field="status"]')).to_have_text("ok", timeout=10_000)
             expect(row.locator('[data-field="counts"]')).to_have_text("12 / 0 / 0 / 0")
@@ -218,9 +218,9 @@ def test_cli_runs_and_sync(portal_app, neo4j_uri, monkeypatch, jobs, demo_run):
 def test_a_running_run_without_progress_for_long_is_flagged_stale(portal_client, portal_app):
     graph = portal_app.extensions["trellis.graph"]
     long_ago = int(time.time() * 1000) - 20 * 60 * 1000
-    write.record_run(graph, {"id": "stale0000001", "source": "s", "name": "s", "target": "t", "trigger": "schedule",
+    graph_runs.record_run(graph, {"id": "stale0000001", "source": "s", "name": "s", "target": "t", "trigger": "schedule",
                              "status": "running", "started_at": long_ago, "updated_at": long_ago})
-    write.record_run(graph, {"id": "fresh0000001", "source": "s", "name": "s", "target": "t", "trigger": "schedule",
+    graph_runs.record_run(graph, {"id": "fresh0000001", "source": "s", "name": "s", "target": "t", "trigger": "schedule",
                              "status": "running", "started_at": long_ago})
     sources.record_progress(graph, "fresh0000001", "fetching", 1, 2)   # moved just now
     assert portal_client.get("/api/v1/ingest/runs/stale0000001").get_json()["stale"] is True

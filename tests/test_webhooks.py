@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from servers.base import free_port
-from ingest.providers import github
+from plugins.builtin.github import transform as github
+from plugins.builtin.github.provider import GitHubProvider
 from ingest.sync import new_run_id
-from plugins.api import SyncContext
+from ingest.context import sync_context
 from tests.fixtures.github.recorded_api import RecordedApi, load_routes
 
 ROUTES = load_routes(Path(__file__).parent / "fixtures" / "github")
@@ -113,9 +114,9 @@ def test_push_elsewhere_than_the_default_branch_is_ignored(client, configured):
 
 
 def test_push_to_the_default_branch_reingests_that_repository(client, graph, configured):
-    ctx = SyncContext(graph=graph, source="github-acme", options={"org": "acme", "api_url": configured.url},
+    ctx = sync_context(graph=graph, source="github-acme", options={"org": "acme", "api_url": configured.url},
                       run_id=new_run_id(), secret=lambda name: TOKEN)
-    github.sync(ctx)
+    GitHubProvider().sync(ctx)
     assert descriptor(graph, "component:default/payments-service") == "Takes the money"
     payload = configured.routes["/repos/acme/payments/contents/catalog-info.yaml"]
     text = base64.b64decode(payload["content"]).decode().replace("Takes the money", "Moves the money")
@@ -164,9 +165,9 @@ def test_push_is_queued_for_a_worker_when_the_broker_answers(client, graph, redi
 
 
 def test_a_deleted_repository_event_removes_its_entities(client, graph, configured):
-    ctx = SyncContext(graph=graph, source="github-acme", options={"org": "acme", "api_url": configured.url},
+    ctx = sync_context(graph=graph, source="github-acme", options={"org": "acme", "api_url": configured.url},
                       run_id=new_run_id(), secret=lambda name: TOKEN)
-    github.sync(ctx)
+    GitHubProvider().sync(ctx)
     repos = configured.routes["/orgs/acme/repos"]
     configured.routes["/orgs/acme/repos"] = [r for r in repos if r["name"] != "checkout"]
     configured.log.clear()

@@ -6,7 +6,7 @@ import textwrap
 
 from ingest.descriptors.limits import Limits
 from ingest.descriptors.yaml_loader import LoadedDocument, LoadFailure, load_documents
-from ingest.providers.descriptors import split_documents
+from ingest.descriptors.contents import split_documents
 from ingest.sync import ingest
 
 

@@ -18,7 +18,7 @@ from app.auth.csrf import csrf_exempt
 from app.errors import ApiError
 from app.graph_access import get_graph
 from ingest.jobs.config import ConfigError, SourceConfig
-from ingest.providers import github
+from plugins.builtin.github import transform as github
 from plugins.api import MissingSecret, redact, secret
 
 @bp.post("/webhooks/github")

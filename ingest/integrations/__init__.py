@@ -11,8 +11,8 @@ from ingest.integrations.config import (
     GIT_USERNAMES, KINDS, PLAIN, GitLimits, Integration, Integrations, IntegrationsError, load_integrations,
     parse_integrations,
 )
-from ingest.integrations.policy import UNREACHABLE, OutboundRefused, check_url, refusal, same_origin
-from ingest.integrations.urls import BadUrl, Origin, normalise_url, origin_of
+from ingest.integrations.policy import UNREACHABLE, OutboundRefused, check_url, refusal
+from plugins.urls import BadUrl, Origin, normalise_url, origin_of, same_origin
 
 __all__ = [
     "BadUrl", "GIT_USERNAMES", "GitLimits", "Integration", "Integrations", "IntegrationsError", "KINDS",

@@ -32,7 +32,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from ingest.integrations.urls import BadUrl, Origin, origin_of, path_of, split_host
+from plugins.api import MissingSecret, secret_env_name
+from plugins.urls import BadUrl, Origin, origin_of, path_of, split_host
 
 KINDS = ("github", "gitlab", "bitbucketCloud", "bitbucketServer", "azure", "gitea")
 PLAIN = "allow"
@@ -240,8 +241,6 @@ def _entry(kind: str, raw: Any, where: str, problems: list[str]) -> Integration 
         if key in item and (not isinstance(item[key], str) or not item[key].strip()):
             problems.append(f"{where}.{key} must be a non-empty string")
     if "token_secret_name" in item and isinstance(item["token_secret_name"], str):
-        from plugins.api import MissingSecret, secret_env_name
-
         try:
             secret_env_name(item["token_secret_name"])
         except MissingSecret as exc:

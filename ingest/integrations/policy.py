@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 
 from ingest.integrations.config import PLAIN, Integration, Integrations
-from ingest.integrations.urls import BadUrl, origin_of, path_of
+from plugins.urls import BadUrl, origin_of, path_of
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +56,3 @@ def check_url(url: str, integrations: Integrations, *, what: str = "this server"
     if origin.scheme == "ssh" and entry.kind == PLAIN:
         raise OutboundRefused(refusal(url, integrations, what=what))
     return entry
-
-
-def same_origin(url: str, base: str) -> bool:
-    """Whether `url` goes to exactly the origin of `base` (scheme, host, port): where a credential may go."""
-    try:
-        return origin_of(url) == origin_of(base)
-    except BadUrl:
-        return False

@@ -10,7 +10,7 @@ host's token, and each host has its own file endpoint (as Backstage's URL reader
   Gitea `src/branch/<ref>/<path>`: their raw-file endpoints;
 - a plain allowed host (`integrations.allow`): the URL itself.
 
-Every request goes through `ingest.providers.http.ApiClient` (ETags, rate limits, retries, redirects followed
+Every request goes through `plugins.http.ApiClient` (ETags, rate limits, retries, redirects followed
 within the origin only) with a body cap; nothing is contacted for a URL `check_url` refuses. Tokens come from
 the secrets mechanism by the integration's `token_secret_name` and travel to that integration's API only.
 """
@@ -24,7 +24,11 @@ from urllib.parse import parse_qs, quote, unquote, urlencode, urljoin, urlsplit,
 
 from ingest.integrations.config import PLAIN, Integration, Integrations
 from ingest.integrations.policy import OutboundRefused, check_url
-from ingest.integrations.urls import BadUrl, normalise_url, origin_of
+from ingest.cache import etag_cache_for
+from plugins.api import secret as read_secret
+from plugins.errors import RetryableError
+from plugins.http import ApiClient, BadCredentials, ProviderError, TooLarge, token_fingerprint
+from plugins.urls import BadUrl, normalise_url, origin_of
 
 DESCRIPTOR = "catalog-info.yaml"
 
@@ -234,8 +238,6 @@ class UrlReaders:
 
     def __init__(self, integrations: Integrations, *, max_bytes: int,
                  secret: Callable[[str], str] | None = None, **client_options: Any) -> None:
-        from plugins.api import secret as read_secret
-
         self.integrations = integrations
         self.max_bytes = max_bytes
         self.secret = secret or read_secret
@@ -253,8 +255,6 @@ class UrlReaders:
             raise ReadFailed(str(exc), refused=True) from None
 
     def _client(self, entry: Integration, base: str):
-        from ingest.providers.http import ApiClient, etag_cache_for, token_fingerprint
-
         token = self.secret(entry.token_secret_name) if entry.token_secret_name else None
         key = (base, token_fingerprint(token) if token else "")
         with self._lock:
@@ -287,9 +287,6 @@ class UrlReaders:
         return self._branches[key]
 
     def _ask(self, call: Callable[[], Any], url: str) -> Any:
-        from ingest.providers.http import BadCredentials, ProviderError, TooLarge
-        from plugins.api import RetryableError
-
         try:
             return call()
         except TooLarge:

@@ -8,17 +8,16 @@ the lock).
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from graph import write
-from graph.sources import run_started_at
-from graph.driver import GraphUnavailable
+from graph.driver import TRANSIENT_ERRORS
+from ingest.context import sync_context
 from ingest.jobs.config import JobsConfig, SourceConfig, load_config
 from ingest.jobs.locks import SourceLock
-from ingest.sync import IngestResult, LiveProgress, new_run_id
-from plugins.api import RetryableError, SyncContext, redact, secret
+from ingest.runs import LiveProgress, new_run_id
+from ingest.runs import record_state as record_run_state
+from plugins.api import FactsResult, IngestResult, RetryableError, secret
 from plugins.registry import Registry, registry as default_registry
 
 if TYPE_CHECKING:
@@ -29,9 +28,7 @@ log = logging.getLogger(__name__)
 
 def retryable(exc: BaseException) -> bool:
     """Transient failures worth another attempt: the provider said so, or Neo4j was unreachable."""
-    from neo4j.exceptions import ServiceUnavailable, SessionExpired, TransientError
-
-    return isinstance(exc, (RetryableError, GraphUnavailable, ServiceUnavailable, SessionExpired, TransientError))
+    return isinstance(exc, (RetryableError, *TRANSIENT_ERRORS))
 
 
 @dataclass
@@ -47,21 +44,11 @@ class Outcome:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
-def _now() -> int:
-    return int(time.time() * 1000)
-
-
 def record_state(graph: "Graph", run_id: str, source: SourceConfig | str, status: str, *, trigger: str,
                  error: str | None = None, finished: bool = False, **extra: object) -> None:
     """Create or update a run's record with a job-level state (queued/running/skipped/failed/retrying)."""
     name = source if isinstance(source, str) else source.name
-    record = {"id": run_id, "name": name, "trigger": trigger, "status": status, "error": redact(error),
-              **extra}
-    if run_started_at(graph, run_id) is None:
-        record.update(source=name, target=name, started_at=_now())
-    if finished:
-        record["finished_at"] = _now()
-    write.record_run(graph, record)
+    record_run_state(graph, run_id, name, status, trigger=trigger, error=error, finished=finished, **extra)
 
 
 def run_once(graph: "Graph", source_name: str, *, trigger: str, force: bool, run_id: str, lock: SourceLock,
@@ -78,14 +65,14 @@ def run_once(graph: "Graph", source_name: str, *, trigger: str, force: bool, run
         return Outcome(run_id, source.name, "skipped", error=reason, running=holder)
     try:
         record_state(graph, run_id, source, "running", trigger=trigger, finished=False, progress_stage="starting")
-        ctx = SyncContext(
+        ctx = sync_context(
             graph=graph, source=source.name, options=dict(source.options), run_id=run_id, trigger=trigger,
             force=force, secret=secret, progress=LiveProgress(graph, run_id, None),
             max_removal_share=source.max_share, min_removal_count=source.min_count, base_dir=source.base_dir,
             kinds=source.kinds,
             integrations=config.integrations,
         )
-        result: IngestResult = provider.sync(ctx)
+        result: IngestResult | FactsResult = provider.sync(ctx)
     finally:
         lock.release(source.name, run_id)
     status = "ok" if result.ok else "partial"

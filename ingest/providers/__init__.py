@@ -1,5 +1,2 @@
-"""Remote providers' get and transform code (Git hosts, clouds, CI); their plugins live in plugins/builtin/.
-
-Each provider module offers pure transforms (payloads in, Backstage-shaped entity dicts out) and a `sync`
-that gets the payloads through `ingest.providers.http` and loads them with `ingest.sync.ingest_entities`.
-"""
+"""Only the GitHub webhook's re-ingest (webhooks.py) is left here; it moves to plugins/builtin/github with the
+webhook handler. Every provider lives in plugins/builtin/<name>/ (get, transform, provider)."""

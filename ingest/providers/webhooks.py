@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from ingest.context import sync_context
 from ingest.jobs.config import JobsConfig, SourceConfig
-from ingest.sync import new_run_id
-from plugins.api import SyncContext, redact, secret
+from ingest.runs import new_run_id
+from plugins.api import redact, secret
 
 if TYPE_CHECKING:
     from graph.driver import Graph
@@ -42,7 +43,7 @@ def run_now(graph: "Graph", source: SourceConfig, repo: str, *, relist: bool = F
     from plugins.registry import registry
 
     run_id = new_run_id()
-    ctx = SyncContext(
+    ctx = sync_context(
         graph=graph, source=source.name, run_id=run_id,
         options={**source.options, "refresh_repos": [repo], "refresh_listing": relist},
         trigger="webhook", secret=secret, max_removal_share=source.max_share,

@@ -226,9 +226,9 @@ def test_an_oversized_clone_is_refused_and_leaves_nothing_on_disk(graph, tmp_pat
 
 def test_the_server_token_is_not_sent_to_another_host_after_a_redirect(graph, tmp_path, monkeypatch):
     """The configured GitLab answers with a redirect to another host: the token must stay home."""
-    from ingest.providers import gitlab
+    from plugins.builtin.gitlab.provider import GitLabProvider
     from ingest.sync import new_run_id
-    from plugins.api import SyncContext
+    from ingest.context import sync_context
 
     token = "glpat-server-token-0123456789"
     elsewhere = HeaderRecorder()
@@ -237,11 +237,11 @@ def test_the_server_token_is_not_sent_to_another_host_after_a_redirect(graph, tm
     config.write_text(yaml.safe_dump({"integrations": {"gitlab": [{
         "host": f"127.0.0.1:{home.port}", "apiBaseUrl": f"http://127.0.0.1:{home.port}/api/v4"}]}}))
     monkeypatch.setenv("TRELLIS_CONFIG", str(config))
-    ctx = SyncContext(graph=graph, source="gitlab-acme", run_id=new_run_id(), secret=lambda name: token,
+    ctx = sync_context(graph=graph, source="gitlab-acme", run_id=new_run_id(), secret=lambda name: token,
                       options={"group": "acme", "api_url": f"http://127.0.0.1:{home.port}/api/v4"})
     error = None
     try:
-        gitlab.sync(ctx, max_retries=0)
+        GitLabProvider().sync(ctx, max_retries=0)
     except Exception as exc:
         error = exc
     finally:
@@ -327,13 +327,13 @@ def test_a_clone_happens_before_the_catalogs_ingest_lock_is_taken(graph, tmp_pat
 def test_a_kubernetes_cluster_off_the_integrations_never_receives_the_clusters_token(graph):
     """A source's cluster URL pointing elsewhere (a typo, or an edited config) gets nothing, the token least."""
     from ingest.sync import new_run_id
-    from plugins.api import SyncContext
+    from ingest.context import sync_context
     from plugins.builtin.kubernetes import KubernetesProvider
 
     listener = Listener()
     error = None
     try:
-        ctx = SyncContext(graph=graph, source="k8s", run_id=new_run_id(), secret=lambda name: "k8s-token",
+        ctx = sync_context(graph=graph, source="k8s", run_id=new_run_id(), secret=lambda name: "k8s-token",
                           options={"clusters": [{"name": "prod", "url": f"http://127.0.0.1:{listener.port}",
                                                  "token_secret_name": "k8s-prod"}]})
         KubernetesProvider().sync(ctx)

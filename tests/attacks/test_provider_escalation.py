@@ -17,7 +17,7 @@ from pathlib import Path
 from ingest.jobs.config import parse_config
 from ingest.jobs.runner import run_once
 from ingest.sync import ingest, new_run_id
-from plugins.api import SyncContext
+from ingest.context import sync_context
 from plugins.registry import load_registry
 from tests.attacks.conftest import holds_admin, mallory_client
 from tests.fixtures.github.recorded_api import RecordedApi, load_routes
@@ -60,7 +60,7 @@ def github_org_with(repos: dict[str, str]) -> dict:
 
 def run_github(graph, routes):
     with RecordedApi(routes, style="github", token=GITHUB_TOKEN, per_page_cap=50) as api:
-        ctx = SyncContext(graph=graph, source="github-acme", options={"org": "acme", "api_url": api.url},
+        ctx = sync_context(graph=graph, source="github-acme", options={"org": "acme", "api_url": api.url},
                           run_id=new_run_id(), secret=lambda name: {"github-token": GITHUB_TOKEN}[name],
                           integrations=integrations_for(api.url, "github"))
         return load_registry().provider("github").sync(ctx)
@@ -161,7 +161,7 @@ def gitlab_group_with(projects: dict[str, str]) -> dict:
 
 def run_gitlab(graph, routes):
     with RecordedApi(routes, style="gitlab", token=GITLAB_TOKEN, prefix="/api/v4", per_page_cap=50) as api:
-        ctx = SyncContext(graph=graph, source="gitlab-acme", options={"group": "acme", "api_url": api.url},
+        ctx = sync_context(graph=graph, source="gitlab-acme", options={"group": "acme", "api_url": api.url},
                           run_id=new_run_id(), secret=lambda name: {"gitlab-token": GITLAB_TOKEN}[name],
                           integrations=integrations_for(api.url, "gitlab"))
         return load_registry().provider("gitlab").sync(ctx)

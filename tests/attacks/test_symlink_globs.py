@@ -77,12 +77,12 @@ def test_location_glob_through_a_link_to_the_root_lists_nothing(graph, tmp_path)
 
 
 def test_git_source_glob_does_not_follow_a_symlinked_directory(graph, tmp_path):
-    from plugins.api import SyncContext
+    from ingest.context import sync_context
     from plugins.builtin.git.provider import GitProvider
 
     outside = outside_folder(tmp_path)
     repo = repository(tmp_path, outside, [])
-    ctx = SyncContext(graph=graph, source="globbed", options={"target": str(repo), "glob": ["**/catalog-info.yaml", "l/*/catalog-info.yaml"]},
+    ctx = sync_context(graph=graph, source="globbed", options={"target": str(repo), "glob": ["**/catalog-info.yaml", "l/*/catalog-info.yaml"]},
                       run_id="globlink0001")
     result = GitProvider().sync(ctx)
     text = reported(result)

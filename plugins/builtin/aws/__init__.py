@@ -8,24 +8,9 @@ default credential chain (environment, instance role).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from plugins.api import Provider, SyncContext
-
-if TYPE_CHECKING:
-    from ingest.sync import IngestResult
-    from plugins.registry import Registry
+from plugins.builtin.aws.provider import AwsProvider
 
 
-class AwsProvider(Provider):
-    name = "aws"
-
-    def sync(self, ctx: SyncContext) -> "IngestResult":
-        from ingest.providers import aws
-
-        return aws.sync(ctx)
-
-
-def register(registry: "Registry") -> None:
+def register(registry) -> None:
     """Entry point `trellis.plugins` -> `aws`."""
     registry.add_provider(AwsProvider())

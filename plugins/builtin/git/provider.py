@@ -1,7 +1,7 @@
-"""The git provider: get (read the location) -> transform/load/cleanup (ingest.sync.ingest) -> facts.
+"""The git provider: get (read the location) -> transform/load/cleanup (ctx.ingest_location) -> facts.
 
 Options: `target` (a path, relative to the config file, a git URL on a configured integration host:
-cloned through ingest.git's outbound policy, or a file URL there: read through its API, ingest.url_locations) and optional `glob` (one or more
+cloned through the outbound policy (ctx.checkout), or a file URL there: read through its API) and optional `glob` (one or more
 patterns relative to it, e.g. `services/*/catalog-info.yaml`, instead of every `catalog-info.yaml`).
 Ownership of the entities stays with the location itself (`file:/abs/path` or `url:<git url>`), so a schedule and `trellis ingest` of the same
 location agree; the run is recorded under the configured source name too. A repository's files may declare
@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Callable
 
-from graph import repositories, write
-from ingest.git import checkout, is_git_url
-from ingest.sync import IngestError, IngestResult, ingest, source_key
-from plugins.api import Provider, SyncContext, redact
-from plugins.builtin.git.facts import entity_links, repo_root, repository_facts
+from plugins.api import IngestError, IngestResult, Provider, SyncContext, redact
+from plugins.builtin.git.get import entity_links, repo_root, repository_facts
 
 log = logging.getLogger(__name__)
 
 
-def resolve_target(target: object, base_dir: str | None) -> str:
+def resolve_target(target: object, base_dir: str | None, is_git_url: Callable[[str], bool]) -> str:
     if not isinstance(target, str) or not target.strip():
         raise IngestError("the git provider needs options.target (a local path or a git URL)")
     target = target.strip()
@@ -45,11 +43,8 @@ class GitProvider(Provider):
     name = "git"
 
     def sync(self, ctx: SyncContext) -> IngestResult:
-        target = resolve_target(ctx.options.get("target"), ctx.base_dir)
-        result = ingest(ctx.graph, target, guard=ctx.removal_guard(), progress=ctx.progress,
-                        trigger=ctx.trigger, run_id=ctx.run_id, name=ctx.source,
-                        patterns=globs(ctx.options.get("glob")), rules=ctx.kind_rules(),
-                        integrations=ctx.outbound())
+        target = resolve_target(ctx.options.get("target"), ctx.base_dir, ctx.is_git_url)
+        result = ctx.ingest_location(target, patterns=globs(ctx.options.get("glob")))
         try:
             self.record_facts(ctx, target)
         except Exception as exc:   # facts are extras: the catalog run itself succeeded and stays recorded
@@ -61,18 +56,15 @@ class GitProvider(Provider):
         """Default branch, last commit and CODEOWNERS of the repository the location lives in (if any).
 
         A URL location (one file read through its host's API) has no clone to read them from: none."""
-        from ingest.url_locations import is_url_location
-
-        if is_url_location(target, ctx.outbound()):
+        if ctx.is_url_location(target):
             return
-        url = is_git_url(target)
-        root = checkout(target, integrations=ctx.outbound()).resolve() if url else repo_root(Path(target).resolve())
+        url = ctx.is_git_url(target)
+        root = ctx.checkout(target).resolve() if url else repo_root(Path(target).resolve())
         if root is None:
             return
         key = f"url:{target}" if url else f"file:{root}"
-        stored = write.stored_by_source(ctx.graph, source_key(target))
-        owners = repositories.declared_owners(ctx.graph, list(stored))
-        links = entity_links(root, {ref: (s.file, owners.get(ref)) for ref, s in stored.items()})
-        repositories.record_repository(ctx.graph, repository_facts(root, key=key, url=target if url else str(root)),
-                                       links, source=source_key(target))
+        location = ctx.location_key(target)
+        links = entity_links(root, ctx.facts.location_entities(location))
+        ctx.facts.record_repository(repository_facts(root, key=key, url=target if url else str(root)), links,
+                                    source=location)
 

@@ -8,23 +8,9 @@ TRELLIS_SECRET_GITHUB_WEBHOOK_SECRET), `teams` (default true), `namespace` (for 
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from ingest.providers import github
-from plugins.api import Provider, SyncContext
-
-if TYPE_CHECKING:
-    from ingest.sync import IngestResult
-    from plugins.registry import Registry
+from plugins.builtin.github.provider import GitHubProvider
 
 
-class GitHubProvider(Provider):
-    name = "github"
-
-    def sync(self, ctx: SyncContext) -> "IngestResult":
-        return github.sync(ctx)
-
-
-def register(registry: "Registry") -> None:
+def register(registry) -> None:
     """Entry point `trellis.plugins: github`."""
     registry.add_provider(GitHubProvider())

@@ -8,23 +8,9 @@ Source options (`provider: gitlab`): `group` (required: full path or id; subgrou
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from ingest.providers import gitlab
-from plugins.api import Provider, SyncContext
-
-if TYPE_CHECKING:
-    from ingest.sync import IngestResult
-    from plugins.registry import Registry
+from plugins.builtin.gitlab.provider import GitLabProvider
 
 
-class GitLabProvider(Provider):
-    name = "gitlab"
-
-    def sync(self, ctx: SyncContext) -> "IngestResult":
-        return gitlab.sync(ctx)
-
-
-def register(registry: "Registry") -> None:
+def register(registry) -> None:
     """Entry point `trellis.plugins: gitlab`."""
     registry.add_provider(GitLabProvider())

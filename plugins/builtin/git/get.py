@@ -1,10 +1,22 @@
-"""Repository facts read from a git working tree: default branch, last commit, CODEOWNERS per entity file."""
+"""The git provider's get: repository facts read from a working tree (default branch, last commit) and the
+CODEOWNERS owners of each entity file (parsed and matched by .transform)."""
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
 
-from plugins.builtin.git.codeowners import disagrees, find_codeowners, owner_ref, owners_for, parse_codeowners
+from plugins.builtin.git.transform import disagrees, owner_ref, owners_for, parse_codeowners
+
+CODEOWNERS_LOCATIONS = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS", ".gitlab/CODEOWNERS")
+
+
+def find_codeowners(repo_root: Path) -> Path | None:
+    """The repository's CODEOWNERS file, where GitHub and GitLab look for it (first found wins)."""
+    for name in CODEOWNERS_LOCATIONS:
+        path = repo_root / name
+        if path.is_file():
+            return path
+    return None
 
 
 def _git(root: Path, *args: str) -> str | None:

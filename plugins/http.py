@@ -1,4 +1,4 @@
-"""The one HTTP client the Git-host providers share: JSON GETs with pagination, rate limits, retries and ETags.
+"""The door's HTTP client, shared by every provider plugin and ingest's URL readers: JSON GETs with pagination, rate limits, retries and ETags.
 
 Why one module: GitHub and GitLab differ in headers, not in how a careful client behaves.
 - Pagination follows `Link: <...>; rel="next"` (GitHub, GitLab) or GitLab's `X-Next-Page`.
@@ -7,7 +7,7 @@ Why one module: GitHub and GitLab differ in headers, not in how a careful client
   `max_wait` raises `RateLimited` (retryable: the job framework runs the source again later).
 - 5xx and connection failures: bounded retries with exponential backoff, then `Unavailable` (retryable).
 - 401: `BadCredentials`, a clear run error; raised before anything is loaded, so nothing is deleted.
-- Conditional requests: every 200 with an `ETag` is cached under `$TRELLIS_CACHE/http/`; the next request
+- Conditional requests: every 200 with an `ETag` is cached under `$TRELLIS_CACHE/http/` (the directory is given: `etag_cache_in`); the next request
   sends `If-None-Match` and a 304 reuses the cached body (and its next-page link). GitHub does not count
   304s against the rate limit, which is what makes a no-change re-sync of a large organisation cheap.
 - Credentials stay home: a client's headers (its token) go only to the origin (scheme, host, port) of its
@@ -31,9 +31,8 @@ import orjson
 import requests
 from requests.adapters import HTTPAdapter
 
-from ingest.cache import cache_root
-from ingest.integrations import same_origin
-from plugins.api import RetryableError
+from plugins.errors import RetryableError
+from plugins.urls import same_origin
 
 USER_AGENT = "trellis-developer-portal"
 MAX_REDIRECTS = 5
@@ -133,10 +132,11 @@ class EtagCache:
             pass
 
 
-def etag_cache_for(namespace: str) -> EtagCache:
-    """The cache directory of one API endpoint + credential (hashed: neither appears in the path)."""
+def etag_cache_in(root: Path, namespace: str) -> EtagCache:
+    """The cache directory of one API endpoint + credential under `root` (hashed: neither appears in the
+    path). Where `root` is (`$TRELLIS_CACHE/http`) is ingest's to say: plugins get theirs from the context."""
     name = hashlib.sha256(namespace.encode()).hexdigest()[:24]
-    return EtagCache(cache_root() / "http" / name)
+    return EtagCache(root / name)
 
 
 def next_page_url(url: str, headers: Any) -> str | None:

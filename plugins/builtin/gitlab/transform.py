@@ -1,42 +1,23 @@
-"""GitLab group and project discovery, groups and members (REST API v4): get -> transform -> load -> cleanup.
+"""GitLab: pure transforms from REST API v4 answers to what the catalog needs.
 
-- get: `GET /groups/:id`, `GET /groups/:id/descendant_groups` (subgroups at every level),
-  `GET /groups/:id/projects?include_subgroups=true&archived=false`, then per project
-  `GET /projects/:id/repository/files/:path?ref=:default_branch` (404: no descriptor, skipped), and
-  `GET /groups/:id/members` (direct members) per group. Everything through ingest.providers.http.
-- transform (pure): projects -> which to read (archived and empty ones skipped); a files-API answer ->
-  annotated descriptor documents; groups -> `Group` named after the full path (`acme/platform` ->
-  `acme-platform`, Backstage's default), parent group -> `spec.parent`; active members -> `User` with
-  `gitlab.com/user-login` (and the email when the API shows one).
-- load + cleanup: `ingest.sync.ingest_entities` with origins `gitlab:<project path>/<file path>`.
+- projects -> which to read (archived and empty ones skipped);
+- a descriptor file's documents -> annotated (`backstage.io/managed-by-location`, `gitlab.com/project-slug`);
+- groups -> `Group` named after the full path (`acme/platform` -> `acme-platform`, Backstage's default),
+  parent group -> `spec.parent`; active members -> `User` with `gitlab.com/user-login` (and the email when
+  the API shows one).
+No network, no graph: unit-tested on payloads alone (tests/test_gitlab_transform.py).
 """
 from __future__ import annotations
 
-import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable
-from urllib.parse import quote
+from typing import Any, Iterable
 
-from ingest.descriptors.files import FileProblem
-from ingest.providers.descriptors import (
-    MANAGED_BY_LOCATION, FileDocuments, annotate, decode_base64_file, split_documents,
-)
-from ingest.integrations.sources import endpoint
-from ingest.providers.http import ApiClient, etag_cache_for, token_fingerprint
-from ingest.providers.loading import Fetched, OptionsError, load
-from ingest.providers.repofiles import RepoRead, read_repository
+from plugins.api import MANAGED_BY_LOCATION, FileDocuments, OptionsError, annotate
 
-if TYPE_CHECKING:
-    from ingest.sync import IngestResult
-    from plugins.api import SyncContext
-
-log = logging.getLogger(__name__)
 DEFAULT_API_URL = "https://gitlab.com/api/v4"
 PROJECT_SLUG = "gitlab.com/project-slug"
 GROUP_PATH = "gitlab.com/team-path"
 USER_LOGIN = "gitlab.com/user-login"
-PER_PAGE = 100
 
 
 @dataclass(frozen=True)
@@ -89,8 +70,6 @@ class Project:
     web_url: str
 
 
-# ------------------------------------------------------------------------------------------ transforms
-
 def projects_to_read(projects: Iterable[dict]) -> list[Project]:
     """Archived projects and projects without a repository (empty, or no default branch) are skipped."""
     out = []
@@ -108,13 +87,8 @@ def origin_of(project: str, path: str) -> str:
     return f"gitlab:{project}/{path}"
 
 
-def descriptor_entities(project: Project, path: str, payload: Any) -> FileDocuments:
-    """A repository-files answer -> annotated entities (and the reasons for any unreadable document)."""
-    try:
-        text = decode_base64_file(payload)
-    except FileProblem as exc:
-        return FileDocuments(problems=[(None, str(exc))])
-    docs = split_documents(text)
+def descriptor_entities(project: Project, path: str, docs: FileDocuments) -> FileDocuments:
+    """A descriptor file's documents (SyncContext.read_descriptor_file) -> annotated with where they came from."""
     base = project.web_url or f"gitlab:{project.path}"
     for _, entity in docs.documents:
         extra = {MANAGED_BY_LOCATION: f"url:{base}/-/blob/{project.branch}/{path}"}
@@ -188,80 +162,3 @@ def org_entities(groups: list[dict], members: dict[int, list[dict]],
     for login in sorted(users):
         out.append((f"gitlab:users/{login}", user_entity(users[login], memberships[login], namespace)))
     return out
-
-
-# ------------------------------------------------------------------------------------------ get
-
-def client_for(options: GitLabOptions, token: str, **overrides: Any) -> ApiClient:
-    return ApiClient(
-        options.api_url,
-        provider="GitLab",
-        headers={"PRIVATE-TOKEN": token},
-        cache=etag_cache_for(f"gitlab\n{options.api_url}\n{token_fingerprint(token)}"),
-        max_wait=options.max_rate_limit_wait,
-        pool_size=options.concurrency,
-        **overrides,
-    )
-
-
-def fetch(client: ApiClient, options: GitLabOptions,
-          progress: Callable[[str, int, int], None] | None = None) -> Fetched:
-    """Everything the group (and its subgroups) declares."""
-    step = progress or (lambda stage, done, total: None)
-    out = Fetched(stats=client.stats)
-    root = quote(options.group, safe="")
-
-    step("listing groups", 0, 0)
-    top = client.get(f"groups/{root}", {"with_projects": "false"})
-    assert top is not None
-    groups = [top.body] + list(client.items(f"groups/{root}/descendant_groups", {"per_page": PER_PAGE}))
-    step("listing projects", 0, 0)
-    listed = list(client.items(f"groups/{root}/projects", {
-        "include_subgroups": "true", "archived": "false", "with_shared": "false", "per_page": PER_PAGE}))
-    projects = projects_to_read(listed)
-    out.repos = len(listed)
-
-    def one(project: Project) -> tuple[Project, RepoRead]:
-        def get(path: str) -> Any:
-            page = client.get(f"projects/{project.id}/repository/files/{quote(path, safe='')}",
-                              {"ref": project.branch}, allow_404=True)
-            return page.body if page is not None else None
-
-        return project, read_repository(options.catalog_path, get,
-                                        lambda path, payload: descriptor_entities(project, path, payload))
-
-    step("reading descriptors", 0, len(projects))
-    with ThreadPoolExecutor(max_workers=options.concurrency) as pool:
-        for done, (project, read) in enumerate(pool.map(one, projects), 1):
-            if done % 50 == 0 or done == len(projects):
-                step("reading descriptors", done, len(projects))
-            out.descriptors += read.files
-            out.entities.extend((origin_of(project.path, path), entity) for path, entity in read.entities)
-            out.problems.extend({"origin": origin_of(project.path, p["path"]), "document": p["document"],
-                                 "reason": p["reason"], "keep": p["keep"]} for p in read.problems)
-
-    members: dict[int, list[dict]] = {}
-    if options.members:
-        step("reading members", 0, len(groups))
-
-        def group_members(group: dict) -> tuple[int, list[dict]]:
-            return group["id"], list(client.items(f"groups/{group['id']}/members", {"per_page": PER_PAGE}))
-
-        with ThreadPoolExecutor(max_workers=options.concurrency) as pool:
-            members = dict(pool.map(group_members, groups))
-    out.org.extend(org_entities(groups, members, options.namespace))
-    return out
-
-
-def sync(ctx: "SyncContext", **client_overrides: Any) -> "IngestResult":
-    """One run of a GitLab source."""
-    api = endpoint("gitlab", ctx.options, ctx.outbound(), GitLabOptions.token_secret_name)
-    options = GitLabOptions.parse({**ctx.options, "api_url": api.api_url, "token_secret_name": api.secret_name})
-    token = ctx.secret(options.token_secret_name)
-    client = client_for(options, token, **client_overrides)
-    try:
-        fetched = fetch(client, options, progress=ctx.progress)
-    finally:
-        client.close()
-    log.info("GitLab source %s: %s", ctx.source, client.stats.as_dict())
-    return load(ctx, f"gitlab:{options.group}", fetched)

@@ -1,4 +1,4 @@
-"""CODEOWNERS (GitHub/GitLab syntax) parsed and matched: pure functions, no git, no graph.
+"""The git provider's pure part: CODEOWNERS (GitHub/GitLab syntax) parsed and matched; no git, no graph.
 
 The last matching rule wins, as on GitHub. `@org/team` becomes `group:default/team`, `@user`
 `user:default/user`, an e-mail `user:default/<local part>`, so they compare with Backstage owner refs.
@@ -6,19 +6,9 @@ The last matching rule wins, as on GitHub. `@org/team` becomes `group:default/te
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-LOCATIONS = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS", ".gitlab/CODEOWNERS")
 
 Rule = tuple[re.Pattern, list[str]]
-
-
-def find_codeowners(repo_root: Path) -> Path | None:
-    for name in LOCATIONS:
-        path = repo_root / name
-        if path.is_file():
-            return path
-    return None
 
 
 def _pattern(glob: str) -> re.Pattern:

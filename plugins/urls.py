@@ -158,3 +158,11 @@ def path_of(url: str) -> str:
     if scp and "://" not in text:
         return "/" + scp["path"].lstrip("/")
     return urlsplit(text).path or "/"
+
+
+def same_origin(url: str, base: str) -> bool:
+    """Whether `url` goes to exactly the origin of `base` (scheme, host, port): where a credential may go."""
+    try:
+        return origin_of(url) == origin_of(base)
+    except BadUrl:
+        return False

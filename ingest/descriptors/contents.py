@@ -1,6 +1,6 @@
 """Descriptor files fetched from a Git host: decoded and split into documents the way local files are.
 
-Pure functions shared by the GitHub and GitLab providers. The bytes go through the same bounded YAML loader
+Pure functions behind `SyncContext.read_descriptor_file` (the GitHub and GitLab providers). The bytes go through the same bounded YAML loader
 and size limit as files on disk (ingest.descriptors), so a hostile repository costs no more remotely than
 locally; validation itself is ingest.sync's job.
 """
@@ -8,22 +8,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass, field
 from typing import Any
 
 from ingest.descriptors.files import FileProblem, decode_utf8
 from ingest.descriptors.limits import Limits
 from ingest.descriptors.yaml_loader import LoadFailure, load_documents
-
-MANAGED_BY_LOCATION = "backstage.io/managed-by-location"
-
-
-@dataclass
-class FileDocuments:
-    """The documents of one remote descriptor file, and what could not be read (document None = the file)."""
-
-    documents: list[tuple[int, dict]] = field(default_factory=list)   # (1-based index, entity)
-    problems: list[tuple[int | None, str]] = field(default_factory=list)
+from plugins.api import FileDocuments
 
 
 def decode_base64_file(payload: Any, *, limits: Limits = Limits()) -> str:
@@ -68,15 +58,10 @@ def split_documents(text: str, *, limits: Limits = Limits()) -> FileDocuments:
     return out
 
 
-def annotate(entity: dict, annotations: dict[str, str]) -> dict:
-    """Add annotations the entity does not set itself (the descriptor's own values win)."""
-    metadata = entity.get("metadata")
-    if not isinstance(metadata, dict):
-        return entity   # invalid envelope: validation reports it
-    existing = metadata.get("annotations")
-    if existing is None:
-        existing = metadata["annotations"] = {}
-    if isinstance(existing, dict):
-        for key, value in annotations.items():
-            existing.setdefault(key, value)
-    return entity
+def read_descriptor_file(payload: Any, *, limits: Limits = Limits()) -> FileDocuments:
+    """A contents-API answer as documents; an unreadable file is one problem (document None) with its reason."""
+    try:
+        text = decode_base64_file(payload, limits=limits)
+    except FileProblem as exc:
+        return FileDocuments(problems=[(None, str(exc))])
+    return split_documents(text, limits=limits)

@@ -1,46 +1,27 @@
-"""GitHub organisation discovery, teams and members (REST API v3): get -> transform -> load -> cleanup.
+"""GitHub: pure transforms from REST API v3 answers (and webhook deliveries) to what the catalog needs.
 
-- get: `GET /orgs/{org}/repos`, then per repository `GET /repos/{org}/{repo}/contents/{path}?ref={branch}`
-  (404: no descriptor, skipped); `GET /orgs/{org}/teams`, `GET /orgs/{org}/teams/{slug}/members`,
-  `GET /users/{login}` for profiles. Everything through ingest.providers.http (pagination, rate limits,
-  retries, ETags).
-- transform (pure): repositories -> which to read; a contents answer -> descriptor documents, annotated with
-  where they came from; teams -> `Group` (parent team -> `spec.parent`), members -> `User` with the profile
-  email and the `github.com/user-login` annotation.
-- load + cleanup: `ingest.sync.ingest_entities` with origins `github:<org>/<repo>/<path>`; any failure while
-  getting raises before loading, so a failed run deletes nothing.
+- repositories -> which to read (archived and disabled ones skipped);
+- a descriptor file's documents -> annotated with where they came from (`backstage.io/managed-by-location`,
+  `github.com/project-slug`);
+- teams -> `Group` (parent team -> `spec.parent`), members -> `User` with the profile email and the
+  `github.com/user-login` annotation;
+- webhook deliveries: the signature check and what a `push` or `repository` event says.
+No network, no graph: unit-tested on payloads alone (tests/test_github_transform.py).
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
 import re
-import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable
-from urllib.parse import quote
+from typing import Any, Iterable
 
-from ingest.descriptors.files import FileProblem
-from ingest.integrations.sources import endpoint
-from ingest.providers.descriptors import (
-    MANAGED_BY_LOCATION, FileDocuments, annotate, decode_base64_file, split_documents,
-)
-from ingest.providers.http import ApiClient, etag_cache_for, token_fingerprint
-from ingest.providers.loading import Fetched, OptionsError, load
-from ingest.providers.repofiles import RepoRead, read_repository
+from plugins.api import MANAGED_BY_LOCATION, FileDocuments, OptionsError, annotate
 
-if TYPE_CHECKING:
-    from ingest.sync import IngestResult
-    from plugins.api import SyncContext
-
-log = logging.getLogger(__name__)
 DEFAULT_API_URL = "https://api.github.com"
 PROJECT_SLUG = "github.com/project-slug"
 TEAM_SLUG = "github.com/team-slug"
 USER_LOGIN = "github.com/user-login"
-API_VERSION = "2022-11-28"
-PER_PAGE = 100
 
 
 @dataclass(frozen=True)
@@ -92,8 +73,6 @@ class Repo:
     html_url: str
 
 
-# ------------------------------------------------------------------------------------------ transforms
-
 def repos_to_read(repos: Iterable[dict]) -> list[Repo]:
     """The repositories whose descriptor we look for: archived and disabled ones are skipped."""
     out = []
@@ -113,13 +92,8 @@ def origin_of(org: str, repo: str, path: str) -> str:
     return f"github:{org}/{repo}/{path}"
 
 
-def descriptor_entities(org: str, repo: Repo, path: str, payload: Any) -> FileDocuments:
-    """A contents-API answer -> annotated entities (and the reasons for any unreadable document)."""
-    try:
-        text = decode_base64_file(payload)
-    except FileProblem as exc:
-        return FileDocuments(problems=[(None, str(exc))])
-    docs = split_documents(text)
+def descriptor_entities(org: str, repo: Repo, path: str, docs: FileDocuments) -> FileDocuments:
+    """A descriptor file's documents (SyncContext.read_descriptor_file) -> annotated with where they came from."""
     location = (f"url:{repo.html_url}/blob/{repo.branch}/{path}" if repo.html_url
                 else f"url:{origin_of(org, repo.name, path)}")
     for _, entity in docs.documents:
@@ -185,109 +159,6 @@ def org_entities(org: str, teams: list[dict], members: dict[str, list[str]], use
         user = users.get(login) or {"login": login}
         out.append((f"github:{org}/users/{login}", user_entity(user, memberships[login], namespace)))
     return out
-
-
-# ------------------------------------------------------------------------------------------ get
-
-def client_for(options: GitHubOptions, token: str, **overrides: Any) -> ApiClient:
-    """An API client for this source: bearer token, API version header, ETag cache per endpoint + token."""
-    return ApiClient(
-        options.api_url,
-        provider="GitHub",
-        headers={
-            "Authorization": f"Bearer {token}",
-            "Accept": "application/vnd.github+json",
-            "X-GitHub-Api-Version": API_VERSION,
-        },
-        cache=etag_cache_for(f"github\n{options.api_url}\n{token_fingerprint(token)}"),
-        max_wait=options.max_rate_limit_wait,
-        pool_size=options.concurrency,
-        **overrides,
-    )
-
-
-def fetch(client: ApiClient, options: GitHubOptions, *, refresh: set[str] | None = None, relist: bool = False,
-          progress: Callable[[str, int, int], None] | None = None) -> Fetched:
-    """Everything the organisation declares. `refresh`: only these repositories are asked again; the
-    others come from the ETag cache when it has them (webhook pushes). `relist`: ask for the repository list
-    again too (a repository was created, deleted, archived or renamed)."""
-    org = options.org
-    partial = refresh is not None
-    cached_ok = (lambda name: partial and name not in refresh) if partial else (lambda name: False)
-    step = progress or (lambda stage, done, total: None)
-    out = Fetched(stats=client.stats)
-
-    step("listing repositories", 0, 0)
-    listed = list(client.items(f"orgs/{quote(org)}/repos", {"per_page": PER_PAGE, "type": "all"},
-                               reuse_cached=partial and not relist))
-    if partial and not refresh <= {r.get("name") for r in listed}:   # a repository newer than the cache
-        listed = list(client.items(f"orgs/{quote(org)}/repos", {"per_page": PER_PAGE, "type": "all"}))
-    repos = repos_to_read(listed)
-    out.repos = len(listed)
-
-    def one(repo: Repo) -> tuple[Repo, RepoRead]:
-        def get(path: str) -> Any:
-            page = client.get(f"repos/{quote(org)}/{quote(repo.name)}/contents/{quote(path)}",
-                              {"ref": repo.branch}, allow_404=True, reuse_cached=cached_ok(repo.name))
-            return page.body if page is not None else None
-
-        return repo, read_repository(options.catalog_path, get,
-                                     lambda path, payload: descriptor_entities(org, repo, path, payload))
-
-    step("reading descriptors", 0, len(repos))
-    with ThreadPoolExecutor(max_workers=options.concurrency) as pool:
-        for done, (repo, read) in enumerate(pool.map(one, repos), 1):
-            if done % 50 == 0 or done == len(repos):
-                step("reading descriptors", done, len(repos))
-            out.descriptors += read.files
-            out.entities.extend((origin_of(org, repo.name, path), entity) for path, entity in read.entities)
-            out.problems.extend({"origin": origin_of(org, repo.name, p["path"]), "document": p["document"],
-                                 "reason": p["reason"], "keep": p["keep"]} for p in read.problems)
-
-    if options.teams:
-        step("reading teams", 0, 0)
-        teams = list(client.items(f"orgs/{quote(org)}/teams", {"per_page": PER_PAGE}, reuse_cached=partial))
-        members: dict[str, list[str]] = {}
-
-        def team_members(team: dict) -> tuple[str, list[str]]:
-            logins = [m["login"] for m in client.items(
-                f"orgs/{quote(org)}/teams/{quote(team['slug'])}/members", {"per_page": PER_PAGE},
-                reuse_cached=partial)]
-            return team["slug"], logins
-
-        with ThreadPoolExecutor(max_workers=options.concurrency) as pool:
-            members = dict(pool.map(team_members, teams))
-        logins = sorted({login for team in members.values() for login in team})
-
-        def profile(login: str) -> tuple[str, dict]:
-            page = client.get(f"users/{quote(login)}", allow_404=True, reuse_cached=partial)
-            return login, (page.body if page is not None and isinstance(page.body, dict) else {"login": login})
-
-        step("reading members", 0, len(logins))
-        with ThreadPoolExecutor(max_workers=options.concurrency) as pool:
-            users = dict(pool.map(profile, logins))
-        out.org.extend(org_entities(org, teams, members, users, options.namespace))
-    return out
-
-
-# ------------------------------------------------------------------------------------------ run
-
-def sync(ctx: "SyncContext", **client_overrides: Any) -> "IngestResult":
-    """One run of a GitHub source. `ctx.options["refresh_repos"]` (set by the webhook) limits the requests
-    to those repositories (and the repository list, with `refresh_listing`); the others are taken from the
-    ETag cache, so nothing is lost."""
-    api = endpoint("github", ctx.options, ctx.outbound(), GitHubOptions.token_secret_name)
-    options = GitHubOptions.parse({**ctx.options, "api_url": api.api_url, "token_secret_name": api.secret_name})
-    refresh = ctx.options.get("refresh_repos")
-    token = ctx.secret(options.token_secret_name)
-    client = client_for(options, token, **client_overrides)
-    try:
-        fetched = fetch(client, options, refresh=set(refresh) if refresh else None,
-                        relist=bool(ctx.options.get("refresh_listing")), progress=ctx.progress)
-    finally:
-        client.close()
-    log.info("GitHub source %s: %s", ctx.source, client.stats.as_dict())
-    return load(ctx, f"github:{options.org}", fetched)
 
 
 # ------------------------------------------------------------------------------------------ webhooks

@@ -1,13 +1,12 @@
-"""Kubernetes: deployments, services and namespaces of one or more clusters as runtime facts.
+"""Kubernetes: pure transforms from API items to workload and namespace records, and entity links.
 
-get: plain HTTPS GETs to the API server (`/apis/apps/v1/deployments`, `/api/v1/services`,
-`/api/v1/namespaces`, or per namespace), paged with `limit` + `continue` as the Kubernetes API documents.
-transform (pure): items -> workload and namespace records; entities -> workloads links, by Backstage's rules:
-- `backstage.io/kubernetes-id: X` on an entity matches objects labelled `backstage.io/kubernetes-id: X`;
-- `backstage.io/kubernetes-label-selector: app=x,tier in (web)` matches objects whose labels satisfy it;
-- `backstage.io/kubernetes-namespace: ns` limits either to that namespace.
-load/cleanup: graph.kubernetes, per (source, cluster): a cluster that fails keeps what it had.
-TLS: the cluster CA comes from the standard `REQUESTS_CA_BUNDLE` (requests honours it).
+- items -> workload records (Deployments, Services) and namespace records;
+- entities -> workloads links, by Backstage's rules:
+  - `backstage.io/kubernetes-id: X` on an entity matches objects labelled `backstage.io/kubernetes-id: X`;
+  - `backstage.io/kubernetes-label-selector: app=x,tier in (web)` matches objects whose labels satisfy it;
+  - `backstage.io/kubernetes-namespace: ns` limits either to that namespace.
+- the `clusters` option parsed, with a clear error when malformed.
+No network, no graph: unit-tested on payloads alone (tests/test_kubernetes_transform.py).
 """
 from __future__ import annotations
 
@@ -15,71 +14,13 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable, Iterator
-
-from ingest.providers.http import ApiClient, ProviderError
-
-if TYPE_CHECKING:
-    from graph.driver import Graph
-    from ingest.sync import IngestResult
 
 ID_ANNOTATION = "backstage.io/kubernetes-id"
 SELECTOR_ANNOTATION = "backstage.io/kubernetes-label-selector"
 NAMESPACE_ANNOTATION = "backstage.io/kubernetes-namespace"
 ID_LABEL = "backstage.io/kubernetes-id"
 ANNOTATIONS = (ID_ANNOTATION, SELECTOR_ANNOTATION)
-PAGE_SIZE = 500
 
-
-def client(api_url: str, token: str | None, **kwargs: Any) -> ApiClient:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return ApiClient(api_url, provider="Kubernetes", headers=headers, **kwargs)
-
-
-def list_items(http: ApiClient, path: str, *, page_size: int = PAGE_SIZE, max_pages: int = 10_000) -> Iterator[dict]:
-    """Every item of a Kubernetes list, following `metadata.continue` tokens."""
-    token: str | None = None
-    for _ in range(max_pages):
-        params: dict[str, Any] = {"limit": page_size}
-        if token:
-            params["continue"] = token
-        page = http.get(path, params)
-        body = page.body if page else None
-        if not isinstance(body, dict) or not isinstance(body.get("items"), list):
-            raise ProviderError(f"Kubernetes returned something that is not a list for {path}")
-        yield from body["items"]
-        token = (body.get("metadata") or {}).get("continue") or None
-        if not token:
-            return
-    raise ProviderError(f"Kubernetes pagination does not end for {path}")
-
-
-def paths(namespaces: list[str] | None) -> dict[str, list[str]]:
-    """The list URLs to read: cluster-wide, or one per configured namespace."""
-    if not namespaces:
-        return {"Deployment": ["/apis/apps/v1/deployments"], "Service": ["/api/v1/services"],
-                "Namespace": ["/api/v1/namespaces"]}
-    return {"Deployment": [f"/apis/apps/v1/namespaces/{ns}/deployments" for ns in namespaces],
-            "Service": [f"/api/v1/namespaces/{ns}/services" for ns in namespaces],
-            "Namespace": [f"/api/v1/namespaces/{ns}" for ns in namespaces]}
-
-
-def get_cluster(http: ApiClient, namespaces: list[str] | None = None) -> dict[str, list[dict]]:
-    """Raw items by kind for one cluster."""
-    out: dict[str, list[dict]] = {}
-    for kind, urls in paths(namespaces).items():
-        items: list[dict] = []
-        for url in urls:
-            if kind == "Namespace" and namespaces:
-                page = http.get(url)
-                items.append(page.body if page else {})
-            else:
-                items.extend(list_items(http, url))
-        out[kind] = items
-    return out
-
-
-# ------------------------------------------------------------------------------------------ transform
 
 def _ms(stamp: str | None) -> int | None:
     if not stamp:
@@ -229,8 +170,6 @@ def link(entities: list[tuple[str, dict]], workloads: list[dict]) -> tuple[list[
     return pairs, problems
 
 
-# ------------------------------------------------------------------------------------------ sync
-
 @dataclass(frozen=True)
 class Cluster:
     name: str
@@ -265,50 +204,3 @@ def transform_cluster(cluster: str, raw: dict[str, list[dict]]) -> tuple[list[di
     workloads = [transform_deployment(cluster, i) for i in raw.get("Deployment", [])]
     workloads += [transform_service(cluster, i) for i in raw.get("Service", [])]
     return namespaces, workloads
-
-
-def sync_clusters(graph: "Graph", result: "IngestResult", clusters: list[Cluster], secret: Callable[[str], str],
-                  progress: Callable[[str, int, int], None] = lambda s, d, t: None,
-                  **client_kwargs: Any) -> "IngestResult":
-    """get -> transform -> load -> cleanup for each cluster; a failing cluster is reported and keeps its facts.
-
-    Fills `result` (IngestResult): `added` nodes created, `unchanged` nodes seen again, `removed` nodes
-    deleted, `files` clusters read,
-    `rejected` one item per failed cluster or bad selector. Every cluster failing raises the first error.
-    """
-    import time
-
-    from graph import builds as graph_builds
-    from graph import kubernetes as graph_k8s
-
-    started = time.perf_counter()
-    entities = graph_builds.annotated_entities(graph, ANNOTATIONS)
-    failures: list[Exception] = []
-    for done, cluster in enumerate(clusters):
-        progress(f"reading cluster {cluster.name}", done, len(clusters))
-        try:
-            token = secret(cluster.token_secret_name) if cluster.token_secret_name else None
-            http = client(cluster.url, token, **client_kwargs)
-            try:
-                raw = get_cluster(http, list(cluster.namespaces) or None)
-            finally:
-                http.close()
-            namespaces, workloads = transform_cluster(cluster.name, raw)
-        except Exception as exc:   # any failure of this cluster: isolate it, keep what it had
-            failures.append(exc)
-            result.rejected.append({"file": f"cluster:{cluster.name}", "document": None, "ref": None,
-                                    "field": None, "reason": f"{type(exc).__name__}: {exc}"})
-            continue
-        pairs, problems = link(entities, workloads)
-        result.rejected.extend({"file": f"cluster:{cluster.name}", "document": None, **p} for p in problems)
-        created = graph_k8s.load_cluster(graph, result.source, result.run, cluster.name, namespaces, workloads,
-                                         pairs)
-        result.added += created
-        result.removed += graph_k8s.cleanup_cluster(graph, result.source, result.run, cluster.name)
-        result.files += 1
-        result.unchanged += max(0, len(workloads) + len(namespaces) - created)
-    if failures and len(failures) == len(clusters):
-        raise failures[0]
-    progress("done", len(clusters), len(clusters))
-    result.seconds = time.perf_counter() - started
-    return result

@@ -1,4 +1,4 @@
-"""Reading one repository's descriptors on a Git host: its catalog file plus the files its Locations name.
+"""Reading one repository's descriptors on a Git host (`SyncContext.read_repository`): its catalog file plus the files its Locations name.
 
 Backstage repositories often hold a `kind: Location` whose `spec.target(s)` list more descriptor files
 (`./api/catalog-info.yaml`). Relative targets are followed inside the same repository and branch (cycle-safe,
@@ -9,28 +9,14 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ingest.descriptors.paths import is_url
-from ingest.providers.descriptors import FileDocuments
-from ingest.providers.http import BadCredentials, ProviderError
+from plugins.api import FileDocuments, RepoRead
+from plugins.http import BadCredentials, ProviderError
 
 MAX_FILES = 100
 _GLOB = re.compile(r"[*?\[]")
-
-
-@dataclass
-class RepoRead:
-    """What one repository declared: entities per file path, and problems.
-
-    Each problem is {"path", "document", "reason", "keep"}: `keep` means the file could not be read, so the
-    entities it held before must stay (an unreadable file removes nothing).
-    """
-
-    entities: list[tuple[str, dict]] = field(default_factory=list)   # (path, entity)
-    problems: list[dict] = field(default_factory=list)
-    files: int = 0
 
 
 def location_paths(entity: dict, path: str) -> tuple[list[str], list[str]]:
