@@ -13,16 +13,13 @@ import neo4j
 from neo4j import GraphDatabase, RoutingControl
 from neo4j.exceptions import AuthError, ServiceUnavailable, SessionExpired, TransientError
 
+from graph.errors import GraphUnavailable
 from graph.schema import apply_schema
 from servers.neo4j import credentials_for
 
 T = TypeVar("T")
 
 LOCAL_URI = "bolt://127.0.0.1:7687"
-
-
-class GraphUnavailable(RuntimeError):
-    """Neo4j cannot be reached (down, wrong address, bad credentials)."""
 
 
 # Failures worth retrying a whole run for (ingest.jobs): Neo4j unreachable or a transient transaction error.

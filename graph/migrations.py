@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Callable
 
 from neo4j.exceptions import Neo4jError
 
-from graph.driver import GraphUnavailable
+from graph.errors import GraphUnavailable
 
 if TYPE_CHECKING:
     from graph.driver import Graph
