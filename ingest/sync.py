@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from graph import sources, write
+from ingest.after_ingest import after_ingest
 from ingest.cache import FileEntry, IngestCache, ingest_lock
 from ingest.descriptors import Limits, Rejection, read_catalog
 from ingest.descriptors.model import Problem
@@ -218,9 +219,7 @@ def recorded_run(graph: "Graph | None", result: IngestResult, *, trigger: str, n
     if result.added or result.updated or result.removed:   # unchanged: cached answers stay valid
         write.bump_catalog_version(graph)
     write.record_run(graph, _run_record(result, started_at, "ok" if result.ok else "partial", None, **extra))
-    from plugins.registry import run_after_ingest
-
-    run_after_ingest(graph, result)   # plugins' hooks (search index, docs rebuilds); best effort, never fail a run
+    after_ingest(graph, result)   # plugins' hooks (search index, docs rebuilds); best effort, never fail a run
     return result
 
 

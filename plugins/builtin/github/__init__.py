@@ -11,11 +11,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ingest.providers import github
-from plugins.api import Provider, SyncContext
+from plugins.api import API_VERSION, Provider, SyncContext
+from plugins.builtin.github.webhook import WEBHOOK
 
 if TYPE_CHECKING:
     from ingest.sync import IngestResult
     from plugins.registry import Registry
+
+
+TRELLIS_API_VERSION = API_VERSION
 
 
 class GitHubProvider(Provider):
@@ -28,3 +32,4 @@ class GitHubProvider(Provider):
 def register(registry: "Registry") -> None:
     """Entry point `trellis.plugins: github`."""
     registry.add_provider(GitHubProvider())
+    registry.add_webhook(WEBHOOK)
