@@ -25,6 +25,7 @@ from app.web.helpers import entity_url, first_relation, split_ref
 from docs_builder.build import build_entity_docs
 from docs_builder.pages import extract
 from docs_builder.source import techdocs_ref_of
+from docs_builder.tasks import enqueue_build
 from docs_builder.storage import (SAFE_TYPES, Storage, StorageError, entity_key, safe_path,
                                   storage_from_config)
 from graph import techdocs
@@ -259,8 +260,6 @@ def docs_build(namespace: str, kind: str, name: str):
     """The "Build docs" button: queue the build when a worker is configured, else build now."""
     ref, entity = _load(namespace, kind, name, action="write")
     force = request.form.get("force") == "1"
-    from docs_builder.tasks import enqueue_build
-
     if enqueue_build(ref, force=force):
         result = "queued"
     else:

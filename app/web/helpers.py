@@ -5,7 +5,7 @@ Nothing here talks to the graph; the routes do that through `graph/` functions.
 from __future__ import annotations
 
 import itertools
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from flask import url_for
 from werkzeug.datastructures import MultiDict
@@ -219,7 +219,6 @@ def with_args(args: MultiDict, **changes) -> str:
         for v in value if isinstance(value, (list, tuple)) else [value]:
             out.add(key, v)
     pairs = [(k, v) for k, v in out.items(multi=True) if v != ""]
-    from urllib.parse import urlencode
     query = urlencode(pairs)
     return url_for("web.catalog") + (f"?{query}" if query else "")
 
