@@ -537,3 +537,46 @@ def test_webhook_refusals_and_failures_are_json_errors(door_portal):
     assert crashed.status_code == 502 and crashed.get_json()["error"]["code"] == "plugin_failed"
     unknown = client.post("/api/v1/webhooks/nope", data=b"{}")
     assert unknown.status_code == 404 and unknown.get_json()["error"]["code"] == "unknown_webhook"
+
+
+# ------------------------------------------------------------------------------------ TechDocs through the door
+
+
+def _event(result, calls):
+    from plugins.api import AfterIngest
+
+    return AfterIngest(graph=None, result=result, search_engine_name="neo4j", search_engine=lambda: None,
+                       queue_task=lambda name, args, queue=None: calls.append((name, tuple(args), queue)) or True)
+
+
+def test_techdocs_queues_the_docs_rebuild_check_through_the_door(monkeypatch):
+    from types import SimpleNamespace
+
+    from plugins.builtin.techdocs import docs_after_ingest
+
+    monkeypatch.delenv("TRELLIS_DOCS_ASYNC", raising=False)
+    changed = SimpleNamespace(dry_run=False, added=1, updated=0, run="run-1")
+    calls: list = []
+    docs_after_ingest(_event(changed, calls))
+    assert calls == []                                    # no worker configured: nothing queued
+    monkeypatch.setenv("TRELLIS_DOCS_ASYNC", "1")
+    docs_after_ingest(_event(SimpleNamespace(dry_run=True, added=1, updated=0, run="r"), calls))
+    docs_after_ingest(_event(SimpleNamespace(dry_run=False, added=0, updated=0, run="r"), calls))
+    assert calls == []                                    # dry runs and unchanged runs queue nothing
+    docs_after_ingest(_event(changed, calls))
+    assert calls == [("trellis.build_changed_docs", (None,), "docs")]
+
+
+def test_the_task_the_techdocs_plugin_queues_is_the_docs_builders():
+    from docs_builder import tasks
+    from plugins.builtin import techdocs
+
+    assert tasks.build_changed_docs.name == techdocs.BUILD_CHANGED_TASK and tasks.QUEUE == techdocs.DOCS_QUEUE
+
+
+def test_the_docs_tab_follows_overview_on_entities_with_techdocs_ref():
+    from app.web.helpers import tab_title, tabs_for
+
+    documented = {"kind": "Component", "metadata": {"name": "x", "annotations": {"backstage.io/techdocs-ref": "dir:."}}}
+    assert tabs_for("component", documented)[:2] == ("overview", "docs") and tab_title("docs") == "Docs"
+    assert "docs" not in tabs_for("component", {"kind": "Component", "metadata": {"name": "x"}})
