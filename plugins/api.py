@@ -25,10 +25,11 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Protocol
 # Re-exports for the search-engine plugins (built-in opensearch, third-party engines): the query and result
 # types, the documents to index and the relevance helpers every engine shares, and the reader's visibility.
 # The door may import graph/; a plugin imports these from here, never from graph/ itself.
-from graph.search import (DOCPAGE_FIELDS, ENTITY_FIELDS, FACET_TOP, FACETS, SearchEngine, SearchError,  # noqa: F401
-                          SearchHit, SearchQuery, SearchResult, SearchUnavailable, doc_page_documents,
-                          entity_documents, exact_forms, highlight, index_is_stale, mark_index_stale, query_terms,
-                          query_words, source_refs)
+from graph.search import DOCPAGE_FIELDS, ENTITY_FIELDS, FACET_TOP, FACETS  # noqa: F401
+from graph.search import SearchEngine, SearchError, SearchHit, SearchQuery, SearchResult  # noqa: F401
+from graph.search import SearchUnavailable, doc_page_documents, entity_documents, exact_forms  # noqa: F401
+from graph.search import highlight, index_is_stale, mark_index_stale, query_terms, query_words  # noqa: F401
+from graph.search import source_refs  # noqa: F401
 from graph.visibility import EVERYTHING, Visibility  # noqa: F401
 from markupsafe import Markup, escape  # noqa: F401  (tabs, cards and pages return HTML: escape what you did not write)
 

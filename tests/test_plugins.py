@@ -216,7 +216,6 @@ from pathlib import Path
 
 from plugins.api import (API_VERSION, PUBLIC, EntityTab, OverviewCard, Page, Predicate, TemplateAction, Webhook,
                          WebhookError, api_incompatibility)
-from plugins.registry import PluginFailure
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "example-plugin"
