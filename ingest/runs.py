@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Callable, Union
 
 from graph import runs as graph_runs
 from graph import write
+from ingest.after_ingest import after_ingest
 from ingest.cache import ingest_lock
 from plugins.api import FactsResult, IngestResult, redact
-from plugins.registry import run_after_ingest
 
 if TYPE_CHECKING:
     from graph.driver import Graph
@@ -101,7 +101,7 @@ def recorded_run(graph: "Graph | None", result: RunResult, *, trigger: str, name
         write.bump_catalog_version(graph)
     graph_runs.record_run(graph, run_record(result, started_at, "ok" if result.ok else "partial", None, **extra))
     if isinstance(result, IngestResult):
-        run_after_ingest(graph, result)   # plugins' hooks (search index, docs rebuilds); best effort
+        after_ingest(graph, result)   # plugins' hooks (search index, docs rebuilds); best effort
     return result
 
 

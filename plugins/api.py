@@ -15,6 +15,7 @@ Providers pull metadata from somewhere (a Git host, a cloud, a CI system) into t
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+import json
 import os
 import re
 from dataclasses import asdict, dataclass, field
@@ -22,6 +23,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Protocol
 
 from plugins.errors import RetryableError  # noqa: F401 -- part of the plugin API
+
+# Re-exports for the search-engine plugins (built-in opensearch, third-party engines): the query and result
+# types, the documents to index and the relevance helpers every engine shares, and the reader's visibility.
+# The door may import graph/; a plugin imports these from here, never from graph/ itself.
+from graph.search import DOCPAGE_FIELDS, ENTITY_FIELDS, FACET_TOP, FACETS  # noqa: F401
+from graph.search import SearchEngine, SearchError, SearchHit, SearchQuery, SearchResult  # noqa: F401
+from graph.search import SearchUnavailable, doc_page_documents, entity_documents, exact_forms  # noqa: F401
+from graph.search import highlight, index_is_stale, mark_index_stale, query_terms, query_words  # noqa: F401
+from graph.search import source_refs  # noqa: F401
+from graph.visibility import EVERYTHING, Visibility  # noqa: F401
+from markupsafe import Markup, escape  # noqa: F401  (tabs, cards and pages return HTML: escape what you did not write)
 
 if TYPE_CHECKING:
     from graph.driver import Graph
@@ -537,6 +549,188 @@ class ActionContext:
 
 from plugins.facts import FactsWriters  # noqa: E402, F401 -- re-export; plugins.facts needs nothing from here
 from plugins.http import (  # noqa: E402, F401 -- re-export; plugins.http imports plugins.errors, not this module
-    ApiClient, BadCredentials, EtagCache, HttpStats, Page, ProviderError, RateLimited, TooLarge, Unavailable,
+    ApiClient, BadCredentials, EtagCache, HttpStats, ProviderError, RateLimited, TooLarge, Unavailable,
     token_fingerprint,
 )
+
+# ============================================================================ The door: version, permissions
+#
+# Owned by the registration side (issue 14). Everything a plugin registers besides providers and actions is
+# declared here: what it is, which entities it applies to, and the permission a reader needs to see or call
+# it. The app enforces the permission before it calls the plugin, and isolates a plugin that raises.
+
+API_VERSION = "1.0"
+"""The plugin API's version, `MAJOR.MINOR`. A plugin declares the version it was built for with
+`TRELLIS_API_VERSION = "1.0"` in the module that defines its `register` function. It loads when the majors are
+equal and its minor is not newer than this one (a newer minor may use what this Trellis lacks). A plugin that
+declares nothing is taken as built for 1.0, the API as it was before it carried a version."""
+
+PERMISSIONS = ("read", "write", "ingest", "run", "admin")
+"""What a tab, card, page, webhook or action may declare it needs: the portal's policy actions. Tabs and cards
+are checked on the entity shown (a restricted entity's rules apply), pages and webhooks on the portal."""
+
+PUBLIC = "public"
+"""For webhooks only: no sign-in, the handler authenticates each delivery itself (e.g. by a signature)."""
+
+
+def api_incompatibility(declared: Any) -> str | None:
+    """Why a plugin built for API `declared` cannot load here, or None when it can."""
+    if declared is None:
+        return None
+    match = re.fullmatch(r"(\d+)\.(\d+)", str(declared).strip()) if isinstance(declared, str) else None
+    if match is None:
+        return f"TRELLIS_API_VERSION {declared!r} is not a version like '1.0'"
+    major, minor = int(match.group(1)), int(match.group(2))
+    ours_major, ours_minor = (int(p) for p in API_VERSION.split("."))
+    if major != ours_major or minor > ours_minor:
+        return (f"built for plugin API {major}.{minor}; this Trellis offers {API_VERSION} "
+                f"(a plugin loads for API {ours_major}.0 to {API_VERSION})")
+    return None
+
+
+@dataclass(frozen=True)
+class Predicate:
+    """Which entities a tab or card applies to; every field given must hold (empty: no condition)."""
+
+    kinds: tuple[str, ...] = ()        # e.g. ("component", "api"); compared without case
+    types: tuple[str, ...] = ()        # spec.type values, e.g. ("service", "website"); compared without case
+    annotation: str | None = None      # an annotation that must be present and non-empty
+
+    def matches(self, entity: dict) -> bool:
+        if self.kinds and str(entity.get("kind") or "").lower() not in {k.lower() for k in self.kinds}:
+            return False
+        spec = entity.get("spec") if isinstance(entity.get("spec"), dict) else {}
+        if self.types and str(spec.get("type") or "").lower() not in {t.lower() for t in self.types}:
+            return False
+        if self.annotation:
+            metadata = entity.get("metadata") if isinstance(entity.get("metadata"), dict) else {}
+            annotations = metadata.get("annotations") if isinstance(metadata.get("annotations"), dict) else {}
+            if not annotations.get(self.annotation):
+                return False
+        return True
+
+
+@dataclass
+class EntityPage:
+    """What a tab or card renders from: one entity, as the current reader may see it."""
+
+    graph: "Graph"
+    ref: str                                  # e.g. "component:default/billing"
+    entity: dict                              # Backstage-shaped, with relations
+    args: Any                                 # the page's query string (a read-only mapping; .get, .getlist)
+    visibility: Visibility                    # pass it to every graph read: what this reader may see
+    can: Callable[[str], bool]                # whether the reader holds a permission on this entity
+    services: dict[str, Callable[..., Any]] = field(default_factory=dict)
+
+    def service(self, name: str) -> Callable[..., Any]:
+        """A service the portal offers (e.g. "techdocs.tab"); PluginError when this portal has none by that name."""
+        try:
+            return self.services[name]
+        except KeyError:
+            raise PluginError(f"the portal offers no service {name!r}") from None
+
+
+@dataclass
+class PageRequest:
+    """What a plugin page renders from: the reader's query string and view of the catalog."""
+
+    graph: "Graph"
+    args: Any
+    visibility: Visibility
+    can: Callable[[str], bool]                # whether the reader holds a permission (on the portal)
+
+
+@dataclass(frozen=True)
+class EntityTab:
+    """A tab on entity pages (`?tab=<id>`): `render(page) -> HTML` of its panel."""
+
+    id: str                                   # letters, digits and '-'; not one of the portal's own tabs
+    title: str
+    render: Callable[[EntityPage], str]
+    permission: str                           # one of PERMISSIONS, on the entity shown
+    when: Predicate = Predicate()
+    after: str | None = None                  # the tab it follows ("overview"); None: last
+
+
+@dataclass(frozen=True)
+class OverviewCard:
+    """A card on the Overview tab of the entities `when` matches: `render(page) -> HTML` of its body."""
+
+    id: str
+    title: str
+    render: Callable[[EntityPage], str]
+    permission: str
+    when: Predicate = Predicate()
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page of its own at `/plugins/<id>`, inside the portal's layout: `render(request) -> HTML`."""
+
+    id: str
+    title: str
+    render: Callable[[PageRequest], str]
+    permission: str                           # one of PERMISSIONS, on the portal
+
+
+class WebhookError(Exception):
+    """A delivery the handler refuses: answered with `status` and the JSON error body {code, message}."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass
+class WebhookRequest:
+    """One delivery to `POST /api/v1/webhooks/<id>`, with the services a webhook needs from the core."""
+
+    body: bytes                               # the raw body (already capped at max_request_bytes)
+    headers: Any                              # case-insensitive mapping
+    sources: Callable[[str], list[Any]]       # configured sources of a provider: .name, .provider, .options
+                                              # (WebhookError 503 when the configuration cannot be read)
+    reingest: Callable[..., dict]             # reingest(source, options={...}): a run of that source, queued
+                                              # (options ignored) or, without a job broker, run now with them
+
+    def json(self) -> Any:
+        """The body parsed as JSON, or None when it is not JSON."""
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A route `POST /api/v1/webhooks/<id>`: `handle(request) -> (json_body, status)`.
+
+    `permission`: PUBLIC (no sign-in; the handler must authenticate each delivery, e.g. by a signature), or a
+    policy action the caller's API token must hold (a session cookie is not accepted: no CSRF through it)."""
+
+    id: str
+    handle: Callable[[WebhookRequest], tuple[dict, int]]
+    permission: str
+
+
+@dataclass
+class AfterIngest:
+    """What an after-ingest hook gets, once a run is recorded: the run and the services hooks use."""
+
+    graph: "Graph"
+    result: "IngestResult"
+    search_engine_name: str                   # the configured engine (TRELLIS_SEARCH_ENGINE)
+    search_engine: Callable[[], SearchEngine]  # that engine over `graph`, built once per process
+    queue_task: Callable[..., bool]           # queue_task(name, args, queue=...) -> False: no job framework
+
+
+class PluginRegistry(Protocol):
+    """What `register(registry)` gets (plugins.registry.Registry): one `add_*` per extension point."""
+
+    def add_provider(self, provider: Provider) -> None: ...
+    def add_search_engine(self, name: str, factory: Callable[["Graph"], SearchEngine]) -> None: ...
+    def add_after_ingest(self, hook: Callable[[AfterIngest], None]) -> None: ...
+    def add_action(self, action: TemplateAction) -> None: ...
+    def add_tab(self, tab: EntityTab) -> None: ...
+    def add_card(self, card: OverviewCard) -> None: ...
+    def add_page(self, page: Page) -> None: ...
+    def add_webhook(self, webhook: Webhook) -> None: ...

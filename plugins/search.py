@@ -12,6 +12,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from graph.search import Neo4jSearch, SearchEngine, SearchError, SearchHit, SearchQuery, SearchResult
+from plugins.registry import registry
 
 if TYPE_CHECKING:
     from graph.driver import Graph
@@ -37,8 +38,6 @@ def engine_for(graph: "Graph", name: str | None = None) -> SearchEngine:
     with _lock:
         engine = _engines.get(key)
         if engine is None:
-            from plugins.registry import registry
-
             engine = _engines[key] = registry().search_engine(name)(graph)
         return engine
 

@@ -18,6 +18,7 @@ from plugins.api import FactsResult, IngestResult, PluginError, SyncContext
 from plugins.builtin.aws import transform as aws
 from plugins.builtin.ci import transform as ci
 from plugins.builtin.github import transform as github
+from plugins.builtin.github import webhook as github_webhook
 from plugins.builtin.gitlab import transform as gitlab
 from plugins.builtin.kubernetes import transform as k8s
 
@@ -49,25 +50,25 @@ def test_each_provider_has_get_transform_provider_and_its_transform_does_no_io(n
 def test_github_push_event_names_the_repository_and_branch():
     payload = {"ref": "refs/heads/main", "repository": {"name": "payments", "default_branch": "main",
                                                         "owner": {"login": "acme"}}}
-    push = github.push_event(payload)
+    push = github_webhook.push_event(payload)
     assert (push.org, push.repo, push.branch, push.to_default_branch) == ("acme", "payments", "main", True)
-    tag = github.push_event({**payload, "ref": "refs/tags/v1"})
+    tag = github_webhook.push_event({**payload, "ref": "refs/tags/v1"})
     assert tag.branch == "" and not tag.to_default_branch
-    assert github.push_event({"zen": "Keep it logically awesome."}) is None
-    assert github.push_event(["not", "a", "delivery"]) is None
+    assert github_webhook.push_event({"zen": "Keep it logically awesome."}) is None
+    assert github_webhook.push_event(["not", "a", "delivery"]) is None
 
 
 def test_github_repository_event_only_for_actions_that_change_the_listing():
     repo = {"name": "ledger", "full_name": "acme/ledger", "owner": {"login": "acme"}}
-    assert github.repository_event({"action": "archived", "repository": repo}) == ("acme", "ledger", "archived")
-    assert github.repository_event({"action": "edited", "repository": repo}) is None
-    assert github.repository_event({"action": "deleted", "repository": {"full_name": "acme/x"}}) is None
+    assert github_webhook.repository_event({"action": "archived", "repository": repo}) == ("acme", "ledger", "archived")
+    assert github_webhook.repository_event({"action": "edited", "repository": repo}) is None
+    assert github_webhook.repository_event({"action": "deleted", "repository": {"full_name": "acme/x"}}) is None
 
 
 def test_github_source_matching_and_webhook_secret_name():
-    assert github.watches({"org": "Acme"}, "acme") and not github.watches({"org": "acme"}, "other")
-    assert github.webhook_secret_name({}) == "github-webhook-secret"
-    assert github.webhook_secret_name({"webhook_secret_name": "hooks"}) == "hooks"
+    assert github_webhook.watches({"org": "Acme"}, "acme") and not github_webhook.watches({"org": "acme"}, "other")
+    assert github_webhook.webhook_secret_name({}) == "github-webhook-secret"
+    assert github_webhook.webhook_secret_name({"webhook_secret_name": "hooks"}) == "hooks"
 
 
 def test_github_team_without_parent_or_description():

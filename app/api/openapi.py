@@ -315,11 +315,14 @@ def _paths() -> dict:
             [_path("name", "Configured source name"),
              _q("force", {"type": "boolean"}, "Let the run remove more than the source's guard allows")],
             errors=(404,), op_id="syncIngestSource")},
-        "/webhooks/github": {"post": _op(
-            "GitHub webhook (no sign-in: authenticated by X-Hub-Signature-256 with a github source's webhook "
-            "secret). `push` to the default branch, or a `repository` created/deleted/archived/renamed, "
+        "/webhooks/{hook_id}": {"post": _op(
+            "A webhook a plugin registered (README: Plugins); `public` ones need no sign-in, others an API token "
+            "holding their permission. `github` (the GitHub plugin; no sign-in: authenticated by "
+            "X-Hub-Signature-256 with a github source's webhook "
+            "secret): `push` to the default branch, or a `repository` created/deleted/archived/renamed, "
             "re-ingests the source reading that organisation: 202 when queued for a worker, 200 when run "
-            "synchronously (no job broker); `ping` and other events: 200",
+            "synchronously (no job broker); `ping` and other events: 200. 404 `unknown_webhook`: no such "
+            "webhook is installed; 502 `plugin_failed`: the plugin raised",
             {"200": _json({"type": "object", "required": ["status"], "properties": {
                 "status": {"type": "string", "enum": ["ok", "ignored", "accepted"]}, "event": _STR,
                 "reason": _STR, "runs": {"type": "array", "items": {"type": "object"}}}}, "Handled or ignored"),
@@ -328,14 +331,16 @@ def _paths() -> dict:
                  "Re-ingestion queued"),
              "401": _json(_ref("Error"), "Signature missing or not matching any GitHub source's secret"),
              "413": _json(_ref("Error"), "Delivery larger than 25 MB"),
-             "502": _json(_ref("Error"), "The re-ingestion (synchronous fallback) failed; the run is recorded")},
-            [{"name": "X-Hub-Signature-256", "in": "header", "required": False, "schema": _STR,
+             "502": _json(_ref("Error"), "The re-ingestion (synchronous fallback) failed, the run is recorded; "
+                                         "or the plugin failed")},
+            [_path("hook_id", "The webhook's id, e.g. `github`"),
+             {"name": "X-Hub-Signature-256", "in": "header", "required": False, "schema": _STR,
               "description": "`sha256=` + hex HMAC-SHA256 of the raw body with the webhook secret"},
              {"name": "X-GitHub-Event", "in": "header", "required": False, "schema": _STR,
               "description": "`push`, `ping`, ... (others are ignored)"},
              {"name": "X-GitHub-Delivery", "in": "header", "required": False, "schema": _STR,
               "description": "Delivery id (echoed for ping)"}],
-            errors=(400, 404), op_id="githubWebhook",
+            errors=(400, 404), op_id="pluginWebhook",
             body={"required": True, "content": {JSON: {"schema": {"type": "object"}}}})},
         "/search": {"get": _op(
             "Search entities and docs pages (exact name/title first, then prefix, then text; typo-tolerant; "

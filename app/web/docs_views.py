@@ -20,16 +20,18 @@ from flask import Response, abort, current_app, redirect, render_template, reque
 from app.auth import access
 from app.graph_access import get_graph
 from app.locations import location_roots
-from app.web import bp, routes
+from app.web import bp
 from app.web.helpers import entity_url, first_relation, split_ref
 from docs_builder.build import build_entity_docs
 from docs_builder.pages import extract
 from docs_builder.source import techdocs_ref_of
+from docs_builder.tasks import enqueue_build
 from docs_builder.storage import (SAFE_TYPES, Storage, StorageError, entity_key, safe_path,
                                   storage_from_config)
 from graph import techdocs
 from graph.entities import get_entity
 from graph.model import RefError, entity_ref
+from plugins.api import EntityPage
 
 _EXTRA_TAGS = {"details", "summary", "figure", "figcaption", "iframe", "mark", "section", "article", "aside",
                "nav", "header", "footer", "main", "dl", "dt", "dd", "sup", "sub", "kbd", "abbr", "del", "ins",
@@ -189,14 +191,13 @@ def _storage_down(exc: StorageError):
 # ------------------------------------------------------------------ the entity page's Docs tab
 
 
-def _tab_docs(graph, ref, ent, found) -> dict:
-    ctx = _entity_context(ref, ent)
-    ctx["docs_page"] = _page_context(ref, ent, "")
-    ctx["docs_build_result"] = request.args.get("build")
-    return ctx
-
-
-routes.TAB_VIEWS["docs"] = _tab_docs
+def docs_tab_html(page: EntityPage) -> str:
+    """The portal service `techdocs.tab` behind the TechDocs plugin's Docs tab (plugins/builtin/techdocs):
+    the entity's built home page, its latest build and the Build button."""
+    ctx = _entity_context(page.ref, page.entity)
+    ctx["docs_page"] = _page_context(page.ref, page.entity, "")
+    ctx["docs_build_result"] = page.args.get("build")
+    return render_template("entity/docs.html", **ctx)
 
 
 # ------------------------------------------------------------------ pages
@@ -259,8 +260,6 @@ def docs_build(namespace: str, kind: str, name: str):
     """The "Build docs" button: queue the build when a worker is configured, else build now."""
     ref, entity = _load(namespace, kind, name, action="write")
     force = request.form.get("force") == "1"
-    from docs_builder.tasks import enqueue_build
-
     if enqueue_build(ref, force=force):
         result = "queued"
     else:

@@ -5,12 +5,12 @@ Nothing here talks to the graph; the routes do that through `graph/` functions.
 from __future__ import annotations
 
 import itertools
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from flask import url_for
 from werkzeug.datastructures import MultiDict
 
-from graph.techdocs import TECHDOCS_ANNOTATION
+from plugins.registry import registry
 
 # Backstage's default kind per relation field: a ref of that kind is shown without its kind prefix.
 DEFAULT_KIND_FOR = {
@@ -37,7 +37,7 @@ KINDS = ("component", "api", "resource", "system", "domain", "group", "user", "l
 TAB_TITLES = {
     "overview": "Overview", "apis": "APIs", "definition": "Definition", "dependencies": "Dependencies",
     "dependents": "Dependents", "impact": "Impact", "members": "Members", "ownership": "Ownership",
-    "relations": "Relations", "graph": "Graph", "docs": "Docs",
+    "relations": "Relations", "graph": "Graph",
 }
 TABS_BY_KIND = {
     "component": ("overview", "apis", "dependencies", "dependents", "impact", "relations", "graph"),
@@ -50,12 +50,24 @@ DEFAULT_TABS = ("overview", "relations", "graph")
 
 
 def tabs_for(kind: str, entity: dict | None = None) -> tuple[str, ...]:
-    """The kind's tabs; entities with Backstage's techdocs-ref annotation also get Docs (after Overview)."""
-    tabs = TABS_BY_KIND.get(kind.lower(), DEFAULT_TABS)
-    annotations = ((entity or {}).get("metadata") or {}).get("annotations") or {}
-    if annotations.get(TECHDOCS_ANNOTATION):
-        tabs = tabs[:1] + ("docs",) + tabs[1:]
-    return tabs
+    """The kind's tabs, with the plugin tabs (plugins.api.EntityTab) whose predicate matches the entity, each
+    after the tab it follows (TechDocs' Docs after Overview). Permissions are the caller's to check."""
+    tabs = list(TABS_BY_KIND.get(kind.lower(), DEFAULT_TABS))
+    for tab in registry().tabs():
+        if not tab.when.matches(entity or {"kind": kind}):
+            continue
+        at = tabs.index(tab.after) + 1 if tab.after in tabs else len(tabs)
+        while at < len(tabs) and tabs[at] not in TAB_TITLES:   # after the plugin tabs already there
+            at += 1
+        tabs.insert(at, tab.id)
+    return tuple(tabs)
+
+
+def tab_title(tab_id: str) -> str:
+    """A portal tab's title, or the title its plugin registered."""
+    if tab_id in TAB_TITLES:
+        return TAB_TITLES[tab_id]
+    return next((t.title for t in registry().tabs() if t.id == tab_id), tab_id)
 
 
 # ------------------------------------------------------------------ refs
@@ -207,7 +219,6 @@ def with_args(args: MultiDict, **changes) -> str:
         for v in value if isinstance(value, (list, tuple)) else [value]:
             out.add(key, v)
     pairs = [(k, v) for k, v in out.items(multi=True) if v != ""]
-    from urllib.parse import urlencode
     query = urlencode(pairs)
     return url_for("web.catalog") + (f"?{query}" if query else "")
 

@@ -14,13 +14,13 @@ from app.auth import access
 from app.graph_access import get_graph, walk_node_cap
 from app.auth.audit import audit
 from app import locations
-from app.web import bp
+from app.web import bp, plugin_views
 from app.web.charts import ownership_bars
 from app.web.definitions import highlight, language_of, parse_openapi
 from app.web.helpers import (DEFAULT_KIND_FOR, FACETS, KINDS, PAGE_SIZES, RELATION_LABELS, RELATION_ORDER,
-                             SORT_FIELDS, TAB_TITLES, BadQuery, entity_ref_of, entity_url, filter_groups,
+                             SORT_FIELDS, BadQuery, entity_ref_of, entity_url, filter_groups,
                              first_relation, int_arg, is_chosen, page_size, quote_ref, ref_kind, relations_of,
-                             selected_filters, short_ref, sort_choice, split_ref, tabs_for, toggle_value,
+                             selected_filters, short_ref, sort_choice, split_ref, tab_title, tabs_for, toggle_value,
                              with_args)
 from graph import catalog
 from graph.csv_export import csv_text
@@ -158,11 +158,12 @@ def entity(namespace: str, kind: str, name: str):
     tab = request.args.get("tab") or "overview"
     if tab not in tabs:
         abort(404, description=f"a {ent.get('kind', kind)} page has no {tab!r} tab")
+    shown = [t for t in tabs if t == tab or plugin_views.may_see_tab(t, ent)]
     targets = sorted({r["targetRef"] for r in ent.get("relations") or []})
     found = dict(zip(targets, catalog.get_entities_by_refs(graph, targets, access.visibility()))) if targets else {}
     unresolved = sorted(t for t, e in found.items() if e is None)
     ctx = {
-        "entity": ent, "ref": ref, "kind": kind, "tab": tab, "tabs": [(t, TAB_TITLES[t]) for t in tabs],
+        "entity": ent, "ref": ref, "kind": kind, "tab": tab, "tabs": [(t, tab_title(t)) for t in shown],
         "found": found, "unresolved": set(unresolved), "unresolved_list": unresolved,
         "owner": first_relation(ent, "ownedBy"),
         "system": first_relation(ent, "partOf", "system"),
@@ -171,7 +172,14 @@ def entity(namespace: str, kind: str, name: str):
         "rel": lambda t: relations_of(ent, t),
         "api_base": "/api/v1/entities/by-name/{}/{}/{}".format(*(quote_ref(p) for p in split_ref(ref))),
     }
-    ctx.update(TAB_VIEWS.get(tab, lambda *a: {})(graph, ref, ent, found))
+    plugin_tab = plugin_views.plugin_tab(tab)
+    page = plugin_views.entity_page(graph, ref, ent)
+    if plugin_tab is not None:
+        ctx["plugin_html"] = plugin_views.render_tab(plugin_tab, page)
+    else:
+        ctx.update(TAB_VIEWS.get(tab, lambda *a: {})(graph, ref, ent, found))
+    if tab == "overview":
+        ctx["plugin_cards"] = plugin_views.overview_cards(page)
     return render_template("entity.html", **ctx)
 
 

@@ -8,9 +8,14 @@ TRELLIS_SECRET_GITHUB_WEBHOOK_SECRET), `teams` (default true), `namespace` (for 
 """
 from __future__ import annotations
 
+from plugins.api import API_VERSION
 from plugins.builtin.github.provider import GitHubProvider
+from plugins.builtin.github.webhook import WEBHOOK
+
+TRELLIS_API_VERSION = API_VERSION
 
 
 def register(registry) -> None:
     """Entry point `trellis.plugins: github`."""
     registry.add_provider(GitHubProvider())
+    registry.add_webhook(WEBHOOK)

@@ -10,8 +10,6 @@ No network, no graph: unit-tested on payloads alone (tests/test_github_transform
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -161,66 +159,3 @@ def org_entities(org: str, teams: list[dict], members: dict[str, list[str]], use
     return out
 
 
-# ------------------------------------------------------------------------------------------ webhooks
-
-@dataclass(frozen=True)
-class Push:
-    """What a `push` webhook delivery says, as far as the catalog cares."""
-
-    org: str
-    repo: str
-    branch: str
-    default_branch: str
-
-    @property
-    def to_default_branch(self) -> bool:
-        return self.branch == self.default_branch
-
-
-def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
-    """GitHub's `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`, compared in constant time."""
-    if not secret or not header or not header.startswith("sha256="):
-        return False
-    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected.encode(), header.strip().encode())
-
-
-def push_event(payload: Any) -> Push | None:
-    """The repository and branch of a push delivery (None when the payload is not one)."""
-    if not isinstance(payload, dict):
-        return None
-    repo = payload.get("repository")
-    ref = payload.get("ref")
-    if not isinstance(repo, dict) or not isinstance(ref, str) or not isinstance(repo.get("name"), str):
-        return None
-    owner = repo.get("owner") if isinstance(repo.get("owner"), dict) else {}
-    org = owner.get("login") or owner.get("name") or str(repo.get("full_name", "/")).split("/")[0]
-    if not org:
-        return None
-    branch = ref[len("refs/heads/"):] if ref.startswith("refs/heads/") else ""
-    return Push(org=str(org), repo=repo["name"], branch=branch, default_branch=str(repo.get("default_branch") or ""))
-
-
-# `repository` webhook actions that change which repositories the organisation has (or reads).
-REPOSITORY_ACTIONS = ("created", "deleted", "archived", "unarchived", "renamed", "transferred")
-
-
-def repository_event(payload: Any) -> tuple[str, str, str] | None:
-    """(org, repository, action) of a `repository` delivery that changes the catalog, else None."""
-    if not isinstance(payload, dict) or payload.get("action") not in REPOSITORY_ACTIONS:
-        return None
-    repo = payload.get("repository")
-    if not isinstance(repo, dict) or not isinstance(repo.get("name"), str):
-        return None
-    owner = repo.get("owner") if isinstance(repo.get("owner"), dict) else {}
-    org = owner.get("login") or str(repo.get("full_name", "/")).split("/")[0]
-    return (str(org), repo["name"], payload["action"]) if org else None
-
-
-def watches(options: dict[str, Any], org: str) -> bool:
-    """Whether a GitHub source with these options reads organisation `org` (logins are case-insensitive)."""
-    return str(options.get("org", "")).lower() == org.lower()
-
-
-def webhook_secret_name(options: dict[str, Any]) -> str:
-    return str(options.get("webhook_secret_name") or GitHubOptions.webhook_secret_name)

@@ -15,21 +15,19 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from plugins.api import MissingSecret, secret
+from plugins.api import API_VERSION, AfterIngest, MissingSecret, PluginRegistry, mark_index_stale, secret
+from plugins.builtin.opensearch.engine import Backend, ElasticsearchApiEngine
 
 if TYPE_CHECKING:
-    from graph.driver import Graph
-    from plugins.builtin.opensearch.engine import ElasticsearchApiEngine
-    from plugins.registry import Registry
+    from plugins.api import Graph
 
+TRELLIS_API_VERSION = API_VERSION
 FLAVORS = ("opensearch", "elasticsearch")
 
 
 def make_engine(graph: "Graph", flavor: str = "opensearch", url: str | None = None,
-           index: str | None = None) -> "ElasticsearchApiEngine":
+           index: str | None = None) -> ElasticsearchApiEngine:
     """An engine over `graph` for the configured (or given) cluster."""
-    from plugins.builtin.opensearch.engine import Backend, ElasticsearchApiEngine
-
     url = url or os.environ.get(f"TRELLIS_{flavor.upper()}_URL") or "http://127.0.0.1:9200"
     user = os.environ.get("TRELLIS_SEARCH_USER") or None
     password = None
@@ -42,24 +40,20 @@ def make_engine(graph: "Graph", flavor: str = "opensearch", url: str | None = No
     return ElasticsearchApiEngine(graph, backend, index or os.environ.get("TRELLIS_SEARCH_INDEX") or "trellis-search")
 
 
-def after_ingest(graph: "Graph", result) -> None:
+def after_ingest(event: AfterIngest) -> None:
     """Keep the index current: apply each recorded ingest run when this engine is the configured one."""
-    from plugins.search import configured_engine, engine_for
-
-    if configured_engine() not in FLAVORS or getattr(result, "dry_run", False):
+    if event.search_engine_name not in FLAVORS or getattr(event.result, "dry_run", False):
         return
-    engine = engine_for(graph)
+    engine = event.search_engine()
     try:
-        engine.update_source(result.source, result.run)
+        engine.update_source(event.result.source, event.result.run)
     except Exception:
         # This run's changes did not reach the index: the next update rebuilds it whole (self-healing).
-        from graph.search import mark_index_stale
-
-        mark_index_stale(graph, engine.alias)
+        mark_index_stale(event.graph, engine.alias)
         raise
 
 
-def register(registry: "Registry") -> None:
+def register(registry: PluginRegistry) -> None:
     """Entry point `trellis.plugins: opensearch`."""
     registry.add_search_engine("opensearch", lambda graph: make_engine(graph, "opensearch"))
     registry.add_search_engine("elasticsearch", lambda graph: make_engine(graph, "elasticsearch"))

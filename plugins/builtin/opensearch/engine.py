@@ -17,13 +17,13 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, Iterable
 
-from graph.search import (DOCPAGE_FIELDS, ENTITY_FIELDS, FACET_TOP, FACETS, SearchHit, SearchQuery,
-                          SearchResult, SearchUnavailable, doc_page_documents, entity_documents, exact_forms,
-                          highlight, index_is_stale, mark_index_stale, query_terms, query_words, source_refs)
-from graph.visibility import EVERYTHING, Visibility
+from plugins.api import (DOCPAGE_FIELDS, ENTITY_FIELDS, EVERYTHING, FACET_TOP, FACETS, SearchHit, SearchQuery,
+                         SearchResult, SearchUnavailable, Visibility, doc_page_documents, entity_documents,
+                         exact_forms, highlight, index_is_stale, mark_index_stale, query_terms, query_words,
+                         source_refs)
 
 if TYPE_CHECKING:
-    from graph.driver import Graph
+    from plugins.api import Graph
 
 log = logging.getLogger(__name__)
 
@@ -236,14 +236,14 @@ class Backend:
         auth = (user, password or "") if user else None
         self.flavor = flavor
         if flavor == "opensearch":
-            from opensearchpy import OpenSearch
-            from opensearchpy.exceptions import ConnectionError as ConnError, NotFoundError, TransportError
+            from opensearchpy import OpenSearch  # noqa: PLC0415 -- optional dependency: only the chosen flavor's client
+            from opensearchpy.exceptions import ConnectionError as ConnError, NotFoundError, TransportError  # noqa: PLC0415 -- optional dependency: only the chosen flavor's client
 
             self.client = OpenSearch(hosts=[url], http_auth=auth, timeout=timeout, max_retries=1,
                                      retry_on_timeout=False)
         elif flavor == "elasticsearch":
-            from elasticsearch import Elasticsearch
-            from elasticsearch import ConnectionError as ConnError, NotFoundError, TransportError
+            from elasticsearch import Elasticsearch  # noqa: PLC0415 -- optional dependency: only the chosen flavor's client
+            from elasticsearch import ConnectionError as ConnError, NotFoundError, TransportError  # noqa: PLC0415 -- optional dependency: only the chosen flavor's client
 
             self.client = Elasticsearch(hosts=[url], basic_auth=auth, request_timeout=timeout, max_retries=1)
         else:

@@ -5,10 +5,13 @@ standard library); everything that touches files, the network or the catalog goe
 """
 from __future__ import annotations
 
+from plugins.api import API_VERSION, PluginRegistry
 from plugins.builtin.scaffolder import catalog, debug, fetch, fs, publish
 
+TRELLIS_API_VERSION = API_VERSION
 
-def register(registry) -> None:
+
+def register(registry: PluginRegistry) -> None:
     for module in (fetch, debug, fs, catalog, publish):
         for action in module.ACTIONS:
             registry.add_action(action)

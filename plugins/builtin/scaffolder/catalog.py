@@ -10,6 +10,7 @@ from __future__ import annotations
 import yaml
 
 from plugins.api import ActionContext, ActionError, TemplateAction
+from plugins.builtin.scaffolder._files import write_bytes
 
 SOURCE_TEMPLATE = "backstage.io/source-template"
 
@@ -50,8 +51,6 @@ def catalog_write(ctx: ActionContext) -> None:
     path = ctx.resolve(ctx.input.get("filePath") or "catalog-info.yaml")
     path.parent.mkdir(parents=True, exist_ok=True)
     text = yaml.safe_dump(entity, sort_keys=False, allow_unicode=True)
-    from plugins.builtin.scaffolder._files import write_bytes
-
     write_bytes(path, text.encode("utf-8"))
     ctx.logger.info(f"Writing {ctx.input.get('filePath') or 'catalog-info.yaml'}")
 

@@ -1,4 +1,5 @@
-"""What a verified Git-host push does: re-ingest the source that reads the pushed repository.
+"""What a verified webhook delivery does: re-ingest the source it concerns (plugins.api.WebhookRequest.reingest,
+offered to every webhook plugin, e.g. the GitHub plugin's push and repository events).
 
 Queued through the job framework (ingest.jobs.trigger.queue_run, trigger "webhook") when its Redis broker
 answers, so the webhook returns at once and the per-source lock keeps one run at a time; the queued run
@@ -13,8 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from ingest.context import sync_context
 from ingest.jobs.config import JobsConfig, SourceConfig
+from ingest.jobs.runner import fail
+from ingest.jobs.trigger import JobsUnavailable, queue_run
 from ingest.runs import new_run_id
 from plugins.api import redact, secret
+from plugins.registry import registry
 
 if TYPE_CHECKING:
     from graph.driver import Graph
@@ -22,30 +26,25 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def reingest(graph: "Graph", source: SourceConfig, repo: str, *, relist: bool = False,
+def reingest(graph: "Graph", source: SourceConfig, *, options: dict[str, Any] | None = None,
              config: JobsConfig | None = None) -> dict[str, Any]:
-    """Queue (or, without a reachable broker, run now) a webhook-triggered run of `source` for `repo`;
-    `relist`: the repository list itself changed (created, deleted, archived, renamed); `config`: the sources
-    the portal read at start (None: TRELLIS_CONFIG)."""
-    from ingest.jobs.trigger import JobsUnavailable, queue_run
-
+    """Queue (or, without a reachable broker, run now) a webhook-triggered run of `source`; `options` narrow
+    the synchronous run (e.g. GitHub's `refresh_repos`: ask only about the pushed repository); `config`: the
+    sources the portal read at start (None: TRELLIS_CONFIG)."""
     try:
         outcome = queue_run(graph, source.name, trigger="webhook", config=config)
     except JobsUnavailable as exc:
         log.info("webhook: %s; running %s synchronously", exc, source.name)
-        return run_now(graph, source, repo, relist=relist)
+        return run_now(graph, source, options=options)
     return {"source": source.name, "mode": "queued", **outcome.as_json()}
 
 
-def run_now(graph: "Graph", source: SourceConfig, repo: str, *, relist: bool = False) -> dict[str, Any]:
-    """The synchronous fallback: one run that refreshes only `repo`; failures are recorded, then raised."""
-    from ingest.jobs.runner import fail
-    from plugins.registry import registry
-
+def run_now(graph: "Graph", source: SourceConfig, *, options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The synchronous fallback: one run with `options` over the source's own; failures are recorded, then raised."""
     run_id = new_run_id()
     ctx = sync_context(
         graph=graph, source=source.name, run_id=run_id,
-        options={**source.options, "refresh_repos": [repo], "refresh_listing": relist},
+        options={**source.options, **(options or {})},
         trigger="webhook", secret=secret, max_removal_share=source.max_share,
         min_removal_count=source.min_count, base_dir=source.base_dir, kinds=source.kinds,
     )
