@@ -19,7 +19,7 @@ from scaffolder.catalog_service import CatalogService, preview_entities
 from scaffolder.config import ScaffolderConfig, load_config
 from scaffolder.integrations import Integrations, adapt
 from scaffolder.recorder import Masker, MemoryRecorder
-from scaffolder.runner import CancelWatch, RunResult, new_task_id, run_task
+from scaffolder.runner import CancelWatch, new_task_id, run_task
 from scaffolder.services import TemplateBase
 from scaffolder.template import Template, TemplateError
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from tests.test_browser import base_url, browser, page, pytestmark, shot  # noqa: F401  (shared fixtures)
+from tests.test_browser import base_url, browser, page, pytestmark, shot  # noqa: F401, F811 (shared fixtures)
 
 
 def test_suggestions_as_you_type_and_keyboard_choice(page):

@@ -22,9 +22,6 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-if TYPE_CHECKING:
-    from graph.driver import Graph
-
 SERVICES = ("lambda", "ecs", "rds", "s3", "dynamodb", "sqs")
 RESOURCE_TYPES = {"lambda": "lambda-function", "ecs": "ecs-service", "rds": "database", "s3": "s3-bucket",
                   "dynamodb": "dynamodb-table", "sqs": "queue"}

@@ -283,7 +283,7 @@ def test_docs_of_a_deleted_restricted_entity_stay_out_of_search(portal, graph_mo
 
     deleted = admin.delete("/api/v1/entities/by-name/component/default/vault-notes")
     assert deleted.status_code == 204, deleted.get_json()
-    assert bob.get(f"/api/v1/entities/by-name/component/default/vault-notes").status_code == 404
+    assert bob.get("/api/v1/entities/by-name/component/default/vault-notes").status_code == 404
     # the entity is gone: its docs pages are nobody's to find, and the page does not show the text either
     assert hits(bob) == [] and hits(vera) == []
     page = bob.get("/search?q=quokkaplinth").get_data(as_text=True)
