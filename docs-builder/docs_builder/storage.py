@@ -19,11 +19,11 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Protocol
 
+from graph.server.paths import state_dir
+
 def default_local_dir() -> Path:
     """`techdocs/` in the state folder: `.trellis/techdocs` in a checkout (like the local Neo4j), else
     `$TRELLIS_STATE_DIR/techdocs` (the web, worker and docs-builder processes must share it)."""
-    from graph.server.paths import state_dir
-
     return state_dir() / "techdocs"
 # extension -> media type: the only static files stored and served (anything else is not published)
 SAFE_TYPES = {
@@ -142,7 +142,7 @@ class S3Storage:
 
     def __init__(self, bucket: str, prefix: str = "", *, client: Any = None, endpoint_url: str | None = None,
                  region: str | None = None):
-        import boto3
+        import boto3  # noqa: PLC0415 -- heavy (boto3 + botocore): only a deployment with S3 storage loads it
 
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
@@ -155,7 +155,7 @@ class S3Storage:
         return StorageError(f"S3 bucket {self.bucket}: could not {what}: {exc}")
 
     def publish(self, key: str, site: Path, manifest: dict) -> str:
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 -- S3 only, as boto3
 
         version = _new_version()
         previous = (self.manifest(key) or {}).get("version")
@@ -185,7 +185,7 @@ class S3Storage:
             self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": stale[i:i + 1000], "Quiet": True})
 
     def _get(self, object_key: str) -> bytes | None:
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 -- S3 only, as boto3
 
         try:
             return self.client.get_object(Bucket=self.bucket, Key=object_key)["Body"].read()
