@@ -31,7 +31,7 @@ class OnlyThroughContract(Contract):
         contract_utils.AlertLevel, default=contract_utils.AlertLevel.ERROR)
 
     def check(self, graph: grimp.ImportGraph, verbose: bool) -> ContractCheck:
-        removal = contract_utils.remove_ignored_imports_and_report(
+        warnings = contract_utils.remove_ignored_imports(
             graph=graph, ignore_imports=self.ignore_imports,
             unmatched_alerting=self.unmatched_ignore_imports_alerting)
         allowed: set[str] = set()
@@ -48,9 +48,7 @@ class OnlyThroughContract(Contract):
                     lines = tuple(d["line_number"] for d in graph.get_import_details(importer=importer,
                                                                                      imported=imported))
                     illegal.append((importer, imported, lines))
-        return ContractCheck(kept=not illegal, warnings=list(removal.warnings),
-                             ignored_import_count=removal.ignored_import_count,
-                             metadata={"illegal": illegal})
+        return ContractCheck(kept=not illegal, warnings=warnings, metadata={"illegal": illegal})
 
     def graph_roots(self, graph: grimp.ImportGraph) -> set[str]:
         """Our own packages: the modules the graph has squashed are third-party (include_external_packages)."""
