@@ -22,12 +22,18 @@ import logging
 import os
 import time
 
+import redis
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Histogram, generate_latest
+from prometheus_client import multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from app.auth import access
+from app.graph_access import get_graph
 from app.version import version
+from graph import migrations, run_stats
+from graph.driver import GraphUnavailable
+from ingest.jobs.celery_app import redis_url
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("trellis.access")
@@ -90,8 +96,6 @@ def metrics():
         response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
         base = CollectorRegistry()
         multiprocess.MultiProcessCollector(base)
     else:
@@ -123,10 +127,6 @@ class _CatalogCollector:
         yield from self._queue_metrics()
 
     def _graph_metrics(self):
-        from app.graph_access import get_graph
-        from graph import migrations, run_stats
-        from graph.driver import GraphUnavailable
-
         graph = self.app.extensions["trellis.graph"]
         up = GaugeMetricFamily("trellis_neo4j_up", "1 when Neo4j answers and its schema is usable")
         pool = graph.pool_stats()
@@ -165,10 +165,6 @@ class _CatalogCollector:
         yield durations
 
     def _queue_metrics(self):
-        import redis
-
-        from ingest.jobs.celery_app import redis_url
-
         depth = GaugeMetricFamily("trellis_queue_depth", "Messages waiting in a Celery queue", labels=["queue"])
         up = GaugeMetricFamily("trellis_redis_up", "1 when the broker (Redis) answers")
         try:

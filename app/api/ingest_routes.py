@@ -12,6 +12,8 @@ from app.auth import access
 from app.errors import ApiError
 from app.graph_access import get_graph
 from graph import sources
+from ingest.jobs.config import ConfigError, UnknownSource, load_config
+from ingest.jobs.trigger import JobsUnavailable, queue_run
 
 RUN_STATUSES = ("queued", "running", "ok", "partial", "failed", "retrying", "skipped")
 
@@ -44,8 +46,6 @@ def ingest_run(id: str):  # noqa: A002  (the documented path parameter name)
 @bp.get("/ingest/sources")
 def ingest_sources():
     """The configured sources (TRELLIS_CONFIG) with their schedule; options carry no secrets by design."""
-    from ingest.jobs.config import ConfigError, load_config
-
     access.require("read")
     try:
         config = load_config()
@@ -59,9 +59,6 @@ def ingest_sources():
 @bp.post("/ingest/sources/<name>/sync")
 def sync_source(name: str):
     """Queue a run now: 202 with its id; 409 when a run of the source is already queued or running."""
-    from ingest.jobs.config import ConfigError, UnknownSource
-    from ingest.jobs.trigger import JobsUnavailable, queue_run
-
     access.require("ingest")
     force = (request.args.get("force") or "").lower() in ("1", "true", "yes")
     try:

@@ -7,6 +7,7 @@ from flask import current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.errors import ApiError
+from app.locations import TargetRefused, checked_target, location_roots
 from graph.catalog import QueryError, parse_filter_param
 from graph.model import RefError, parse_ref
 
@@ -123,8 +124,6 @@ def pick_fields(entity: dict, fields: list[str]) -> dict:
 
 def allowed_target(target: str) -> str:
     """The shared location policy (app.locations), refusals as 400 with the JSON error body."""
-    from app.locations import TargetRefused, checked_target, location_roots
-
     try:
         return checked_target(target)
     except TargetRefused as exc:

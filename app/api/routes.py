@@ -19,10 +19,13 @@ from app.auth import access
 from app.auth.audit import audit
 from app.errors import ApiError, error_response
 from app.graph_access import get_graph, walk_node_cap
-from graph import catalog
+from app.locations import catalog_rules, integrations
+from graph import catalog, write
 from graph.impact import DEFAULT_DEPTH, MAX_DEPTH, EntityNotFound, dependencies, impact
 from graph.model import RefError, parse_ref
 from graph.ownership import ownership_report, report_csv
+from ingest.git import GitError
+from ingest.sync import IngestError, ingest
 
 MAX_BY_REFS = 1000
 
@@ -210,10 +213,6 @@ def locations():
 
 @bp.post("/locations")
 def add_location():
-    from app.locations import catalog_rules, integrations
-    from ingest.git import GitError
-    from ingest.sync import IngestError, ingest
-
     access.require("ingest")
     body = json_body()
     target = body.get("target")
@@ -248,10 +247,6 @@ def openapi():
 @bp.post("/entities/by-name/<kind>/<namespace>/<name>/refresh")
 def refresh_entity(kind: str, namespace: str, name: str):
     """Re-ingest the location that owns the entity (Backstage's refresh); owners and admins only."""
-    from app.locations import catalog_rules, integrations
-    from ingest.git import GitError
-    from ingest.sync import IngestError, ingest
-
     ref = _named_ref(kind, namespace, name)
     facts = _readable_or_404(ref)
     access.require("write", facts)
@@ -273,8 +268,6 @@ def refresh_entity(kind: str, namespace: str, name: str):
 def delete_entity(kind: str, namespace: str, name: str):
     """Unregister one entity (owners and admins). Its location brings it back on the next ingest unless the
     descriptor is gone too, as in Backstage; other entities still pointing at it keep a placeholder."""
-    from graph import write
-
     ref = _named_ref(kind, namespace, name)
     facts = _readable_or_404(ref)
     access.require("write", facts)

@@ -10,8 +10,8 @@ from flask import jsonify
 from app.api import bp
 from app.api.params import bad, int_arg, list_arg, str_arg
 from app.auth import access
+from app.errors import ApiError, error_response
 from app.graph_access import get_graph
-from app.errors import ApiError
 from graph.search import (DEFAULT_LIMIT, MAX_LIMIT, MAX_QUERY_CHARS, MAX_WINDOW, SearchError, SearchQuery,
                           SearchUnavailable)
 from plugins.api import PluginError
@@ -55,8 +55,6 @@ def _engine():
 @bp.errorhandler(SearchUnavailable)
 def _search_down(exc: SearchUnavailable):
     """The search cluster (an engine plugin's) is down: 503, like a Neo4j outage."""
-    from app.errors import error_response
-
     response = error_response(503, "search_unavailable", str(exc))
     response.headers["Retry-After"] = "5"
     return response
