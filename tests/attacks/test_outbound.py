@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from graph.server.local import free_port
-from tests.gitserver import GitHttpServer, make_repo
+from tests.support.git_http import GitHttpServer, make_repo
 
 EVIL_GROUP = """\
 apiVersion: backstage.io/v1alpha1
