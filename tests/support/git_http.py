@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from tests.support.files import write_files
 from tests.support.http_server import LocalHTTPServer
 
 
@@ -58,13 +59,7 @@ def http_backend(handler: BaseHTTPRequestHandler, project_root: Path, path_info:
 def make_repo(work: Path, files: dict[str, str | bytes], bare: Path) -> Path:
     """A bare repository at `bare` holding `files` in one commit on `main`."""
     work.mkdir(parents=True, exist_ok=True)
-    for name, content in files.items():
-        path = work / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content)
+    write_files(work, files)
     git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", "-C", str(work)]
     subprocess.run(["git", "init", "-q", "-b", "main", str(work)], check=True)
     subprocess.run(git + ["add", "."], check=True)
