@@ -22,8 +22,8 @@ import logging
 import os
 import time
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 import redis
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Histogram, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 

@@ -11,29 +11,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import shutil
 import statistics
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
 
-from benchmarks.synthetic import generate
+from benchmarks.catalog_db import catalog_graph, pct
 from graph import catalog, versioned
-from graph.driver import Settings, connect
 from graph.impact import dependencies, impact
 from graph.ownership import ownership_report
 from graph.visibility import Visibility
-from ingest.sync import ingest
 
 OUT = Path(__file__).resolve().parent / "out"
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 def timed(fn: Callable[[], object], repeat: int, *, cold: bool = False) -> dict:
@@ -138,36 +128,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=300)
     parser.add_argument("--reuse", action="store_true", help="measure the catalog already in NEO4J_URI")
     args = parser.parse_args()
-    os.environ.setdefault("TRELLIS_CACHE", tempfile.mkdtemp(prefix="trellis-qbench-cache-"))
-    home = None
-    if os.environ.get("NEO4J_URI"):
-        settings = Settings.from_env()
-    else:
-        from graph.server import start
-        from servers.base import free_port
-
-        home = Path(tempfile.mkdtemp(prefix="trellis-qbench-"))
-        settings = Settings(uri=start(home, bolt_port=free_port(), http_port=free_port(), heap="2g",
-                                      pagecache="1g").uri)
-    graph = connect(settings)
-    try:
-        if not args.reuse:
-            while graph.write("MATCH (n) WITH n LIMIT 20000 DETACH DELETE n").counters.nodes_deleted:
-                pass
-            workdir = Path(tempfile.mkdtemp(prefix="trellis-qbench-cat-"))
-            generate(workdir / "catalog", args.entities, seed=42)
-            t0 = time.perf_counter()
-            ingest(graph, str(workdir / "catalog"))
-            print(f"ingested {args.entities} in {time.perf_counter() - t0:.1f}s")
-            shutil.rmtree(workdir, ignore_errors=True)
+    with catalog_graph("qbench", args.entities, reuse=args.reuse) as graph:
         figures = run(graph, args.repeat)
-    finally:
-        graph.close()
-        if home is not None:
-            from servers.neo4j import stop
-
-            stop(home)
-            shutil.rmtree(home, ignore_errors=True)
     OUT.mkdir(exist_ok=True)
     (OUT / "queries.json").write_text(json.dumps(figures, indent=2))
     print(json.dumps(figures, indent=2))

@@ -14,22 +14,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import shutil
 import statistics
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
 
-from benchmarks.synthetic import generate
+from benchmarks.catalog_db import catalog_graph, pct
 from graph import catalog
-from graph.driver import Settings, connect
 from graph.impact import NOT_PROPAGATING, WALKS, impact
 from graph.visibility import Visibility
 from graph.walk import node_cap, walk
-from ingest.sync import ingest
 
 OUT = Path(__file__).resolve().parent / "out"
 SIX = 6_000
@@ -62,11 +57,6 @@ def _hubs(folder: Path) -> None:
                                 "owner: bench-hub, dependsOn: [resource:mega-db]}"))
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "catalog-info.yaml").write_text("\n---\n".join(docs) + "\n")
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 def timed(fn: Callable[[], object], repeat: int) -> dict:
@@ -141,38 +131,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--reuse", action="store_true", help="measure the catalog already in NEO4J_URI")
     args = parser.parse_args()
-    os.environ.setdefault("TRELLIS_CACHE", tempfile.mkdtemp(prefix="trellis-wbench-cache-"))
-    home = None
-    if os.environ.get("NEO4J_URI"):
-        settings = Settings.from_env()
-    else:
-        from graph.server import start
-        from servers.base import free_port
 
-        home = Path(tempfile.mkdtemp(prefix="trellis-wbench-"))
-        settings = Settings(uri=start(home, bolt_port=free_port(), http_port=free_port(), heap="2g",
-                                      pagecache="1g").uri)
-    graph = connect(settings)
-    try:
-        if not args.reuse:
-            while graph.write("MATCH (n) WITH n LIMIT 20000 DETACH DELETE n").counters.nodes_deleted:
-                pass
-            workdir = Path(tempfile.mkdtemp(prefix="trellis-wbench-cat-"))
-            generate(workdir / "catalog", args.entities, seed=42)
-            _hubs(workdir / "hubs")
-            t0 = time.perf_counter()
-            ingest(graph, str(workdir / "catalog"))
-            ingest(graph, str(workdir / "hubs"))
-            print(f"ingested {args.entities} + {2 * SIX + 2} in {time.perf_counter() - t0:.1f}s", flush=True)
-            shutil.rmtree(workdir, ignore_errors=True)
+    def hubs(workdir: Path) -> list[Path]:
+        _hubs(workdir / "hubs")
+        return [workdir / "hubs"]
+
+    with catalog_graph("wbench", args.entities, reuse=args.reuse, extra=hubs) as graph:
         figures = run(graph, args.repeat)
-    finally:
-        graph.close()
-        if home is not None:
-            from servers.neo4j import stop
-
-            stop(home)
-            shutil.rmtree(home, ignore_errors=True)
     OUT.mkdir(exist_ok=True)
     (OUT / "walks.json").write_text(json.dumps(figures, indent=2))
     print(json.dumps(figures, indent=2))

@@ -18,6 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
+from graph import catalog
+from graph import scaffolder as store
+from graph.model import RELATION_NAMES, RefError, parse_ref, relations_of
+from ingest.descriptors.validation import entity_ref
+from ingest.git import GitError
+from ingest.sync import IngestError, ingest, validate_descriptor
 from plugins.api import ActionError
 from scaffolder.integrations import REPOSITORY_HOSTS, Integrations, adapt
 
@@ -62,10 +68,6 @@ class CatalogService:
     # -------------------------------------------------------------- register
 
     def register(self, target: str, *, catalog_info_path: str | None = None, optional: bool = False) -> list[str]:
-        from graph import scaffolder as store
-        from ingest.git import GitError
-        from ingest.sync import IngestError, ingest
-
         location, patterns = self._location(target, catalog_info_path)
         self._check_reachable(location)
         if self.graph is None:
@@ -139,8 +141,6 @@ class CatalogService:
     # -------------------------------------------------------------- read
 
     def get_entity(self, ref: str, defaultKind: str | None = None, defaultNamespace: str | None = None) -> dict | None:  # noqa: N803
-        from graph import catalog
-        from graph.model import RefError, parse_ref
 
         if self.graph is None:
             return None
@@ -163,11 +163,6 @@ class CatalogService:
 def preview_entities(graph: "Graph | None", entities: list[dict], visibility: "Visibility") -> list[dict]:
     """Each would-be entity with its validation problems and its relations, each target marked as existing
     (and readable), missing (it would be a placeholder) or hidden."""
-    from graph import scaffolder as store
-    from graph.model import RELATION_NAMES, relations_of
-    from ingest.sync import validate_descriptor
-    from ingest.descriptors.validation import entity_ref
-
     out = []
     wanted: list[str] = []
     staged = []

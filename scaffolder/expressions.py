@@ -32,7 +32,7 @@ from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError,
 from jinja2.ext import Extension
 from jinja2.lexer import Token, TokenStream
 from jinja2.runtime import ChainableUndefined, Undefined
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment, safe_range
 from jinja2.utils import Cycler, Joiner
 from markupsafe import Markup
 
@@ -406,8 +406,6 @@ class TrellisSandbox(ImmutableSandboxedEnvironment):
 
     @staticmethod
     def globals_range(*args: Any) -> range:
-        from jinja2.sandbox import safe_range
-
         return safe_range(*args)
 
     # -------------------------------------------------------------- parse-time guards

@@ -20,6 +20,7 @@ from ingest.integrations import (
     Integration as SharedIntegration, Integrations as SharedIntegrations, IntegrationsError, OutboundRefused,
     check_url, load_integrations as load_shared, parse_integrations as parse_shared,
 )
+from plugins.api import MissingSecret, secret
 
 IntegrationError = IntegrationsError
 #: The integration kinds whose REST APIs publish:*, fetch:* by URL and catalog:register speak.
@@ -56,7 +57,6 @@ class Integration:
         """The integration's token from TRELLIS_SECRET_<NAME> (masked in logs), or None when not set."""
         if not self.entry.token_secret_name:
             return None
-        from plugins.api import MissingSecret, secret
 
         try:
             return secret(self.entry.token_secret_name)

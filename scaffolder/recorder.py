@@ -11,6 +11,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Iterable
 
+from graph import scaffolder as store
 from plugins.api import redact
 
 if TYPE_CHECKING:
@@ -124,8 +125,6 @@ class GraphRecorder(Recorder):
             self._flush_locked()
 
     def _flush_locked(self) -> None:
-        from graph import scaffolder as store
-
         if self._buffer:
             batch, self._buffer = self._buffer, []
             store.append_events(self.graph, self.task_id, batch)
@@ -136,7 +135,5 @@ class GraphRecorder(Recorder):
             self._flush_locked()
 
     def steps_changed(self) -> None:
-        from graph import scaffolder as store
-
         self.flush()
         store.update_task(self.graph, self.task_id, steps=self.steps)

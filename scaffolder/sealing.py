@@ -14,6 +14,8 @@ import os
 import secrets as random
 from pathlib import Path
 
+from cryptography.fernet import Fernet, InvalidToken
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -44,8 +46,6 @@ def _key_material() -> str:
 
 
 def _fernet():
-    from cryptography.fernet import Fernet
-
     digest = hashlib.sha256(b"trellis-scaffolder-secrets\0" + _key_material().encode()).digest()
     return Fernet(base64.urlsafe_b64encode(digest))
 
@@ -59,7 +59,6 @@ def seal(values: dict[str, str]) -> str | None:
 def unseal(token: str | None) -> dict[str, str]:
     if not token:
         return {}
-    from cryptography.fernet import InvalidToken
 
     try:
         return json.loads(_fernet().decrypt(token.encode()))

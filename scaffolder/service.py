@@ -9,18 +9,25 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from graph import catalog
 from graph import scaffolder as store
 from graph.visibility import EVERYTHING, Visibility
+from ingest.descriptors import read_catalog
+from ingest.descriptors.limits import Limits
+from ingest.descriptors.yaml_loader import YamlProblem, load_single
+from plugins.registry import registry as loaded
 from scaffolder.catalog_service import CatalogService, preview_entities
 from scaffolder.config import ScaffolderConfig, load_config
+from scaffolder.initiator import Initiator
 from scaffolder.integrations import Integrations, adapt
 from scaffolder.recorder import Masker, MemoryRecorder
-from scaffolder.runner import CancelWatch, RunResult, new_task_id, run_task
+from scaffolder.runner import CancelWatch, new_task_id, run_task
+from scaffolder.sealing import seal
 from scaffolder.services import TemplateBase
+from scaffolder.tasks import QUEUE, send_task
 from scaffolder.template import Template, TemplateError
 
 if TYPE_CHECKING:
@@ -39,38 +46,10 @@ class TaskRequestError(ValueError):
         self.status, self.code, self.message, self.details = status, code, message, details
 
 
-@dataclass
-class Initiator:
-    """Who runs a template, as decided by the portal's policy (or an operator on the CLI)."""
-
-    id: str                                   # principal id ("local:alice", "oidc:...", "cli:operator")
-    label: str
-    user_ref: str | None = None
-    actions: set[str] = field(default_factory=lambda: {"read", "run", "ingest"})
-    visibility: Visibility = EVERYTHING
-    catalog_rules: list[dict] | None = None   # None: not bound (operators)
-
-    def access_json(self) -> dict:
-        v = self.visibility
-        return {"actions": sorted(self.actions), "catalog_rules": self.catalog_rules,
-                "visibility": {"everything": v.everything, "nothing": v.nothing, "claims": sorted(v.claims),
-                               "hidden_kinds": sorted(v.hidden_kinds)}}
-
-    @staticmethod
-    def visibility_from(data: dict | None) -> Visibility:
-        data = data or {}
-        if data.get("everything"):
-            return EVERYTHING
-        return Visibility(nothing=bool(data.get("nothing")), claims=frozenset(data.get("claims") or ()),
-                          hidden_kinds=frozenset(data.get("hidden_kinds") or ()))
-
-
 # ------------------------------------------------------------------------------------------ templates
 
 def list_templates(graph: "Graph", visibility: Visibility, *, type_: str | None = None, tag: str | None = None,
                    owner: str | None = None, text: str | None = None, limit: int = 200) -> list[dict]:
-    from graph import catalog
-
     group = ["kind=template"]
     if type_:
         group.append(f"spec.type={type_}")
@@ -113,8 +92,6 @@ def duration_text(value: Any) -> str | None:
 
 
 def get_template(graph: "Graph", ref: str, visibility: Visibility) -> Template | None:
-    from graph import catalog
-
     entity = catalog.get_entity(graph, ref, visibility)
     if entity is None or (entity.get("kind") or "").lower() != "template":
         return None
@@ -162,8 +139,6 @@ def _prepared(template: Template, values: Any, secrets: Any) -> tuple[dict, dict
 
 
 def _user(graph: "Graph", initiator: Initiator) -> dict:
-    from graph import catalog
-
     entity = catalog.get_entity(graph, initiator.user_ref, EVERYTHING) if initiator.user_ref else None
     return {"ref": initiator.user_ref, "entity": entity}
 
@@ -193,9 +168,6 @@ def create_task(graph: "Graph", template: Template, values: Any, secrets: Any, i
 
 def enqueue(task_id: str, task_secrets: dict[str, str]) -> None:
     """Queue the run on the `scaffolder` queue; secrets sealed for the worker."""
-    from scaffolder.sealing import seal
-    from scaffolder.tasks import QUEUE, send_task
-
     send_task(task_id, seal(task_secrets), queue=QUEUE)
 
 
@@ -217,8 +189,6 @@ def dry_run(graph: "Graph | None", template: Template, values: Any, initiator: I
     config = config or load_config()
     integrations = adapt(integrations)
     if registry is None:
-        from plugins.registry import registry as loaded
-
         registry = loaded()
     masker = Masker()
     recorder = MemoryRecorder(masker)
@@ -248,8 +218,6 @@ def read_catalog_files(workspace: Path) -> tuple[list[dict], list[dict]]:
     """The entities the run's catalog-info files declare, read exactly as the catalog would read them once
     registered (the bounded YAML loader, `$text`/`$json`/`$yaml` substitutions inside the workspace), and the
     documents it would reject."""
-    from ingest.descriptors import read_catalog
-
     files = [p for p in sorted(workspace.rglob("catalog-info.y*ml")) if p.name in CATALOG_FILES and p.is_file()]
     entities: list[dict] = []
     problems: list[dict] = []
@@ -282,9 +250,6 @@ def public_task(task: dict) -> dict:
 def parse_template_yaml(text: str) -> dict:
     """A pasted template (dry runs of templates not in the catalog): one YAML document, size-bounded, through
     the catalog's own loader (aliases, depth, duplicate keys)."""
-    from ingest.descriptors.limits import Limits
-    from ingest.descriptors.yaml_loader import YamlProblem, load_single
-
     if len(text) > 1024 * 1024:
         raise TaskRequestError(400, "invalid_template", "the template is larger than 1 MiB")
     try:

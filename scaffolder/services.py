@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote, urljoin, urlsplit
 
+import requests
+
 from plugins.api import ActionError, ActionIntegration
 from scaffolder.config import ScaffolderConfig
 from scaffolder.expressions import Templater
@@ -311,8 +313,6 @@ def http_request(integrations: Integrations, timeout: float, reveal: Callable[[s
                  *, json_body: Any = None, token: str | None = None, auth_scheme: str = "Bearer",
                  params: dict | None = None) -> tuple[int, Any]:
     """A JSON request to an allow-listed URL (ActionError otherwise), no redirects, a timeout, a size cap."""
-    import requests
-
     integration = integrations.for_url(url)
     if integration is None:
         raise ActionError(f"{_host(url)} is not an allowed integration host (integrations: in TRELLIS_CONFIG)")

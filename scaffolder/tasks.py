@@ -11,8 +11,22 @@ import logging
 import socket
 import time
 
+from graph import catalog as catalog_reads
+from graph import scaffolder as store
+from graph.driver import Graph, Settings
+from graph.schema import apply_schema
 from ingest.jobs.celery_app import app as celery_app
 from plugins.api import redact
+from plugins.registry import registry as loaded
+from scaffolder.catalog_service import CatalogService
+from scaffolder.config import load_config
+from scaffolder.initiator import Initiator
+from scaffolder.integrations import adapt
+from scaffolder.recorder import GraphRecorder, Masker
+from scaffolder.runner import CancelWatch, run_task
+from scaffolder.sealing import SealError, unseal
+from scaffolder.services import TemplateBase, http_request
+from scaffolder.template import Template, TemplateError
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +38,6 @@ def worker_graph():
     """One pooled connection per worker process (schema applied once)."""
     global _graph
     if _graph is None:
-        from graph.driver import Graph, Settings
-        from graph.schema import apply_schema
-
         _graph = Graph(Settings.from_env())
         apply_schema(_graph)
     return _graph
@@ -34,17 +45,6 @@ def worker_graph():
 
 def execute(graph, task_id: str, sealed: str | None, *, registry=None, config=None, integrations=None) -> str:
     """Run one recorded task to its end; returns its final status. Used by the Celery task and by tests."""
-    from graph import scaffolder as store
-    from scaffolder.catalog_service import CatalogService
-    from scaffolder.config import load_config
-    from scaffolder.integrations import adapt
-    from scaffolder.recorder import GraphRecorder, Masker
-    from scaffolder.runner import CancelWatch, run_task
-    from scaffolder.sealing import SealError, unseal
-    from scaffolder.service import Initiator
-    from scaffolder.services import TemplateBase, http_request
-    from scaffolder.template import Template, TemplateError
-
     before = store.start_task(graph, task_id, worker=socket.gethostname())
     if before is None:
         log.warning("scaffolder task %s is not recorded; nothing to run", task_id)
@@ -70,8 +70,6 @@ def execute(graph, task_id: str, sealed: str | None, *, registry=None, config=No
         config = config or load_config()
         integrations = adapt(integrations)
         if registry is None:
-            from plugins.registry import registry as loaded
-
             registry = loaded()
     except (TemplateError, ValueError) as exc:
         store.update_task(graph, task_id, status="failed", finished_at=store.now_ms(), error=masker.text(str(exc)))
@@ -79,7 +77,6 @@ def execute(graph, task_id: str, sealed: str | None, *, registry=None, config=No
     access = task.get("allowed") or {}
     initiator_visibility = Initiator.visibility_from(access.get("visibility"))
     base = TemplateBase.from_json(spec.get("base"))
-    from graph import catalog as catalog_reads
     user_ref = task.get("user_ref")
     user = {"ref": user_ref,
             "entity": catalog_reads.get_entity(graph, user_ref) if user_ref else None}
@@ -108,8 +105,6 @@ def run_template(task_id: str, sealed: str | None = None) -> dict:
     except Exception as exc:   # the record says what happened; the message never carries a secret
         log.error("scaffolder task %s failed: %s", task_id, redact(str(exc)))
         try:
-            from graph import scaffolder as store
-
             store.update_task(worker_graph(), task_id, status="failed", finished_at=store.now_ms(),
                               error=redact(f"{type(exc).__name__}: {exc}"))
         except Exception:

@@ -5,6 +5,8 @@ Sections (add new fixtures under the matching heading):
   2. Neo4j access  - driver and database-wiping helpers built on section 1.
   3. Catalog graph - the product's own connection (graph.driver).
   4. Portal        - the Flask app over the demo catalog (pages, browser tests).
+  5. Redis         - the job broker.
+  6. Markers       - `jvm`, `browser`, `slow`, applied from the fixtures a test uses.
 """
 from __future__ import annotations
 
@@ -181,3 +183,32 @@ def redis_url(tmp_path_factory) -> Iterator[str]:
         yield info.url
     finally:
         redis_local.stop(home)
+
+
+# --------------------------------------------------------------------- 6. Markers
+
+from tests.support.browser import chromium  # noqa: E402,F401  (the shared browser fixture)
+
+# A test that uses one of these fixtures (directly or through another fixture) gets the marker; files whose
+# tests start a JVM or a browser themselves set `pytestmark` instead.
+JVM_FIXTURES = frozenset({
+    "neo4j_uri",                            # the session's Neo4j (section 1)
+    "oidc_provider",                        # Keycloak (tests/idp)
+    "own_server", "dev_server", "old_db",   # a Neo4j of their own: test_api_recovery, attacks/test_dev_neo4j,
+                                            # test_migrate
+})
+BROWSER_FIXTURES = frozenset({"chromium"})                      # tests/support/browser.py
+SLOW_FIXTURES = frozenset({
+    "deployment", "wheel",                  # test_packaging: builds, installs and runs the wheel
+    "jobs_env", "worker", "worker_env",     # Celery worker processes (test_jobs_worker, test_techdocs_worker,
+                                            # test_scaffolder_worker)
+    "old_db",                               # test_migrate: web, worker and beat processes over a restored dump
+})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for marker, fixtures in (("jvm", JVM_FIXTURES), ("browser", BROWSER_FIXTURES), ("slow", SLOW_FIXTURES)):
+            if used & fixtures and not item.get_closest_marker(marker):
+                item.add_marker(marker)

@@ -11,6 +11,7 @@ from scaffolder.recorder import Masker, MemoryRecorder
 from scaffolder.runner import CancelWatch, RunResult, run_task
 from scaffolder.services import TemplateBase
 from scaffolder.template import Template
+from tests.support.files import write_files
 
 
 def template(steps: list[dict], parameters: Any = None, output: dict | None = None, name: str = "t") -> dict:
@@ -18,16 +19,6 @@ def template(steps: list[dict], parameters: Any = None, output: dict | None = No
             "metadata": {"name": name, "namespace": "default"},
             "spec": {"owner": "group:default/platform", "type": "service", "parameters": parameters or [],
                      "steps": steps, **({"output": output} if output else {})}}
-
-
-def write_files(root: Path, files: dict[str, str | bytes]) -> None:
-    for rel, content in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content)
 
 
 class FakeCatalog:

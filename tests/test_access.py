@@ -13,12 +13,14 @@ import time
 import pytest
 
 from app import create_app
-from app.auth.principal import SESSION_KEY, Principal
 from app.auth.tokens import DAY_MS, issue_token
 from app.config import ConfigError
 from graph import audit as audit_log
 from graph.tokens import revoke_token
 from ingest.sync import ingest
+from tests.support.live_server import LiveServer
+from tests.support.signin import add_accounts
+from tests.support.signin import session_client as signed_in
 
 SECRET = "s" * 40
 
@@ -117,30 +119,10 @@ def app(secured):
     return secured[0]
 
 
-def signed_in(app, user: str | None, csrf: str | None = "tok"):
-    """A client whose session is what a completed sign-in leaves (principal + flask-login id + CSRF token)."""
-    client = app.test_client()
-    if user is None:
-        return client
-    principal = Principal(provider="local", subject=user, username=user, user_ref=f"user:default/{user}")
-    with client.session_transaction() as session:
-        session[SESSION_KEY] = principal.to_session()
-        session["_user_id"] = principal.id
-        session["_fresh"] = True
-        if csrf:
-            session["csrf"] = csrf
-    if csrf:
-        client.environ_base["HTTP_X_CSRF_TOKEN"] = csrf
-    return client
-
-
 @pytest.fixture(scope="module", autouse=True)
 def accounts(secured, graph_module):
     """Local accounts behind the sessions (a disabled or missing account loses its session)."""
-    from app.auth.accounts import add_user
-
-    for name in ("alice", "bob", "carol", "dana"):
-        add_user(graph_module, name, f"{name}-password-long", user_ref=f"user:default/{name}")
+    add_accounts(graph_module, ("alice", "bob", "carol", "dana"))
 
 
 def events(graph, **filters) -> list[dict]:
@@ -481,20 +463,15 @@ def test_production_cookies_and_security_headers(neo4j_uri):
 
 def test_cli_with_a_token_sees_what_the_portal_shows_its_owner(app, graph_module):
     import json
-    import threading
 
     from click.testing import CliRunner
-    from werkzeug.serving import make_server
 
     from app.cli import main
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with LiveServer(app) as server:
         token, _ = issue_token(graph_module, name="cli", owner="user:default/bob", kind="personal",
                                scopes=["catalog:read", "reports:read"])
-        env = {"TRELLIS_URL": f"http://127.0.0.1:{server.server_port}", "TRELLIS_TOKEN": token}
+        env = {"TRELLIS_URL": server.url, "TRELLIS_TOKEN": token}
         runner = CliRunner()
         result = runner.invoke(main, ["impact", "resource:default/pay-db", "--json"], env=env)
         assert result.exit_code == 0, result.output
@@ -508,8 +485,6 @@ def test_cli_with_a_token_sees_what_the_portal_shows_its_owner(app, graph_module
         assert "pay-ledger" not in report_text and "you cannot see" in report_text
         bad = runner.invoke(main, ["impact", "resource:default/pay-db"], env={**env, "TRELLIS_TOKEN": "trl_" + "y" * 43})
         assert bad.exit_code == 1 and "401 from the portal: API token rejected: unknown" in bad.output
-    finally:
-        server.shutdown()
 
 
 def test_catalog_rules_per_location(app):

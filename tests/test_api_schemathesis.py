@@ -15,6 +15,8 @@ from app import create_app
 from app.auth.tokens import issue_token
 from ingest.sync import ingest
 
+pytestmark = pytest.mark.slow   # thousands of generated requests
+
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo-catalog"
 
 

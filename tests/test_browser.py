@@ -7,49 +7,26 @@ from __future__ import annotations
 import csv
 import io
 import textwrap
-import threading
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
+from tests.support.browser import needs_chromium, shot
+from tests.support.live_server import LiveServer
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="Debian chromium is not installed at /usr/bin/chromium (scripts/bootstrap installs it: "
-           "apt-get install -y chromium)",
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
 def base_url(portal_app):
     """The app behind a real threaded HTTP server on a free port."""
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, portal_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with LiveServer(portal_app) as server:
+        yield server.url
 
 
 @pytest.fixture
-def page(browser, base_url):
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True,
+def page(chromium, base_url):
+    context = chromium.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True,
                                   base_url=base_url)
     pg = context.new_page()
     errors: list[str] = []
@@ -73,10 +50,6 @@ def wait_until(page, expression: str, timeout: float = 15.0) -> None:
             raise AssertionError(f"timed out waiting for {expression}")
         page.wait_for_timeout(100)
 
-
-def shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def test_filter_the_catalog_by_kind(page):

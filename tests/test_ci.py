@@ -5,7 +5,6 @@ recorded responses in each provider's documented shape, and load into the real N
 """
 from __future__ import annotations
 
-import textwrap
 
 import pytest
 

@@ -20,7 +20,7 @@ from servers.base import pid_alive as _alive
 
 REPO = Path(__file__).resolve().parents[1]
 
-pytestmark = pytest.mark.timeout(280)
+pytestmark = [pytest.mark.timeout(280), pytest.mark.slow]
 
 
 def test_up_starts_redis_worker_and_beat_and_ctrl_c_stops_them(graph, neo4j_uri, tmp_path):

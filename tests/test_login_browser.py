@@ -4,33 +4,16 @@ ends Keycloak's session too). Also local sign-in errors and the refusal page. Sc
 test-artifacts/screenshots/ (signin-*.png)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from app.auth import accounts
-from tests.test_signin_support import LiveServer, events, load_users, make_app
+from tests.support.browser import needs_chromium, shot
+from tests.support.live_server import LiveServer
+from tests.test_signin_support import events, load_users, make_app
 
 pytest_plugins = ["tests.idp.fixtures"]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
-
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="Debian chromium is not installed at /usr/bin/chromium (scripts/bootstrap installs it)")
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+pytestmark = needs_chromium
 
 
 def auth_config(provider, **extra) -> dict:
@@ -62,10 +45,6 @@ def page(chromium, portal):
     context.close()
     assert not errors, f"JavaScript errors: {errors}"
 
-
-def shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def test_oidc_sign_in_and_out_in_a_browser(page, portal, oidc_provider, graph):

@@ -13,6 +13,8 @@ from app.cli.neo4j_cmd import neo4j as neo4j_cli
 from graph import server
 from servers import neo4j as local_neo4j
 
+pytestmark = pytest.mark.jvm   # every test here is about, or starts, a Neo4j server
+
 
 def test_bolt_answers(neo4j_driver):
     records, _, _ = neo4j_driver.execute_query("RETURN 1 AS one", database_="neo4j")

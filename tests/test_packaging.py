@@ -30,9 +30,6 @@ import pytest
 from servers.base import free_port
 
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
 METRICS_TOKEN = "packaging-metrics-token"
 DOCS_REF = "component:default/packaged-docs"
@@ -319,45 +316,40 @@ def test_health_openapi_and_metrics_of_the_installed_portal(deployment):
                          'status="200"}']) >= 1
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium")
-def test_in_chromium_pages_show_no_error_the_graph_draws_and_docs_build(deployment):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(base_url=deployment.base, viewport={"width": 1400, "height": 900})
-            page = context.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}"))
-            page.on("console", lambda msg: errors.append(f"{page.url}: {msg.text}") if msg.type == "error" else None)
-            page.on("response", lambda res: errors.append(f"{res.url}: HTTP {res.status}")
-                    if res.status >= 400 else None)
-            for path in page_paths(deployment):
-                page.goto(path)
-                page.wait_for_load_state("load")
-            assert not errors, errors
-
-            page.goto("/catalog/default/resource/payments-db?tab=graph&depth=1")
-            page.wait_for_selector('#graph[data-ready="true"]', timeout=30_000)
-            assert page.locator("#graph canvas").count() >= 1
-            assert page.evaluate("window.cy.nodes().length") > 5
-
-            # the "Build docs" button queues a build that the installed docs builder runs
-            page.goto("/catalog/default/component/packaged-docs?tab=docs")
-            page.click('button[data-action="build-docs"]')
+def test_in_chromium_pages_show_no_error_the_graph_draws_and_docs_build(deployment, chromium):
+    context = chromium.new_context(base_url=deployment.base, viewport={"width": 1400, "height": 900})
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}"))
+        page.on("console", lambda msg: errors.append(f"{page.url}: {msg.text}") if msg.type == "error" else None)
+        page.on("response", lambda res: errors.append(f"{res.url}: HTTP {res.status}")
+                if res.status >= 400 else None)
+        for path in page_paths(deployment):
+            page.goto(path)
             page.wait_for_load_state("load")
-            assert "queued" in page.url or "build=" in page.url, page.url
-            deadline = time.monotonic() + 180
-            while "Built by the installed docs builder" not in page.content():
-                assert time.monotonic() < deadline, deployment.logs()
-                page.wait_for_timeout(1000)
-                page.goto("/catalog/default/component/packaged-docs?tab=docs")
-            page.goto("/docs/default/component/packaged-docs/")
-            assert "Built by the installed docs builder" in page.content()
-            assert not errors, errors
-        finally:
-            browser.close()
+        assert not errors, errors
+
+        page.goto("/catalog/default/resource/payments-db?tab=graph&depth=1")
+        page.wait_for_selector('#graph[data-ready="true"]', timeout=30_000)
+        assert page.locator("#graph canvas").count() >= 1
+        assert page.evaluate("window.cy.nodes().length") > 5
+
+        # the "Build docs" button queues a build that the installed docs builder runs
+        page.goto("/catalog/default/component/packaged-docs?tab=docs")
+        page.click('button[data-action="build-docs"]')
+        page.wait_for_load_state("load")
+        assert "queued" in page.url or "build=" in page.url, page.url
+        deadline = time.monotonic() + 180
+        while "Built by the installed docs builder" not in page.content():
+            assert time.monotonic() < deadline, deployment.logs()
+            page.wait_for_timeout(1000)
+            page.goto("/catalog/default/component/packaged-docs?tab=docs")
+        page.goto("/docs/default/component/packaged-docs/")
+        assert "Built by the installed docs builder" in page.content()
+        assert not errors, errors
+    finally:
+        context.close()
 
 
 def test_processes_log_json_lines(deployment):

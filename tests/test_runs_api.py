@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import textwrap
-import threading
 import time
 from pathlib import Path
 
@@ -12,10 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from graph import sources
-from servers.base import free_port
 from graph import runs as graph_runs
-
-CHROMIUM = Path("/usr/bin/chromium")
+from servers.base import free_port
+from tests.support.live_server import LiveServer
 
 
 @pytest.fixture(scope="module")
@@ -151,46 +149,36 @@ def test_runs_page_and_run_page(portal_client, demo_run, jobs):
 
 @pytest.fixture(scope="module")
 def base_url(portal_app):
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, portal_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
+    with LiveServer(portal_app) as server:
+        yield server.url
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium "
-                                                  "(scripts/bootstrap installs it)")
-def test_running_run_shows_live_progress_in_the_browser(portal_app, base_url):
-    from playwright.sync_api import expect, sync_playwright
+def test_running_run_shows_live_progress_in_the_browser(portal_app, base_url, chromium):
+    from playwright.sync_api import expect
 
     graph = portal_app.extensions["trellis.graph"]
     now = int(time.time() * 1000)
     graph_runs.record_run(graph, {"id": "live00000001", "source": "inventory", "name": "inventory", "target": "t",
                              "trigger": "schedule", "status": "running", "started_at": now})
     sources.record_progress(graph, "live00000001", "fetching", 3, 10)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--headless=new", "--no-sandbox"])
-        try:
-            page = browser.new_page(base_url=base_url)
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto("/runs")
-            row = page.locator('tr[data-run="live00000001"]')
-            expect(row.locator('[data-field="stage"]')).to_have_text("fetching 3/10")
-            sources.record_progress(graph, "live00000001", "writing entities", 7, 12)
-            expect(row.locator('[data-field="stage"]')).to_have_text("writing entities 7/12", timeout=10_000)
-            assert row.locator("progress").get_attribute("max") == "12"
-            graph_runs.record_run(graph, {"id": "live00000001", "status": "ok", "added": 12, "finished_at": now + 5000,
-                                     "seconds": 5.0, "progress_stage": "done"})
-            expect(row.locator('[data-field="status"]')).to_have_text("ok", timeout=10_000)
-            expect(row.locator('[data-field="counts"]')).to_have_text("12 / 0 / 0 / 0")
-            assert row.get_attribute("data-live") is None   # polling stopped
-            assert not errors, errors
-        finally:
-            browser.close()
+    page = chromium.new_page(base_url=base_url)
+    try:
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto("/runs")
+        row = page.locator('tr[data-run="live00000001"]')
+        expect(row.locator('[data-field="stage"]')).to_have_text("fetching 3/10")
+        sources.record_progress(graph, "live00000001", "writing entities", 7, 12)
+        expect(row.locator('[data-field="stage"]')).to_have_text("writing entities 7/12", timeout=10_000)
+        assert row.locator("progress").get_attribute("max") == "12"
+        graph_runs.record_run(graph, {"id": "live00000001", "status": "ok", "added": 12, "finished_at": now + 5000,
+                                 "seconds": 5.0, "progress_stage": "done"})
+        expect(row.locator('[data-field="status"]')).to_have_text("ok", timeout=10_000)
+        expect(row.locator('[data-field="counts"]')).to_have_text("12 / 0 / 0 / 0")
+        assert row.get_attribute("data-live") is None   # polling stopped
+        assert not errors, errors
+    finally:
+        page.close()
 
 
 # ------------------------------------------------------------------------------------ CLI

@@ -22,6 +22,7 @@ from app.auth.principal import SESSION_KEY, Principal
 from graph import audit as audit_log
 from graph import scaffolder as store
 from ingest.sync import ingest
+from tests.support.signin import add_accounts, session_client
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET_VALUE = "hunter2-very-secret-token"
@@ -167,26 +168,13 @@ def worker_in_thread(env, monkeypatch):
         thread.join(30)
 
 
-def client_for(env, user: str | None):
-    client = env["app"].test_client()
-    if user is None:
-        return client
-    principal = Principal(provider="local", subject=user, username=user, user_ref=f"user:default/{user}")
-    with client.session_transaction() as session:
-        session[SESSION_KEY] = principal.to_session()
-        session["_user_id"] = principal.id
-        session["_fresh"] = True
-        session["csrf"] = "tok"
-    client.environ_base["HTTP_X_CSRF_TOKEN"] = "tok"
-    return client
-
-
 @pytest.fixture(scope="module", autouse=True)
 def accounts(env):
-    from app.auth.accounts import add_user
+    add_accounts(env["graph"], ("alice", "bob", "carol", "dana"))
 
-    for name in ("alice", "bob", "carol", "dana"):
-        add_user(env["graph"], name, f"{name}-password-long", user_ref=f"user:default/{name}")
+
+def client_for(env, user: str | None):
+    return session_client(env["app"], user)
 
 
 def wait_task(client, task_id: str, statuses=("completed", "failed", "cancelled"), timeout: float = 60) -> dict:

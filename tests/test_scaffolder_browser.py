@@ -10,17 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, SHOTS
+from tests.support.browser import needs_chromium
+from tests.support.browser import shot as save_shot
+from tests.support.live_server import LiveServer
 
 REPO = Path(__file__).resolve().parents[1]
-pytestmark = [pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed"),
-              pytest.mark.timeout(300)]
+pytestmark = [needs_chromium, pytest.mark.timeout(300)]
 
 
 @pytest.fixture(scope="module")
 def site(portal_app, graph_module, tmp_path_factory):
-    from werkzeug.serving import make_server
-
     from ingest.sync import ingest
 
     assert ingest(graph_module, str(REPO / "templates" / "catalog-info.yaml")).ok
@@ -37,28 +36,14 @@ def site(portal_app, graph_module, tmp_path_factory):
 
     mp.setattr(service, "enqueue", lambda task_id, secrets: threading.Thread(
         target=execute, args=(graph_module, task_id, seal(secrets)), daemon=True).start())
-    server = make_server("127.0.0.1", 0, portal_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield {"url": f"http://127.0.0.1:{server.server_port}", "git": work / "git"}
-    server.shutdown()
-    thread.join(timeout=10)
+    with LiveServer(portal_app) as server:
+        yield {"url": server.url, "git": work / "git"}
     mp.undo()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture
-def page(browser, site):
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, base_url=site["url"])
+def page(chromium, site):
+    context = chromium.new_context(viewport={"width": 1400, "height": 900}, base_url=site["url"])
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -70,8 +55,7 @@ def page(browser, site):
 
 
 def shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"scaffolder-{name}.png"), full_page=True)
+    save_shot(page, f"scaffolder-{name}")
 
 
 def test_create_a_service_from_the_form_and_follow_its_task(page, site):

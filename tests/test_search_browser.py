@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import re
 
-from tests.test_browser import base_url, browser, page, pytestmark, shot  # noqa: F401  (shared fixtures)
+from tests.support.browser import shot
+from tests.test_browser import base_url, page, pytestmark  # noqa: F401  (shared fixtures)
 
 
 def test_suggestions_as_you_type_and_keyboard_choice(page):

@@ -7,14 +7,14 @@ import base64
 import hashlib
 import json
 import secrets
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
 
+from tests.support.http_server import LocalHTTPServer
 from tests.test_signin_support import events, load_users, make_app, signed_in_as
 
 FIXTURES = Path(__file__).parent / "fixtures" / "github_oauth"
@@ -22,7 +22,7 @@ CLIENT_ID = "Iv1.8a61f9b3a7aba766"
 CLIENT_SECRET = "github-test-client-secret"
 
 
-class FakeGitHub:
+class FakeGitHub(LocalHTTPServer):
     """github.com's OAuth endpoints and the REST API (GHES layout: /api/v3/) on 127.0.0.1:<free port>.
 
     Several GitHub accounts: `add_account` makes one (octocat, from the fixtures, is there from the start);
@@ -31,8 +31,6 @@ class FakeGitHub:
     """
 
     def __init__(self) -> None:
-        from servers.base import free_port
-
         self.codes: dict[str, dict] = {}
         octocat_token = json.loads((FIXTURES / "access_token.json").read_text())["access_token"]
         self.accounts: dict[str, dict] = {"octocat": {
@@ -43,8 +41,6 @@ class FakeGitHub:
         self.acting = "octocat"
         self.token_requests: list[dict] = []
         self.api_requests: list[tuple[str, str]] = []
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -86,8 +82,8 @@ class FakeGitHub:
                                             "authorization": self.headers.get("Authorization")})
                 self._json(200, fake.redeem(form))
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._serve(Handler)
+        self.base = self.base_url
 
     def add_account(self, login: str, user_id: int, *, name: str | None = None, emails: list[dict] | None = None,
                     orgs: dict | None = None, teams: dict | None = None) -> None:
@@ -158,13 +154,6 @@ class FakeGitHub:
         return {"access_token": self.accounts[issued["login"]]["token"], "scope": issued["scope"] or "",
                 "token_type": "bearer"}
 
-    def __enter__(self) -> "FakeGitHub":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture(scope="module")

@@ -121,7 +121,7 @@ def test_parallel_guesses_cannot_outrun_the_limit(app, graph):
 
     import requests
 
-    from tests.test_signin_support import LiveServer
+    from tests.support.live_server import LiveServer
 
     with LiveServer(app) as server:
         def guess(i: int) -> int:

@@ -11,7 +11,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 import pytest
 
 from tests.idp.provider import Provider, browser_session
-from tests.test_signin_support import LiveServer, events, form, load_users, make_app, signed_in_as
+from tests.support.live_server import LiveServer
+from tests.test_signin_support import events, form, load_users, make_app, signed_in_as
 
 pytest_plugins = ["tests.idp.fixtures"]
 

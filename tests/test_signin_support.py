@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import re
 import textwrap
-import threading
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin
 
-from werkzeug.serving import make_server
 
 SECRET_KEY = "signin-tests-secret-key-0123456789abcdef"
 
@@ -102,26 +100,6 @@ def make_app(neo4j_uri: str, auth: dict, **extra):
             return principal if principal is not None and principal.id == user_id else None
     init_signin(app)
     return app
-
-
-class LiveServer:
-    """The app served by werkzeug on 127.0.0.1:<free port> in a thread (redirects from real IdPs land here)."""
-
-    def __init__(self, app, port: int | None = None):
-        from servers.base import free_port
-
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._server = make_server("127.0.0.1", self.port, app, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> "LiveServer":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._thread.join(10)
 
 
 class _Forms(HTMLParser):

@@ -175,7 +175,7 @@ def docs_repo(tmp_path_factory, portal_app, graph_module, storage):
     base = tmp_path_factory.mktemp("docs-repos")
     repo = make_repo(base / "repo")
     from ingest.integrations import parse_integrations
-    from tests.gitserver import GitHttpServer
+    from tests.support.git_http import GitHttpServer
 
     with GitHttpServer(make_remote(base / "remote")) as host:
         integrations = parse_integrations({"integrations": {"allow": [host.url]}})

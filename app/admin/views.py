@@ -1,6 +1,8 @@
 """/admin (role grants), /admin/audit (the audit log), /settings/tokens (personal API tokens)."""
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
 from app.admin import bp
@@ -157,8 +159,6 @@ def revoke_token(token_id: str):
 
 @bp.app_template_filter("audit_time")
 def audit_time(ms: int | None) -> str:
-    import datetime as dt
-
     if not ms:
         return ""
     return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")

@@ -1,7 +1,7 @@
 """Admin endpoints of the REST API: role grants and the audit log (admins only)."""
 from __future__ import annotations
 
-from flask import current_app, jsonify, request
+from flask import current_app, jsonify
 
 from app.admin.views import principal_key
 from app.api import bp

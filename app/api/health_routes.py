@@ -18,8 +18,10 @@ from flask import current_app, jsonify
 from app.api import bp
 from app.auth import access
 from app.version import version
+from graph import migrations
 from graph.driver import GraphUnavailable
 from graph.migrations import MigrationInProgress, SchemaTooNew
+from graph.schema import apply_schema, forget_applied
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +52,6 @@ def liveness():
 @bp.get("/health/ready")
 @access.public
 def readiness():
-    from graph import migrations
-    from graph.schema import apply_schema, forget_applied
-
     graph = _graph()
     body: dict = {"ready": False, "version": version(), "neo4j": "down", "schema": None}
     try:

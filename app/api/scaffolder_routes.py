@@ -20,12 +20,16 @@ from app.api import bp
 from app.api.params import bad, int_arg, json_body, str_arg, to_ref
 from app.auth import access
 from app.auth.audit import audit
+from app.auth.principal import current_principal
 from app.errors import ApiError
 from app.graph_access import get_graph
 from graph import scaffolder as store
+from plugins.registry import registry
 from scaffolder import service
+from scaffolder.recorder import Masker
 from scaffolder.service import Initiator, TaskRequestError
 from scaffolder.template import Template, TemplateError
+from scaffolder.workspace import WorkspaceError, safe_child
 
 TASK_STATUSES = store.STATUSES
 MAX_DIRECTORY_FILES = 2000
@@ -34,8 +38,6 @@ MAX_DIRECTORY_BYTES = 20 * 1024 * 1024
 
 def initiator() -> Initiator:
     """The current reader as the scaffolder sees them (decided here, applied by the worker)."""
-    from app.auth.principal import current_principal
-
     principal = current_principal()
     actions = {a for a in ("read", "run", "ingest") if access.can(a, kind="Template" if a == "run" else None)}
     if access.can("admin"):
@@ -77,8 +79,6 @@ def _audit_values(template: str, values: object, secrets: object, *, dry_run: bo
     details = {"template": template, "dry_run": dry_run,
                "secrets": sorted(secrets) if isinstance(secrets, dict) else [], "task": task}
     if isinstance(values, dict):
-        from scaffolder.recorder import Masker
-
         masker = Masker(v for v in (secrets or {}).values() if isinstance(v, str)) if isinstance(secrets, dict) \
             else Masker()
         details["values"] = masker.data(values)
@@ -112,8 +112,6 @@ def template_parameter_schema(namespace: str, name: str):
 @bp.get("/scaffolder/actions")
 def list_actions():
     """The installed actions (built-in and plugins') with their schemas, as Backstage's /v2/actions."""
-    from plugins.registry import registry
-
     access.require("read")
     return jsonify({"items": [{"id": a.id, "description": a.description, "permission": a.permission,
                                "supportsDryRun": a.supports_dry_run,
@@ -210,8 +208,6 @@ def _inline_dry_run(body: dict, values: dict):
 def write_directory(root: Path, files: list[tuple[object, object]]) -> None:
     """Uploaded skeleton files into a scratch folder: relative paths only (no `..`, no absolute paths, no
     links), base64 contents, size-bounded."""
-    from scaffolder.workspace import WorkspaceError, safe_child
-
     total = 0
     for path, content in files:
         if not isinstance(path, str) or not isinstance(content, str):

@@ -11,8 +11,8 @@ from app import settings
 from app.api import bp
 from app.api.params import bad, int_arg, list_arg, str_arg
 from app.auth import access
-from app.graph_access import get_graph
 from app.errors import ApiError, error_response
+from app.graph_access import get_graph
 from graph.search import (DEFAULT_LIMIT, MAX_LIMIT, MAX_QUERY_CHARS, MAX_WINDOW, SearchError, SearchQuery,
                           SearchUnavailable)
 from plugins.api import PluginError

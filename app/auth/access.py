@@ -24,9 +24,14 @@ from typing import Callable
 
 from flask import current_app, g
 
+from app.auth.audit import audit
 from app.auth.policy import ACTIONS, RANK, Rules, Subject, decide, visibility_for
 from app.auth.principal import Principal, current_principal
+from app.graph_access import get_graph
+from graph.entities import access_facts
 from graph.model import RefError, parse_ref
+from graph.ownership import ownership_claims
+from graph.roles import role_grants
 from graph.visibility import Visibility, is_restricted
 
 SUBJECT_TTL = 5.0     # seconds: group membership and role grants reach sessions within this time
@@ -75,7 +80,6 @@ def require(action: str, entity: dict | None = None, kind: str | None = None, sc
     decision = _decide(action, entity, kind, scope)
     if decision.allowed:
         return
-    from app.auth.audit import audit
 
     facts = _facts(entity) if entity is not None else {}
     audit("denied", "denied", target=facts.get("ref") or kind,
@@ -85,9 +89,6 @@ def require(action: str, entity: dict | None = None, kind: str | None = None, sc
 
 def require_ref(action: str, ref: str) -> dict:
     """Check `action` on the entity `ref`; returns its access facts. Unknown refs are 404s."""
-    from app.graph_access import get_graph
-    from graph.entities import access_facts
-
     facts = access_facts(get_graph(), ref)
     if facts is None:
         raise Denied(404, f"{ref} is not in the catalog")
@@ -144,10 +145,6 @@ def forget_subjects() -> None:
 
 
 def _build_subject(principal: Principal) -> Subject:
-    from app.graph_access import get_graph
-    from graph.ownership import ownership_claims
-    from graph.roles import role_grants
-
     config = current_app.config
     scopes = frozenset(principal.scopes) if principal.scopes is not None else None
     if principal.provider == "guest":

@@ -13,6 +13,7 @@ import logging
 
 from flask import has_request_context, request
 
+from app.auth.principal import current_principal
 from app.graph_access import get_graph
 from graph import audit as store
 
@@ -23,8 +24,6 @@ def audit(action: str, outcome: str, *, target: str | None = None, actor: str | 
           details: dict | None = None) -> None:
     """Record one event (outcome: ok / denied / failed); `actor` defaults to the current principal."""
     if actor is None:
-        from app.auth.principal import current_principal
-
         principal = current_principal() if has_request_context() else None
         actor = principal.id if principal is not None else "anonymous"
     where = {}
@@ -44,8 +43,6 @@ def audit_failure(action: str, outcome: str, *, reason: str, actor: str | None =
     cannot grow the log (graph.audit.record_aggregate). `reason` groups them: use a fixed code; anything
     after a ':' (e.g. a provider's error text) is kept only in the first event's details."""
     if actor is None:
-        from app.auth.principal import current_principal
-
         principal = current_principal() if has_request_context() else None
         actor = principal.id if principal is not None else "anonymous"
     where = {}

@@ -15,6 +15,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
+from app.auth.signin import GITHUB_DEFAULTS
 from graph import accounts as account_store
 from graph import audit as audit_store
 from graph import bindings, identity
@@ -49,8 +50,6 @@ def github_issuer(api_url: str) -> str:
 
 def issuers_from_auth(auth: object) -> dict[str, str | None]:
     """{"oidc": issuer or None, "github": API URL or None} from the portal's `auth:` section."""
-    from app.auth.signin import GITHUB_DEFAULTS
-
     auth = auth if isinstance(auth, dict) else {}
     oidc = auth.get("oidc") if isinstance(auth.get("oidc"), dict) else None
     github = auth.get("github") if isinstance(auth.get("github"), dict) else None

@@ -14,10 +14,17 @@ from datetime import timedelta
 from urllib.parse import quote
 
 from flask import Flask, current_app, g, redirect, request, session
-from flask_login import LoginManager
+from flask_login import LoginManager, current_user
 
-from app.auth import csrf
-from app.auth.principal import SESSION_KEY, Principal
+from app.auth import access, csrf, tokens
+from app.auth.audit import audit, audit_failure
+from app.auth.principal import SESSION_KEY, Principal, current_principal
+from app.auth.tokens import current_ms
+from app.errors import error_response
+from app.graph_access import get_graph
+from graph.accounts import get_account
+from graph.driver import GraphUnavailable
+from graph.tokens import touch_token
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +72,6 @@ class _Viewer:
 
     @property
     def principal(self) -> Principal | None:
-        from app.auth.principal import current_principal
-
         return current_principal()
 
     @property
@@ -81,16 +86,11 @@ class _Viewer:
 
     @property
     def can_ingest(self) -> bool:
-        from app.auth import access
-
         return self._subject() is not None and access.can("ingest")
 
     @staticmethod
     def _subject():
         """The subject, or None when it cannot be known (e.g. the error page for Neo4j being down)."""
-        from app.auth import access
-        from graph.driver import GraphUnavailable
-
         try:
             return access.subject()
         except GraphUnavailable:
@@ -98,10 +98,6 @@ class _Viewer:
 
 
 def _gate():
-    from app.auth import access
-    from app.auth.audit import audit_failure
-    from app.errors import error_response
-
     endpoint = request.endpoint
     view = current_app.view_functions.get(endpoint) if endpoint else None
     is_public = endpoint in PUBLIC_ENDPOINTS or getattr(view, "trellis_public", False)
@@ -118,8 +114,6 @@ def _gate():
             return response
         by_token = True
     else:
-        from flask_login import current_user
-
         if getattr(current_user, "is_authenticated", False):
             principal = current_user._get_current_object()
         elif request.cookies.get(current_app.config["SESSION_COOKIE_NAME"]) and not session.keys():
@@ -150,9 +144,6 @@ def _gate():
 
 
 def _token_principal(header: str) -> tuple[Principal | None, str]:
-    from app.auth import tokens
-    from app.graph_access import get_graph
-
     presented = tokens.bearer_token(header)
     if presented is None:
         return None, "expected `Authorization: Bearer trl_...`"
@@ -172,17 +163,12 @@ def _token_principal(header: str) -> tuple[Principal | None, str]:
 
 
 def _audit_token_use(principal: Principal) -> None:
-    from app.auth.audit import audit
-
     now = time.monotonic()
     with _token_lock:
         last = _token_seen.get(principal.subject)
         if last is not None and now - last < TOKEN_AUDIT_EVERY:
             return
         _token_seen[principal.subject] = now
-    from app.auth.tokens import current_ms
-    from app.graph_access import get_graph
-    from graph.tokens import touch_token
 
     touch_token(get_graph(), principal.subject, current_ms())
     audit("token_use", "ok", actor=principal.id, target=principal.token_owner,
@@ -195,9 +181,6 @@ ACCOUNT_CHECK_EVERY = 5.0
 
 def _local_account_active(username: str) -> bool:
     """A disabled (or deleted) local account loses its sessions within ACCOUNT_CHECK_EVERY seconds."""
-    from app.graph_access import get_graph
-    from graph.accounts import get_account
-
     now = time.monotonic()
     known = _accounts.get(username)
     if known is not None and now - known[1] < ACCOUNT_CHECK_EVERY:

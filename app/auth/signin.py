@@ -32,6 +32,7 @@ from app.auth.audit import audit, audit_failure
 from app.auth.principal import Principal, current_principal, end_session, start_session
 from app.graph_access import get_graph
 from graph import bindings
+from graph import accounts as account_store
 from graph import identity as identity_store
 
 log = logging.getLogger(__name__)
@@ -521,7 +522,6 @@ def _failure_reason(graph, username: str, password: str) -> str:
         name = accounts.normalize_username(username)
     except ValueError:
         return "unknown_user"
-    from graph import accounts as account_store
 
     account = account_store.get_account(graph, name)
     if account is None:

@@ -6,7 +6,6 @@ hash with the last successful build skips MkDocs entirely, and `force` rebuilds 
 """
 from __future__ import annotations
 
-import importlib
 import shutil
 import tempfile
 import time
@@ -26,6 +25,8 @@ from docs_builder.storage import Storage, entity_key
 from docs_builder.tree import TreeLimits, collect, config_hash, stage
 from graph import techdocs
 from graph.entities import get_entity
+from graph.search import index_doc_pages, remove_doc_pages
+from graph.visibility import EVERYTHING
 
 if TYPE_CHECKING:
     from graph.driver import Graph
@@ -88,15 +89,8 @@ def search_path(path: str) -> str:
 
 
 def index_for_search(graph: "Graph", ref: str, pages: list[Page]) -> bool:
-    """Hand the pages to search (graph.search.index_doc_pages, from the search issue) when it exists."""
-    try:
-        search = importlib.import_module("graph.search")
-    except ImportError:
-        return False
-    index = getattr(search, "index_doc_pages", None)
-    if index is None:
-        return False
-    index(graph, ref, [{"path": search_path(p.path), "title": p.title, "text": p.text} for p in pages])
+    """Hand the pages to search (graph.search.index_doc_pages)."""
+    index_doc_pages(graph, ref, [{"path": search_path(p.path), "title": p.title, "text": p.text} for p in pages])
     return True
 
 
@@ -223,8 +217,6 @@ def rebuild_changed(graph: "Graph", storage: Storage, refs: Iterable[str] | None
                     trigger: str = "ingest", limits: Limits = Limits()) -> list[BuildOutcome]:
     """The ingest-time trigger: rebuild the docs of `refs` (default: every documented entity) whose content
     hash changed since their last successful build. Entities being built already are skipped."""
-    from graph.visibility import EVERYTHING
-
     wanted = None if refs is None else set(refs)
     outcomes = []
     for item in techdocs.documented_entities(graph, EVERYTHING):
@@ -246,13 +238,7 @@ def prune_docs(graph: "Graph", storage: Storage) -> list[str]:
             storage.delete(entity_key(ref))
         except ValueError:
             pass     # not an entity ref we could have published under
-        try:
-            search = importlib.import_module("graph.search")
-            remove = getattr(search, "remove_doc_pages", None)
-            if remove is not None:
-                remove(graph, ref)
-        except ImportError:
-            pass
+        remove_doc_pages(graph, ref)
         techdocs.delete_builds(graph, ref)
         pruned.append(ref)
     return pruned

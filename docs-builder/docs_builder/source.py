@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 from docs_builder.config import confined
 from docs_builder.errors import DocsBuildError
 from graph.techdocs import TECHDOCS_ANNOTATION
+from ingest.git import GitError, GitRefused, checkout, is_git_url, is_remote_url
 
 if TYPE_CHECKING:
     from ingest.integrations import Integrations
@@ -105,8 +106,6 @@ def resolve(entity: dict, *, git_timeout: float = 120, integrations: "Integratio
             raise DocsBuildError(f"the docs folder {folder} does not exist")
         return DocsSource(root=root, folder=folder)
     if kind == "url":
-        from ingest.git import GitError, GitRefused, checkout, is_git_url, is_remote_url
-
         repo_url, sub = split_repo_url(target)
         if not is_git_url(repo_url):
             raise DocsBuildError(f"{TECHDOCS_ANNOTATION} {ref!r}: not a git repository URL")

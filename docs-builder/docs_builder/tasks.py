@@ -13,6 +13,8 @@ import os
 from docs_builder.build import build_entity_docs, rebuild_changed
 from docs_builder.storage import storage_from_config
 from graph import techdocs
+from graph.driver import Graph, Settings
+from graph.schema import apply_schema
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +30,6 @@ def _worker_graph():
     """One pooled connection per worker process (schema applied once)."""
     global _graph
     if _graph is None:
-        from graph.driver import Graph, Settings
-        from graph.schema import apply_schema
-
         _graph = Graph(Settings.from_env())
         apply_schema(_graph)
     return _graph

@@ -2,17 +2,16 @@
 from __future__ import annotations
 
 import socket
-import threading
 
 import pytest
 import yaml
+
+from tests.support.live_server import LiveServer
 
 
 @pytest.fixture
 def live_portal(neo4j_uri, tmp_path, monkeypatch):
     """The portal behind a real HTTP server (chunked bodies need one), with a 1 MiB request limit."""
-    from werkzeug.serving import make_server
-
     from app import create_app
     from tests.conftest import neo4j_auth
 
@@ -48,11 +47,8 @@ def live_portal(neo4j_uri, tmp_path, monkeypatch):
         return inner(environ, start_response)
 
     app.wsgi_app = counting
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_port, read
-    server.shutdown()
+    with LiveServer(app) as server:
+        yield server.port, read
     app.extensions["trellis.graph"].close()
 
 

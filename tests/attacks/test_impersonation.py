@@ -16,7 +16,8 @@ import pytest
 from tests.idp.provider import browser_session
 from tests.test_signin_github import FakeGitHub, approve, github_auth, start
 from tests.test_signin_oidc import begin, keycloak_login, oidc_auth
-from tests.test_signin_support import LiveServer, events, make_app
+from tests.support.live_server import LiveServer
+from tests.test_signin_support import events, make_app
 
 pytest_plugins = ["tests.idp.fixtures"]
 

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from servers.base import free_port
-from tests.gitserver import GitHttpServer, make_repo
+from tests.support.git_http import GitHttpServer, make_repo
 
 EVIL_GROUP = """\
 apiVersion: backstage.io/v1alpha1
@@ -130,7 +130,7 @@ def test_a_registered_url_on_a_loopback_port_is_refused_the_same_whether_the_por
         assert status == 400 and "integration" in body, body
         # other transports to the same port: refused too, without contact
         for target in (f"ssh://git@127.0.0.1:{listener.port}/acme/payments.git",
-                       f"git@127.0.0.1:acme/payments.git",
+                       "git@127.0.0.1:acme/payments.git",
                        f"git://127.0.0.1:{listener.port}/acme/payments.git",
                        f"https://127.0.0.1:{listener.port}/acme/payments.git"):
             response = client.post("/api/v1/locations", json={"target": target})

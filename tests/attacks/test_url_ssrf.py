@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from ingest.integrations import parse_integrations
-from ingest.sync import IngestError, ingest
+from ingest.sync import ingest
 from tests.support.url_hosts import FileHost
 
 COMPONENT = """\

@@ -16,7 +16,7 @@ import pytest
 
 from app import create_app
 from ingest.sync import ingest
-from tests.attacks.helpers import session_client, token_client
+from tests.support.signin import add_accounts, session_client, token_client
 
 SECRET = "v" * 40
 
@@ -134,8 +134,6 @@ RELATION_FACETS = ("ownedby", "ownerof", "dependson", "dependencyof", "providesa
 
 @pytest.fixture(scope="module")
 def portal(graph_module, neo4j_uri, tmp_path_factory):
-    from app.auth.accounts import add_user
-
     root = tmp_path_factory.mktemp("visibility-attack")
     (root / "catalog-info.yaml").write_text(CATALOG)
     result = ingest(graph_module, str(root))
@@ -143,8 +141,7 @@ def portal(graph_module, neo4j_uri, tmp_path_factory):
     app = create_app({"NEO4J_URI": neo4j_uri, "TESTING": True, "TRELLIS_ENV": "development",
                       "SECRET_KEY": SECRET, "TRELLIS_ROLES": {"user:default/dana": "admin"},
                       "TRELLIS_LOCATION_ROOTS": [str(root)]})
-    for name in ("alice", "bob", "carol", "vera", "dana"):
-        add_user(graph_module, name, f"{name}-password-long", user_ref=f"user:default/{name}")
+    add_accounts(graph_module, ("alice", "bob", "carol", "vera", "dana"))
     yield app
     app.extensions["trellis.graph"].close()
 
@@ -283,7 +280,7 @@ def test_docs_of_a_deleted_restricted_entity_stay_out_of_search(portal, graph_mo
 
     deleted = admin.delete("/api/v1/entities/by-name/component/default/vault-notes")
     assert deleted.status_code == 204, deleted.get_json()
-    assert bob.get(f"/api/v1/entities/by-name/component/default/vault-notes").status_code == 404
+    assert bob.get("/api/v1/entities/by-name/component/default/vault-notes").status_code == 404
     # the entity is gone: its docs pages are nobody's to find, and the page does not show the text either
     assert hits(bob) == [] and hits(vera) == []
     page = bob.get("/search?q=quokkaplinth").get_data(as_text=True)

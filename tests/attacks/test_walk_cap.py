@@ -13,7 +13,7 @@ from app import create_app
 from app.cli import main
 from graph.walk import NODE_CAP_ENV, node_cap, walk
 from ingest.sync import ingest
-from tests.attacks.helpers import session_client, token_client
+from tests.support.signin import session_client, token_client
 
 FAN = 30          # components that depend on the hub directly
 SECOND = 5        # components that depend on svc-00 (distance 2)

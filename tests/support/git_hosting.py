@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from tests.support.git_http import http_backend
+from tests.support.http_server import LocalHTTPServer
 
-class GitHost:
+
+class GitHost(LocalHTTPServer):
     def __init__(self, root: Path, *, style: str, token: str, orgs: tuple[str, ...] = (), user: str = "octo",
                  web_host: str = "github.com") -> None:
         assert style in ("github", "gitlab")
@@ -46,23 +47,13 @@ class GitHost:
 
             do_POST = do_PUT = do_GET  # noqa: N815
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.netloc = f"127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._serve(Handler)
+        self.url = self.base_url
+        self.netloc = f"127.0.0.1:{self.port}"
 
     @property
     def api_base(self) -> str:
         return f"{self.url}/api/v3" if self.style == "github" else f"{self.url}/api/v4"
-
-    def __enter__(self) -> "GitHost":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
     # -------------------------------------------------------------- request handling
 
@@ -226,36 +217,7 @@ class GitHost:
             handler.send_header("Content-Length", "0")
             handler.end_headers()
             return 401
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "GIT_PROJECT_ROOT": str(self.repos_root),
-            "GIT_HTTP_EXPORT_ALL": "1", "PATH_INFO": path_info, "QUERY_STRING": url.query,
-            "REQUEST_METHOD": handler.command, "CONTENT_TYPE": handler.headers.get("Content-Type", ""),
-            "CONTENT_LENGTH": str(len(body)), "REMOTE_USER": user or "", "REMOTE_ADDR": "127.0.0.1",
-            "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(self.root),
-        }
-        if handler.headers.get("Content-Encoding"):
-            env["HTTP_CONTENT_ENCODING"] = handler.headers["Content-Encoding"]
+        env = {"REMOTE_USER": user or "", "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(self.root)}
         if user:
-            env["GIT_CONFIG_COUNT"] = "1"
-            env["GIT_CONFIG_KEY_0"] = "http.receivepack"
-            env["GIT_CONFIG_VALUE_0"] = "true"
-        proc = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, timeout=60)
-        head, _, payload = proc.stdout.partition(b"\r\n\r\n")
-        if not _:
-            head, _, payload = proc.stdout.partition(b"\n\n")
-        status = 200
-        headers = []
-        for line in head.decode("latin-1").splitlines():
-            name, _, value = line.partition(":")
-            if name.lower() == "status":
-                status = int(value.strip().split()[0])
-            elif name:
-                headers.append((name, value.strip()))
-        handler.send_response(status)
-        for name, value in headers:
-            if name.lower() != "content-length":
-                handler.send_header(name, value)
-        handler.send_header("Content-Length", str(len(payload)))
-        handler.end_headers()
-        handler.wfile.write(payload)
-        return status
+            env.update(GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="http.receivepack", GIT_CONFIG_VALUE_0="true")
+        return http_backend(handler, self.repos_root, path_info, url.query, body, env)

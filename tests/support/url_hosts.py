@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.support.http_server import LocalHTTPServer
 
 MB = 1024 * 1024
 
 
-class FileHost:
+class FileHost(LocalHTTPServer):
     def __init__(self, style: str, *, prefix: str = "", default_branch: str = "main", token: str | None = None):
         self.style, self.prefix, self.default_branch, self.token = style, prefix, default_branch, token
         self.files: dict[tuple[str, str, str], bytes] = {}
@@ -41,18 +42,8 @@ class FileHost:
             def do_GET(self):   # noqa: N802
                 host.handle(self)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> "FileHost":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(Handler)
+        self.url = self.base_url
 
     def add(self, repo: str, path: str, text: str, ref: str = "main") -> None:
         self.files[(repo, "" if self.style == "plain" else ref, path)] = text.encode()

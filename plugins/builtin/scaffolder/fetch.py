@@ -11,7 +11,6 @@ entries untouched, names included. Binary files are copied as they are. Existing
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from plugins.api import ActionContext, ActionError, TemplateAction
 from plugins.builtin.scaffolder._files import is_binary, matches, read_bytes, walk, write_bytes

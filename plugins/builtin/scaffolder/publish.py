@@ -9,7 +9,6 @@ an allowed integration, or to a bare repository under `scaffolder.git_roots` (cr
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
