@@ -1,7 +1,6 @@
 """Catalog commands: ingest (with a progress bar on a terminal), impact, deps, report, up (with the jobs)."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -16,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from app import locations
 from app.cli import remote
 from app.cli.demo_access import prepare_demo_access
+from app.cli.output import EXIT_FATAL, EXIT_OK, EXIT_REJECTED, emit_json, fail  # noqa: F401 (re-exported)
 from app.cli.serve_cmd import gunicorn_argv, run_server
 from app.locations import DEMO_CATALOG, LocationPolicy
 from graph.driver import Graph, GraphUnavailable, Settings, connect
@@ -28,15 +28,8 @@ from ingest.sync import IngestError, RemovalGuard, ingest as run_ingest
 from servers import redis as redis_local
 from servers.neo4j import ServerError
 
-EXIT_OK, EXIT_FATAL, EXIT_REJECTED = 0, 1, 2
 OPERATOR = LocationPolicy()   # rules None: the operator at the database is bound by no catalog rule
 SHIPPED_TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "catalog-info.yaml"
-
-
-def fail(message: str) -> None:
-    """One line on stderr and exit code 1: the contract for fatal errors."""
-    click.echo(f"error: {message}", err=True)
-    sys.exit(EXIT_FATAL)
 
 
 @contextmanager
@@ -60,10 +53,6 @@ def canonical(ref: str) -> str:
     except RefError as exc:
         fail(f"{exc}; write refs as kind:namespace/name, e.g. resource:default/payments-db")
     raise AssertionError  # unreachable: fail() exits
-
-
-def emit_json(data: object) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
 
 
 # ------------------------------------------------------------------------------------------- ingest

@@ -9,7 +9,7 @@ import time
 
 import click
 
-from app.cli.catalog_cmd import emit_json, fail
+from app.cli.output import emit_json, fail
 
 
 def _graph():

@@ -7,6 +7,8 @@ import sys
 
 import click
 
+from app.cli.migrate_cmd import migrate_at_start
+from app.logging_setup import log_format
 from servers.paths import state_dir
 
 DEFAULT_PORT = 8000
@@ -41,8 +43,6 @@ def run_server(host: str, port: int, workers: int, threads: int) -> None:
     """Replace this process with gunicorn (so signals reach it directly)."""
     click.echo(f"Trellis portal on http://{host}:{port}/  (REST API: http://{host}:{port}/api/v1/)", err=True)
     sys.stdout.flush()
-    from app.logging_setup import log_format
-
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", _metrics_dir(port))
     os.execv(sys.executable, gunicorn_argv(host, port, workers, threads, json_logs=log_format() == "json"))
 
@@ -57,7 +57,5 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
 
     Migrates the catalog database first (`trellis migrate`), and refuses to start when a newer release
     migrated it."""
-    from app.cli.migrate_cmd import migrate_at_start
-
     migrate_at_start("trellis serve")
     run_server(host, port, workers, threads)
