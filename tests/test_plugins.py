@@ -207,7 +207,6 @@ def test_codeowners_owners_compare_with_backstage_owner_refs():
 
 # ------------------------------------------------------------------------------------ the door (issue 14)
 
-import json as _json
 import shutil
 import subprocess
 import sys

@@ -20,13 +20,10 @@ from app.auth import access
 from app.auth.audit import audit
 from app.errors import ApiError, error_response
 from app.graph_access import get_graph, walk_node_cap
-from app.locations import catalog_rules, integrations
-from graph import catalog, write
+from graph import catalog
 from graph.impact import DEFAULT_DEPTH, MAX_DEPTH, EntityNotFound, dependencies, impact
 from graph.model import RefError, parse_ref
 from graph.ownership import ownership_report, report_csv
-from ingest.git import GitError
-from ingest.sync import IngestError, ingest
 
 MAX_BY_REFS = 1000
 
