@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Callable
 from neo4j.exceptions import Neo4jError
 
 from graph.errors import GraphUnavailable
+from graph import run_stats
 
 if TYPE_CHECKING:
     from graph.driver import Graph
@@ -61,8 +62,6 @@ def _run_statistics(graph: "Graph") -> None:
     """2: per-status counters and duration buckets of finished ingest runs (graph.run_stats), which /metrics
     reports as Prometheus counters; runs are kept only 500 deep, so the counters start from the history the
     previous release recorded."""
-    from graph import run_stats
-
     graph.write("CREATE CONSTRAINT ingest_run_stats_status IF NOT EXISTS "
                 "FOR (s:IngestRunStats) REQUIRE s.status IS UNIQUE")
     run_stats.fold(graph, settle_ms=0)

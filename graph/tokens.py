@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from neo4j.exceptions import ConstraintError
+import time
 
 if TYPE_CHECKING:
     from graph.driver import Graph
@@ -97,8 +98,6 @@ def list_tokens(graph: "Graph", owner: str | None = None) -> list[dict]:
 def revoke_token(graph: "Graph", token_id: str, now_ms: int | None = None) -> bool:
     """Mark a token revoked; True when it exists (revoking twice keeps the first time), False when unknown."""
     if now_ms is None:
-        import time
-
         now_ms = int(time.time() * 1000)
 
     def work(tx):

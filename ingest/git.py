@@ -33,6 +33,8 @@ from ingest.integrations import (
     GIT_USERNAMES, UNREACHABLE, GitLimits, Integration, Integrations, OutboundRefused, check_url,
     load_integrations, normalise_url, origin_of,
 )
+from plugins.api import redact
+from plugins.api import MissingSecret, secret
 
 log = logging.getLogger(__name__)
 _URL = re.compile(r"^(https?|ssh|git|file)://|^[\w.-]+@[\w.-]+:", re.I)
@@ -166,8 +168,6 @@ def _environment(url: str, entry: Integration | None) -> tuple[dict[str, str], l
     if origin.scheme == "ssh":   # the server's SSH identity: the operator's credential for this host only
         return env, config
     if entry.token_secret_name:
-        from plugins.api import MissingSecret, secret
-
         try:
             token = secret(entry.token_secret_name)
         except MissingSecret:
@@ -205,8 +205,6 @@ def _git(args: list[str], cwd: Path, env: dict, config: list[str], limits: GitLi
          watch: Path | None = None) -> None:
     """Run git with the caps: stopped (its whole process group) when `watch` (default `cwd`) grows past
     the size cap or the time cap passes."""
-    from plugins.api import redact
-
     watch = watch or cwd
     command = ["git", *(part for option in config for part in ("-c", option)), *args]
     deadline = time.monotonic() + limits.clone_timeout

@@ -15,6 +15,17 @@ from pathlib import Path
 import click
 
 from app.cli.catalog_cmd import emit_json, fail, open_graph
+from ingest.descriptors.limits import Limits
+from ingest.descriptors.yaml_loader import YamlProblem, load_single
+from app.cli.remote import remote
+from graph.model import RefError, parse_ref
+from graph.visibility import EVERYTHING
+from scaffolder import service
+from scaffolder.service import Initiator, TaskRequestError
+from graph.driver import Settings, connect
+from graph import scaffolder as store
+import requests
+from scaffolder.service import public_task
 
 EXIT_INVALID = 2
 POLL = 0.5
@@ -23,9 +34,6 @@ POLL = 0.5
 def _read_values(path: str | None) -> dict:
     if not path:
         return {}
-    from ingest.descriptors.limits import Limits
-    from ingest.descriptors.yaml_loader import YamlProblem, load_single
-
     try:
         text = Path(path).read_text(encoding="utf-8") if path != "-" else sys.stdin.read()
         data = load_single(text, Limits())
@@ -77,19 +85,12 @@ def _invalid(details: object, as_json: bool) -> None:
 def create(template_ref: str, values_path: str | None, secret_pairs: tuple[str, ...], dry_run: bool, as_json: bool,
            user_ref: str | None) -> None:
     """Run the Software Template TEMPLATE_REF (e.g. template:default/flask-service) with --values."""
-    from app.cli.remote import remote
-
     values = _read_values(values_path)
     secrets = _secrets(secret_pairs)
     where = remote()
     if where is not None:
         _remote(where, template_ref, values, secrets, dry_run, as_json)
         return
-    from graph.model import RefError, parse_ref
-    from graph.visibility import EVERYTHING
-    from scaffolder import service
-    from scaffolder.service import Initiator, TaskRequestError
-
     try:
         ref = str(parse_ref(template_ref, default_kind="template"))
         user = str(parse_ref(user_ref, default_kind="user")) if user_ref else None
@@ -118,10 +119,6 @@ def create(template_ref: str, values_path: str | None, secret_pairs: tuple[str, 
 
 
 def _send(task_id: str, task_secrets: dict) -> None:
-    from graph.driver import Settings, connect
-    from graph import scaffolder as store
-    from scaffolder import service
-
     try:
         service.enqueue(task_id, task_secrets)
     except Exception as exc:   # the broker is down: say so, and record why the task never ran
@@ -133,8 +130,6 @@ def _send(task_id: str, task_secrets: dict) -> None:
 
 
 def _follow_local(graph, task_id: str, as_json: bool) -> str:
-    from graph import scaffolder as store
-
     after = 0
     shown: dict[str, str] = {}
     if not as_json:
@@ -151,8 +146,6 @@ def _follow_local(graph, task_id: str, as_json: bool) -> str:
                 shown[step["id"]] = step["status"]
         if task.get("status") in ("completed", "failed", "cancelled"):
             if as_json:
-                from scaffolder.service import public_task
-
                 emit_json({**public_task(task), "events": store.events(graph, task_id)})
             else:
                 _print_outcome(task)
@@ -199,8 +192,6 @@ def _print_dry_run(result: dict, as_json: bool) -> None:
 
 def _remote(where: tuple[str, str], template_ref: str, values: dict, secrets: dict, dry_run: bool,
             as_json: bool) -> None:
-    import requests
-
     base, token = where
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
     body = {"templateRef": template_ref, "values": values, "dryRun": dry_run}

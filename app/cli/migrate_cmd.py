@@ -10,21 +10,20 @@ import time
 import click
 
 from app.cli.output import emit_json, fail
+from graph.driver import Graph, Settings
+from graph.driver import GraphUnavailable
+from graph.migrations import MigrationInProgress, SchemaTooNew
+from graph.schema import apply_schema
+from graph import migrations
 
 
 def _graph():
-    from graph.driver import Graph, Settings
-
     return Graph(Settings.from_env())
 
 
 def migrate_at_start(process: str, *, wait: float = 600.0) -> None:
     """Migrate before `process` starts; refuse to start against a newer schema. When Neo4j is unreachable the
     process starts anyway (pages answer 503, tasks retry) and migrates on first contact."""
-    from graph.driver import GraphUnavailable
-    from graph.migrations import MigrationInProgress, SchemaTooNew
-    from graph.schema import apply_schema
-
     graph = _graph()
     try:
         graph.verify()
@@ -53,10 +52,6 @@ def migrate(wait: float, show_status: bool, as_json: bool) -> None:
     Exit code 0: up to date (or migrated now); 1: Neo4j unreachable, another process still migrating after
     --wait, or the database was migrated by a newer release than this one.
     """
-    from graph import migrations
-    from graph.driver import GraphUnavailable
-    from graph.schema import apply_schema
-
     graph = _graph()
     try:
         graph.verify()

@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import click
+import requests
 
 TIMEOUT = 30
 
@@ -42,8 +43,6 @@ def entity_path(ref: str) -> str:
 
 def get(where: tuple[str, str], path: str, params: dict | None = None) -> dict:
     """GET a JSON answer from the portal; any error becomes one line (the API's own message)."""
-    import requests
-
     base, token = where
     try:
         response = requests.get(f"{base}/api/v1{path}", params=params or {}, timeout=TIMEOUT,

@@ -14,14 +14,13 @@ from graph.search import DEFAULT_LIMIT, MAX_LIMIT, SearchError, SearchQuery, Sea
 from graph.visibility import EVERYTHING
 from plugins.api import PluginError
 from plugins.search import engine_for
+import html
 
 _MARK = re.compile(r"</?mark>")
 
 
 def _plain(html_text: str) -> str:
     """A highlight as terminal text: marks become bold, entities unescaped."""
-    import html
-
     parts = re.split(r"(<mark>.*?</mark>)", html_text)
     out = []
     for part in parts:

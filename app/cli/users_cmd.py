@@ -8,6 +8,13 @@ import click
 
 from app.auth import accounts
 from app.cli.catalog_cmd import emit_json, fail, open_graph
+from app.auth.passwords import check_password_policy
+from graph import accounts as store
+from app.cli.catalog_cmd import canonical
+from app.auth import migration
+from app.config import ConfigError, load_settings
+from graph import bindings, identity
+from graph.audit import record_event
 
 
 def _password_options(f):
@@ -35,8 +42,6 @@ def _username(username: str) -> str:
 
 
 def _check_policy(password: str) -> None:
-    from app.auth.passwords import check_password_policy
-
     try:
         check_password_policy(password)
     except ValueError as exc:
@@ -130,8 +135,6 @@ def list_(as_json: bool) -> None:
 @click.option("--unlink", is_flag=True, help="Remove the link instead.")
 def link(username: str, user_ref: str | None, unlink: bool) -> None:
     """Link the local account USERNAME to the catalog user USER_REF (e.g. user:default/jane)."""
-    from graph import accounts as store
-
     name = _username(username)
     if unlink == bool(user_ref):
         fail("give a USER_REF to link, or --unlink (not both)")
@@ -144,8 +147,6 @@ def link(username: str, user_ref: str | None, unlink: bool) -> None:
 
 
 def _user_ref(value: str) -> str:
-    from app.cli.catalog_cmd import canonical
-
     ref = canonical(value)
     if not ref.startswith("user:"):
         fail(f"{value!r} is not a user ref (user:<namespace>/<name>)")
@@ -154,8 +155,6 @@ def _user_ref(value: str) -> str:
 
 def _issuer(provider: str, issuer: str | None) -> str:
     """The issuer given, else the one of the portal's configured provider (TRELLIS_CONFIG's auth section)."""
-    from app.auth import migration
-
     if issuer:
         return migration.github_issuer(issuer) if provider == "github" else issuer.rstrip("/")
     configured = migration.issuers_from_auth(_auth_section()).get(provider)
@@ -165,8 +164,6 @@ def _issuer(provider: str, issuer: str | None) -> str:
 
 
 def _auth_section() -> dict:
-    from app.config import ConfigError, load_settings
-
     try:
         return load_settings({"SECRET_KEY": "cli"})["TRELLIS_AUTH"]
     except ConfigError as exc:
@@ -187,9 +184,6 @@ _ISSUER = click.option("--issuer", help="OIDC issuer or GitHub API URL (default:
 @_ISSUER
 def bind(user_ref: str, provider: str, subject: str, issuer: str | None) -> None:
     """Bind an OIDC or GitHub account to the catalog user USER_REF: it signs in as that user from now on."""
-    from graph import bindings, identity
-    from graph.audit import record_event
-
     ref = _user_ref(user_ref)
     issuer_value = _issuer(provider, issuer)
     with open_graph() as graph:
@@ -213,9 +207,6 @@ def bind(user_ref: str, provider: str, subject: str, issuer: str | None) -> None
 @_ISSUER
 def unbind(provider: str, subject: str, issuer: str | None) -> None:
     """Remove an account's binding: its next sign-in is resolved afresh (or refused)."""
-    from graph import bindings
-    from graph.audit import record_event
-
     issuer_value = _issuer(provider, issuer)
     with open_graph() as graph:
         if not bindings.unbind(graph, provider, issuer_value, subject.strip()):
@@ -230,8 +221,6 @@ def unbind(provider: str, subject: str, issuer: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the bindings as JSON.")
 def bindings_(user_ref: str | None, as_json: bool) -> None:
     """Every OIDC/GitHub account bound to a catalog user."""
-    from graph import bindings
-
     with open_graph() as graph:
         rows = bindings.list_bindings(graph, _user_ref(user_ref) if user_ref else None)
     if as_json:
@@ -255,8 +244,6 @@ def migrate_bindings(dry_run: bool, oidc_issuer: str | None, github_api_url: str
 
     Run once after upgrading from username matching, so nobody (admins included) loses access.
     """
-    from app.auth import migration
-
     issuers = migration.issuers_from_auth(_auth_section())
     if oidc_issuer:
         issuers["oidc"] = oidc_issuer.rstrip("/")

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from graph.visibility import Visibility
 from scaffolder.template import SECRET_FIELD, Template
+from graph import catalog
 
 ENTITY_PICKERS = ("EntityPicker", "OwnerPicker", "OwnedEntityPicker", "MyGroupsPicker")
 MAX_OPTIONS = 500
@@ -178,8 +179,6 @@ def _lookup(values: dict, path: str) -> Any:
 def entity_options(graph: Any, ui_field: str, options: dict, visibility: Visibility,
                    claims: frozenset[str]) -> list[tuple[str, str]]:
     """(value, label) of the entities a picker offers, from the catalog, readable by the person."""
-    from graph import catalog
-
     groups = catalog_filter_groups(ui_field, options)
     if ui_field == "OwnedEntityPicker":
         owned = [f"relations.ownedby={c}" for c in sorted(claims)[:50]]

@@ -24,6 +24,7 @@ from .paths import display_path
 from .substitutions import apply_substitutions
 from .validation import describe_value, entity_ref, key_problems, validate_entity
 from .yaml_loader import LoadFailure, load_documents
+from ingest.integrations.readers import UrlReaders
 
 
 # (sha256 of a file's text, the Location entities in it): what a caller may let the reader skip.
@@ -49,8 +50,6 @@ _READERS: dict = {}   # per process: the URL readers of one Integrations (their 
 
 def _fetch_url(integrations: Any, limits: Limits, url: str) -> str:
     """A URL's text through the integrations' URL readers (refused unless on a configured host)."""
-    from ingest.integrations.readers import UrlReaders
-
     readers = _READERS.get(integrations)
     if readers is None:
         readers = _READERS[integrations] = UrlReaders(integrations, max_bytes=limits.max_file_bytes)

@@ -27,6 +27,7 @@ from .limits import Limits
 from .model import Problem
 from .paths import is_url, json_path, url_reason
 from .yaml_loader import YamlProblem, load_single
+from urllib.parse import urljoin
 
 PLACEHOLDERS = ("$text", "$json", "$yaml", "$openapi", "$asyncapi")
 BUNDLING = ("$openapi", "$asyncapi")   # Backstage's OpenAPI/AsyncAPI placeholders: external $refs inlined
@@ -221,8 +222,6 @@ class _Substituter:
 
 def _join_url(base: str, ref: str) -> str:
     """A ref relative to a document read by URL (a local file's `$openapi: https://...`)."""
-    from urllib.parse import urljoin
-
     return urljoin(base, ref)
 
 

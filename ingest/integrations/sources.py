@@ -13,6 +13,7 @@ from typing import Any
 
 from ingest.integrations.config import Integration, Integrations
 from ingest.integrations.policy import OutboundRefused, check_url
+from ingest.git import is_remote_url
 
 # Built-in providers that talk to one kind of integration, and the API they use when no option says.
 PROVIDER_INTEGRATIONS = {
@@ -68,8 +69,6 @@ def endpoint(provider: str, options: dict[str, Any], integrations: Integrations,
 
 def outbound_problems(provider: str, options: dict[str, Any], integrations: Integrations, where: str) -> list[str]:
     """Why a source's options would reach a host that is not a configured integration (empty: none)."""
-    from ingest.git import is_remote_url
-
     problems: list[str] = []
     kind = PROVIDER_INTEGRATIONS.get(provider, (None, None))[0]
     key = "api_url" if options.get("api_url") else "url" if options.get("url") else "host"

@@ -9,6 +9,9 @@ from __future__ import annotations
 import os
 
 from celery import Celery, signals
+from ingest.jobs.config import load_config
+from ingest.jobs.schedule import beat_schedule
+from ingest.jobs.logs import install
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -53,15 +56,11 @@ app = make_app()
 @app.on_after_configure.connect
 def _schedule_from_config(sender: Celery, **_: object) -> None:
     """Beat's schedule comes from the sources file; a bad file stops the process with the reason."""
-    from ingest.jobs.config import load_config
-    from ingest.jobs.schedule import beat_schedule
-
     sender.conf.beat_schedule = beat_schedule(load_config())
 
 
 @signals.after_setup_logger.connect
 @signals.after_setup_task_logger.connect
 def _mask_secrets(logger=None, **_: object) -> None:
-    from ingest.jobs.logs import install
     install(logger)
     install()

@@ -31,6 +31,7 @@ import yaml
 from ingest.kinds import parse_kinds
 from ingest.integrations import Integrations, IntegrationsError, parse_integrations
 from ingest.integrations.sources import outbound_problems
+from celery.schedules import crontab
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _CRON_FIELD = re.compile(r"^[0-9*/,\-A-Za-z?]+$")
@@ -151,7 +152,6 @@ def _schedule(value: Any, where: str, problems: list[str]) -> int | str | None:
                             f"(minute hour day-of-month month day-of-week)")
             return None
         try:
-            from celery.schedules import crontab
             minute, hour, day, month, weekday = fields
             crontab(minute=minute, hour=hour, day_of_month=day, month_of_year=month, day_of_week=weekday)
         except Exception as exc:   # celery's own parser has the final word on ranges and names

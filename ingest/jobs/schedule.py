@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from ingest.jobs.config import JobsConfig
+from celery.schedules import crontab
 
 TASK = "trellis.run_source"
 AUDIT_PRUNE_TASK = "trellis.audit_prune"
@@ -13,8 +14,6 @@ AUDIT_PRUNE_EVERY = timedelta(hours=1)
 
 def beat_schedule(config: JobsConfig) -> dict:
     """{entry name: {task, schedule, args}}; seconds become an interval, strings a crontab (UTC)."""
-    from celery.schedules import crontab
-
     out: dict = {}
     for source in config.sources:
         if source.schedule is None:

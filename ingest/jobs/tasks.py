@@ -10,6 +10,13 @@ from ingest.jobs.celery_app import app
 from ingest.jobs.config import ConfigError
 from ingest.jobs.runner import fail, retryable, run_once
 from plugins.api import PluginError, redact
+from ingest.jobs.locks import SourceLock
+from graph.audit import KEEP
+from graph import audit
+from graph.driver import Graph, Settings
+from graph.schema import apply_schema
+import redis
+from ingest.jobs.celery_app import redis_url
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +32,6 @@ def graph():
     """One pooled connection per worker process (schema applied once)."""
     global _graph
     if _graph is None:
-        from graph.driver import Graph, Settings
-        from graph.schema import apply_schema
         _graph = Graph(Settings.from_env())
         apply_schema(_graph)
     return _graph
@@ -35,8 +40,6 @@ def graph():
 def redis_client():
     global _redis
     if _redis is None:
-        import redis
-        from ingest.jobs.celery_app import redis_url
         _redis = redis.Redis.from_url(redis_url(), socket_timeout=10)
     return _redis
 
@@ -50,8 +53,6 @@ def backoff(retries: int, retry_after: float | None = None) -> float:
 @app.task(name="trellis.run_source", bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=MAX_RETRIES)
 def run_source(self, source_name: str, trigger: str = "manual", force: bool = False) -> dict:
     """Run a source once. The run id is the task id: the same across redelivery and retries."""
-    from ingest.jobs.locks import SourceLock
-
     run_id = (self.request.id or "").replace("-", "")[:12]
     try:
         g = graph()
@@ -80,8 +81,6 @@ def run_source(self, source_name: str, trigger: str = "manual", force: bool = Fa
 
 def audit_keep() -> int:
     """How many audit events the worker keeps: $TRELLIS_AUDIT_KEEP, else graph.audit.KEEP (200,000)."""
-    from graph.audit import KEEP
-
     raw = (os.environ.get("TRELLIS_AUDIT_KEEP") or "").strip()
     if not raw:
         return KEEP
@@ -93,8 +92,6 @@ def audit_keep() -> int:
 @app.task(name="trellis.audit_prune", acks_late=True)
 def audit_prune() -> dict:
     """Delete the oldest audit events beyond the cap, in bounded batches (graph.audit.prune)."""
-    from graph import audit
-
     keep = audit_keep()
     g = graph()
     deleted = audit.prune(g, keep)
