@@ -33,6 +33,7 @@ from app.graph_access import get_graph
 from app.version import version
 from graph import migrations, run_stats
 from graph.driver import GraphUnavailable
+from ingest.jobs.celery_app import redis_url
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("trellis.access")
@@ -160,8 +161,6 @@ class _CatalogCollector:
         yield durations
 
     def _queue_metrics(self):
-        from ingest.jobs.celery_app import redis_url  # noqa: PLC0415 -- heavy: Celery, only when scraped
-
         depth = GaugeMetricFamily("trellis_queue_depth", "Messages waiting in a Celery queue", labels=["queue"])
         up = GaugeMetricFamily("trellis_redis_up", "1 when the broker (Redis) answers")
         try:
