@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from graph.driver import Graph
@@ -52,9 +52,9 @@ def node_cap(value: int | str | None = None) -> int:
     return cap
 
 
-@dataclass(frozen=True)
-class Step:
-    """One node reached by the walk, and how it was first reached."""
+class Step(NamedTuple):
+    """One node reached by the walk, and how it was first reached. A named tuple, not a dataclass: a walk makes
+    up to `cap` of them per request, and a frozen dataclass costs ~4x as much to build (~10 ms per 6,000)."""
 
     ref: str
     kind: str | None
