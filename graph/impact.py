@@ -207,7 +207,12 @@ class Radius:
 
     def answer(self) -> dict:
         """The full answer as one dict (what `impact()` always returned): for small radii and tests."""
-        return orjson.loads(b"".join(self.json_chunks()))
+        return {"root": self.root, "depth": self.depth, self.items_key: list(self.items()), **self._totals()}
+
+    def _totals(self) -> dict:
+        return {"count": len(self.shown), "hidden": len(self.hidden), "by_owner": _rollup(self.shown, "owner"),
+                "by_system": _rollup(self.shown, "system"), "cut_off": self.cut_off, "capped": self.capped,
+                "cap": self.cap}
 
     def json_chunks(self, batch: int = 200) -> Iterator[bytes]:
         """The full answer as JSON, produced in chunks (`batch` entities each) for a streamed response: the
@@ -217,10 +222,7 @@ class Radius:
         for i in range(0, len(self.shown), batch):
             part = b",".join(orjson.dumps(self.item(s)) for s in self.shown[i:i + batch])
             yield (b"," + part) if i else part
-        tail = {"count": len(self.shown), "hidden": len(self.hidden), "by_owner": _rollup(self.shown, "owner"),
-                "by_system": _rollup(self.shown, "system"), "cut_off": self.cut_off, "capped": self.capped,
-                "cap": self.cap}
-        yield b"]," + orjson.dumps(tail)[1:]
+        yield b"]," + orjson.dumps(self._totals())[1:]
 
     def ndjson(self) -> Iterator[bytes]:
         """First line `{"root","depth","walk","summary"}`, then one line per entity (with its path)."""
