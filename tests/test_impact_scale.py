@@ -225,7 +225,7 @@ def test_api_bad_paging_is_a_400(client, query):
 
 def test_impact_tab_shows_the_summary_and_pages_with_a_cursor(client):
     page = client.get("/catalog/default/resource/hub-db?tab=impact").get_data(as_text=True)
-    assert page.count('<tr data-ref="') == 100 and "100 of 160" in page
+    assert page.count('<tr data-ref="') == 100 and "Entities 100 of 160" in page
     assert "1 impacted entity you cannot see" in page and "c-005" not in page
     assert 'data-group="group:default/team-c"' in page
     href = re.search(r'href="([^"]+)" rel="next"', page).group(1)

@@ -229,8 +229,15 @@ def _tab_impact(graph, ref, ent, found) -> dict:
         raise BadQuery(str(exc)) from None
     summary = page["summary"]
     next_cursor = page["pageInfo"]["nextCursor"]
+    # This page's entities under their owner (or system), groups in the summary's order (largest first),
+    # each headed by its count over the whole radius.
+    on_page: dict = {}
+    for item in page["items"]:
+        on_page.setdefault(item[group_by], []).append(item)
+    sections = [(r[group_by], r["count"], on_page[r[group_by]]) for r in summary["by_" + group_by]
+                if r[group_by] in on_page]
     return {"walk": summary, "summary": summary, "walk_items": page["items"], "depth": depth,
-            "max_depth": MAX_DEPTH, "group_by": group_by, "rollup": summary["by_" + group_by],
+            "max_depth": MAX_DEPTH, "group_by": group_by, "rollup": summary["by_" + group_by], "sections": sections,
             "max_distance": summary["by_distance"][-1]["distance"] if summary["by_distance"] else 0,
             "first_page": cursor is None,
             "first_url": entity_url(ref, tab="impact", depth=depth, group=group_by),
