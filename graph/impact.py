@@ -34,6 +34,7 @@ import io
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import TYPE_CHECKING, Iterator
 
 import orjson
@@ -93,8 +94,7 @@ def blast_radius(graph: "Graph", ref: str, depth: int = DEFAULT_DEPTH, visibilit
     walked = _walk(graph, ref, relationships, max_depth=depth, labels=NOT_PROPAGATING,
                    root_relationships={"System": membership_free, "Domain": membership_free}, cap=cap,
                    look_beyond=True)
-    hidden = frozenset() if visibility.everything else frozenset(
-        s.ref for s in walked.steps if not visibility.can_read(s.access_facts()))
+    hidden = frozenset() if visibility.everything else _hidden(walked.steps, visibility)
     shown = tuple(s for s in walked.steps if s.ref not in hidden)   # walk order: (distance, ref)
     root = {k: walked.root[k] for k in ("ref", "kind", "title", "owner", "system", "unresolved")}
     return Radius(walk=walk, root=root, depth=depth, shown=shown, hidden=hidden,
@@ -103,6 +103,21 @@ def blast_radius(graph: "Graph", ref: str, depth: int = DEFAULT_DEPTH, visibilit
 
 
 _walk = walk   # the parameter name `walk` above shadows the function
+
+
+def _hidden(steps: list[Step], visibility: Visibility) -> frozenset[str]:
+    """Refs the reader may not read: Visibility.can_read decided once per (kind, owner, restricted), since
+    thousands of walked entities share a few hundred owners."""
+    decided: dict[tuple, bool] = {}
+    out = []
+    for s in steps:
+        key = (s.kind, s.owner, s.restricted)
+        readable = decided.get(key)
+        if readable is None:
+            readable = decided[key] = visibility.can_read(s.access_facts())
+        if not readable:
+            out.append(s.ref)
+    return frozenset(out)
 
 
 @dataclass(frozen=True)
@@ -135,7 +150,7 @@ class Radius:
             "by_system": _counts(self.shown, "system"),
             "by_kind": _counts(self.shown, "kind"),
             "by_distance": [{"distance": d, "count": c}
-                            for d, c in sorted(Counter(s.distance for s in self.shown).items())],
+                            for d, c in sorted(Counter(map(attrgetter("distance"), self.shown)).items())],
             "cut_off": self.cut_off,
             "capped": self.capped,
             "cap": self.cap,
@@ -255,7 +270,7 @@ class Radius:
 
 
 def _counts(steps: tuple[Step, ...], key: str) -> list[dict]:
-    counted = Counter(getattr(s, key) for s in steps)
+    counted = Counter(map(attrgetter(key), steps))
     rows = [{key: k, "count": c} for k, c in counted.items()]
     rows.sort(key=lambda r: (-r["count"], r[key] is None, r[key] or ""))
     return rows

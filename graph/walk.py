@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
@@ -70,6 +71,9 @@ class Step(NamedTuple):
     def access_facts(self) -> dict:
         """What graph.visibility.Visibility.can_read needs."""
         return {"kind": self.kind, "owner": self.owner, "restricted": self.restricted}
+
+
+_NEAREST_FIRST = attrgetter("distance", "ref")   # a C-level sort key: thousands of steps per walk
 
 
 @dataclass(frozen=True)
@@ -134,7 +138,7 @@ def walk(graph: "Graph", ref: str, relationships: str, *, max_depth: int, labels
     inside = [r for r in rows if r[6] <= max_depth]
     capped = len(inside) > cap
     steps = [Step(*r) for r in inside[:cap]]
-    steps.sort(key=lambda s: (s.distance, s.ref))
+    steps.sort(key=_NEAREST_FIRST)
     return Walk(root=dict(records[0]["root"]), steps=steps, cap=cap, capped=capped,
                 beyond=not capped and len(inside) < len(rows))
 
