@@ -29,8 +29,6 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
-import csv
-import io
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
