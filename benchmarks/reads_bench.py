@@ -91,7 +91,7 @@ STAGES = [
     ("all Cypher reads: Graph.read", "graph/driver.py", "read"),
     ("all Cypher writes: Graph.write", "graph/driver.py", "write"),
     ("serialisation: jsonify", "flask/json/__init__.py", "jsonify"),
-    ("metrics hooks", "app/metrics.py", "_after"),
+    ("metrics hook", "app/metrics.py", "_observe"),
     ("audit", "app/auth/audit.py", "audit"),
 ]
 
