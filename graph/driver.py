@@ -20,6 +20,8 @@ from servers.neo4j import credentials_for
 T = TypeVar("T")
 
 LOCAL_URI = "bolt://127.0.0.1:7687"
+# URI schemes with client-side routing (a cluster, Aura): reads may be served by a secondary.
+ROUTED_SCHEMES = ("neo4j://", "neo4j+s://", "neo4j+ssc://")
 
 
 # Failures worth retrying a whole run for (ingest.jobs): Neo4j unreachable or a transient transaction error.
@@ -60,7 +62,9 @@ class Settings:
 
 
 class Graph:
-    """A connection to the catalog database."""
+    """A connection to the catalog database. Reads (`read`) go through the driver's read routing, writes
+    (`write`, `write_tx`) through its write routing: on a cluster or Aura (`neo4j://`/`neo4j+s://`) the
+    secondaries serve the reads (tests/test_routing.py checks every statement against its routing)."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -74,6 +78,11 @@ class Graph:
             notifications_min_severity="OFF",
         )
         self.database = settings.database
+        # On a routed URI a read may reach a secondary that has not yet applied this process's last write:
+        # read sessions then carry the bookmarks of execute_query's writes (the secondary waits for them).
+        # A single server is always up to date, so a direct `bolt://` URI skips the bookmark round trip.
+        self.bookmarks = (self.driver.execute_query_bookmark_manager
+                          if settings.uri.lower().startswith(ROUTED_SCHEMES) else None)
 
     def close(self) -> None:
         self.driver.close()
@@ -124,7 +133,8 @@ class Graph:
     def write_tx(self, work: Callable[..., T], *args: Any) -> T:
         """Run `work(tx, *args)` as one managed write transaction; `work` may be retried, so keep it pure."""
         try:
-            with self.driver.session(database=self.database) as session:
+            with self.driver.session(database=self.database, default_access_mode=neo4j.WRITE_ACCESS,
+                                     bookmark_manager=self.bookmarks) as session:
                 return session.execute_write(work, *args)
         except (ServiceUnavailable, SessionExpired) as exc:
             raise GraphUnavailable(f"Neo4j is not reachable at {self.settings.uri}: {_why(exc)}") from exc
@@ -136,7 +146,8 @@ class Graph:
         mode = neo4j.READ_ACCESS if routing == RoutingControl.READ else neo4j.WRITE_ACCESS
         for attempt in (1, 2):
             try:
-                with self.driver.session(database=self.database, default_access_mode=mode) as session:
+                with self.driver.session(database=self.database, default_access_mode=mode,
+                                         bookmark_manager=self.bookmarks) as session:
                     return list(session.run(query, params))
             except (ServiceUnavailable, SessionExpired) as exc:
                 if attempt == 2:

@@ -69,7 +69,7 @@ def neighbourhood(graph: "Graph", ref: str, *, depth: int = 2, kinds: list[str] 
                 "name": named["name"], "namespace": named["namespace"], "title": named["title"],
                 "unresolved": r["unresolved"], "distance": distance}
 
-    nodes = [node(walked.root, 0)] + [node(vars(s), s.distance) for s in kept]
+    nodes = [node(walked.root, 0)] + [node(s._asdict(), s.distance) for s in kept]
     rows = graph.read(_EDGES, refs=[n["ref"] for n in nodes], types=types)
     edges = sorted(
         ({"source": r["source"], "target": r["target"], "type": RELATION_NAMES[r["type"]][0]} for r in rows),

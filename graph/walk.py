@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from operator import attrgetter
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from graph.driver import Graph
@@ -52,9 +53,9 @@ def node_cap(value: int | str | None = None) -> int:
     return cap
 
 
-@dataclass(frozen=True)
-class Step:
-    """One node reached by the walk, and how it was first reached."""
+class Step(NamedTuple):
+    """One node reached by the walk, and how it was first reached. A named tuple, not a dataclass: a walk makes
+    up to `cap` of them per request, and a frozen dataclass costs ~4x as much to build (~10 ms per 6,000)."""
 
     ref: str
     kind: str | None
@@ -70,6 +71,9 @@ class Step:
     def access_facts(self) -> dict:
         """What graph.visibility.Visibility.can_read needs."""
         return {"kind": self.kind, "owner": self.owner, "restricted": self.restricted}
+
+
+_NEAREST_FIRST = attrgetter("distance", "ref")   # a C-level sort key: thousands of steps per walk
 
 
 @dataclass(frozen=True)
@@ -134,7 +138,7 @@ def walk(graph: "Graph", ref: str, relationships: str, *, max_depth: int, labels
     inside = [r for r in rows if r[6] <= max_depth]
     capped = len(inside) > cap
     steps = [Step(*r) for r in inside[:cap]]
-    steps.sort(key=lambda s: (s.distance, s.ref))
+    steps.sort(key=_NEAREST_FIRST)
     return Walk(root=dict(records[0]["root"]), steps=steps, cap=cap, capped=capped,
                 beyond=not capped and len(inside) < len(rows))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from graph.impact import MAX_DEPTH
+from graph.impact import MAX_DEPTH, MAX_PAGE
 from graph.query import MAX_LIMIT, ORDER_FIELDS
 
 JSON = "application/json"
@@ -95,6 +95,24 @@ _SCHEMAS: dict = {
             "dependencies": {"type": "array", "items": {"type": "object"}},
             "by_owner": {"type": "array", "items": {"type": "object"}},
             "by_system": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "WalkPage": {
+        "type": "object", "description": "graph.impact.Radius.page: the summary, one page of entities with their "
+                                         "paths (nearest first, then by ref) and the cursor of the next page",
+        "required": ["root", "depth", "walk", "summary", "items", "pageInfo"],
+        "properties": {
+            "root": {"type": "object"}, "depth": _INT, "walk": {"enum": ["impact", "dependencies"]},
+            "summary": {"type": "object", "required": ["count", "hidden", "by_owner", "by_system", "by_kind",
+                                                      "by_distance", "cut_off", "capped", "cap"],
+                        "properties": {
+                            "count": _INT, "hidden": _INT, "cut_off": {"type": "boolean"},
+                            "capped": {"type": "boolean"}, "cap": _INT,
+                            **{f"by_{k}": {"type": "array", "items": {"type": "object", "required": [k, "count"]}}
+                               for k in ("owner", "system", "kind", "distance")}}},
+            "items": {"type": "array", "items": {"type": "object", "required": ["ref", "distance", "path", "hops"]}},
+            "pageInfo": {"type": "object", "required": ["nextCursor"],
+                         "properties": {"nextCursor": {"type": ["string", "null"]}}},
         },
     },
     "Neighbourhood": {
@@ -204,7 +222,17 @@ def _op(summary: str, responses: dict, params: list | None = None, *, errors=(40
 def _paths() -> dict:
     items = {"type": "object", "required": ["items"]}
     walk_params = [*_NAME_PARAMS, _q("depth", {"type": "integer", "minimum": 1, "maximum": MAX_DEPTH},
-                                     "Maximum hops (default 10)")]
+                                     "Maximum hops (default 10)"),
+                   _q("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+                      "Answer the summary and this many entities (WalkPage) instead of the whole answer"),
+                   _q("cursor", _STR, "pageInfo.nextCursor of the previous page (WalkPage)"),
+                   _q("format", {"type": "string", "enum": ["json", "ndjson", "csv"]},
+                      "json (default); ndjson or csv stream every entity (not with limit or cursor)")]
+
+    def walk_ok(description: str) -> dict:
+        return {"200": {"description": description + " (Walk; WalkPage with limit or cursor)", "content": {
+            JSON: {"schema": {"oneOf": [_ref("Walk"), _ref("WalkPage")]}},
+            "application/x-ndjson": {"schema": _STR}, "text/csv": {"schema": _STR}}}}
     return {
         "/entities": {"get": _op("List entities (Backstage filter syntax, cursor pages)",
                                  _ok("EntityPage", "A page of entities"), _PAGE_PARAMS, op_id="listEntities")},
@@ -218,10 +246,10 @@ def _paths() -> dict:
                           _NAME_PARAMS, errors=(400, 404), op_id="deleteEntityByName"),
         },
         "/entities/by-name/{kind}/{namespace}/{name}/impact": {"get": _op(
-            "Blast radius: what stops working when this entity does", _ok("Walk", "Impacted entities"),
+            "Blast radius: what stops working when this entity does", walk_ok("Impacted entities"),
             walk_params, errors=(400, 404), op_id="getImpact")},
         "/entities/by-name/{kind}/{namespace}/{name}/dependencies": {"get": _op(
-            "What this entity needs, transitively", _ok("Walk", "Dependencies"), walk_params, errors=(400, 404),
+            "What this entity needs, transitively", walk_ok("Dependencies"), walk_params, errors=(400, 404),
             op_id="getDependencies")},
         "/entities/by-name/{kind}/{namespace}/{name}/builds": {"get": _op(
             "The entity's CI builds (GitHub Actions, GitLab pipelines, Jenkins), newest first, with CI health",

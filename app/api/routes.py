@@ -21,7 +21,7 @@ from app.auth.audit import audit
 from app.errors import ApiError, error_response
 from app.graph_access import get_graph, walk_node_cap
 from graph import catalog
-from graph.impact import DEFAULT_DEPTH, MAX_DEPTH, EntityNotFound, dependencies, impact
+from graph.impact import DEFAULT_DEPTH, DEFAULT_PAGE, MAX_DEPTH, MAX_PAGE, EntityNotFound, blast_radius, decode_cursor
 from graph.model import RefError, parse_ref
 from graph.ownership import ownership_report, report_csv
 
@@ -131,22 +131,46 @@ def entity_facets():
 
 @bp.get("/entities/by-name/<kind>/<namespace>/<name>/impact")
 def entity_impact(kind: str, namespace: str, name: str):
-    return _walk(impact, _named_ref(kind, namespace, name))
+    return _walk("impact", _named_ref(kind, namespace, name))
 
 
 @bp.get("/entities/by-name/<kind>/<namespace>/<name>/dependencies")
 def entity_dependencies(kind: str, namespace: str, name: str):
-    return _walk(dependencies, _named_ref(kind, namespace, name))
+    return _walk("dependencies", _named_ref(kind, namespace, name))
 
 
-def _walk(query, ref: str):
+WALK_FORMATS = ("json", "ndjson", "csv")
+
+
+def _walk(walk: str, ref: str):
+    """Without `limit`/`cursor`: the full answer (as ever), streamed. With them: the summary, one page and a
+    cursor (graph.impact.Radius.page). `format=ndjson|csv` streams every entity."""
     depth = int_arg("depth", DEFAULT_DEPTH, 1, MAX_DEPTH)
+    fmt = (str_arg("format") or "json").lower()
+    if fmt not in WALK_FORMATS:
+        raise bad(f"format must be one of {', '.join(WALK_FORMATS)}", details={"parameter": "format"})
+    cursor = str_arg("cursor", max_len=2000)
+    limit = int_arg("limit", None, 1, MAX_PAGE)
+    if (cursor or limit) and fmt != "json":
+        raise bad("limit and cursor page the JSON answer; ndjson and csv stream every entity",
+                  details={"parameter": "format"})
     access.require("read")
     _readable_or_404(ref)
+    if cursor:
+        depth = decode_cursor(cursor)["depth"]   # a cursor continues its own walk
     try:
-        return jsonify(query(get_graph(), ref, depth, access.visibility(), cap=walk_node_cap()))
+        radius = blast_radius(get_graph(), ref, depth, access.visibility(), walk=walk, cap=walk_node_cap())
     except EntityNotFound as exc:
         raise ApiError(404, "not_found", str(exc), {"ref": ref}) from None
+    if cursor or limit:
+        return jsonify(radius.page(limit or DEFAULT_PAGE, cursor))
+    if fmt == "ndjson":
+        return Response(radius.ndjson(), mimetype="application/x-ndjson")
+    if fmt == "csv":
+        filename = f"{walk}-{ref.replace(':', '-').replace('/', '-')}-depth{depth}.csv"
+        return Response(radius.csv_chunks(), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(radius.json_chunks(), mimetype="application/json")
 
 
 def _named_ref(kind: str, namespace: str, name: str) -> str:

@@ -19,7 +19,7 @@ from app.cli.output import EXIT_FATAL, EXIT_OK, EXIT_REJECTED, emit_json, fail  
 from app.cli.serve_cmd import gunicorn_argv, run_server
 from app.locations import DEMO_CATALOG, LocationPolicy
 from graph.driver import Graph, GraphUnavailable, Settings, connect
-from graph.impact import DEFAULT_DEPTH, MAX_DEPTH, EntityNotFound, dependencies, impact as impact_query
+from graph.impact import DEFAULT_DEPTH, DEFAULT_PAGE, MAX_DEPTH, MAX_PAGE, EntityNotFound, blast_radius
 from graph.model import RefError, parse_ref
 from graph.ownership import ownership_report, report_csv
 from graph.server import start as start_neo4j
@@ -125,65 +125,106 @@ def _depth_option(f):
     )(f)
 
 
+def _page_options(f):
+    f = click.option("--limit", type=click.IntRange(1, MAX_PAGE), default=DEFAULT_PAGE, show_default=True,
+                     help="How many entities to list (nearest first); the summary counts them all.")(f)
+    return click.option("--all", "show_all", is_flag=True, help="List every entity.")(f)
+
+
 @click.command()
 @click.argument("ref")
 @_depth_option
-@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
-def impact(ref: str, depth: int, as_json: bool) -> None:
+@_page_options
+@click.option("--json", "as_json", is_flag=True, help="Print the whole answer as JSON.")
+def impact(ref: str, depth: int, limit: int, show_all: bool, as_json: bool) -> None:
     """What breaks when REF does (the blast radius), who owns it, which systems are hit."""
-    _walk_command(ref, depth, as_json, "impact")
+    _walk_command(ref, depth, as_json, "impact", limit, show_all)
 
 
 @click.command()
 @click.argument("ref")
 @_depth_option
-@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
-def deps(ref: str, depth: int, as_json: bool) -> None:
+@_page_options
+@click.option("--json", "as_json", is_flag=True, help="Print the whole answer as JSON.")
+def deps(ref: str, depth: int, limit: int, show_all: bool, as_json: bool) -> None:
     """What REF needs, directly and transitively."""
-    _walk_command(ref, depth, as_json, "dependencies")
+    _walk_command(ref, depth, as_json, "dependencies", limit, show_all)
 
 
-def _walk_command(ref: str, depth: int, as_json: bool, walk: str) -> None:
+def _walk_command(ref: str, depth: int, as_json: bool, walk: str, limit: int = DEFAULT_PAGE,
+                  show_all: bool = False) -> None:
+    """The summary and the nearest `limit` entities (graph.impact.Radius.page), locally or from the portal;
+    `--all` pages through the rest with the cursor, `--json` prints the whole answer as it always did."""
     ref = canonical(ref)
     portal = _remote_or_fail()
+    path = f"/entities/by-name/{remote.entity_path(ref)}/{walk}" if portal else ""
+    size = MAX_PAGE if show_all else limit
     if portal:
-        answer = _remote_call(lambda: remote.get(portal, f"/entities/by-name/{remote.entity_path(ref)}/{walk}",
-                                                 {"depth": depth}))
+        if as_json:
+            emit_json(_remote_call(lambda: remote.get(portal, path, {"depth": depth})))
+            return
+        page = _remote_call(lambda: remote.get(portal, path, {"depth": depth, "limit": size}))
+        pages = _remote_pages(portal, path, page) if show_all else iter(())
     else:
         with open_graph() as graph:
             try:
-                answer = (impact_query if walk == "impact" else dependencies)(graph, ref, depth)
+                radius = blast_radius(graph, ref, depth, walk=walk)
             except EntityNotFound as exc:
                 fail(str(exc))
             except ValueError as exc:   # TRELLIS_WALK_NODE_CAP is not a usable number (graph.walk.node_cap)
                 fail(str(exc))
-    if as_json:
-        emit_json(answer)
-        return
-    root = answer["root"]
-    items = answer["impacted" if walk == "impact" else "dependencies"]
+        if as_json:
+            for chunk in radius.json_chunks():
+                click.echo(chunk, nl=False)
+            click.echo()
+            return
+        page = radius.page(size)
+        pages = iter([{"items": [radius.item(s) for s in radius.shown[size:]]}]) if show_all else iter(())
+    _print_walk(page, pages, walk, depth)
+
+
+def _remote_pages(portal, path: str, page: dict) -> Iterator[dict]:
+    cursor = page["pageInfo"]["nextCursor"]
+    while cursor:
+        page = _remote_call(lambda c=cursor: remote.get(portal, path, {"cursor": c, "limit": MAX_PAGE}))
+        yield page
+        cursor = page["pageInfo"]["nextCursor"]
+
+
+def _print_walk(page: dict, more: Iterator[dict], walk: str, depth: int) -> None:
+    root, summary, items = page["root"], page["summary"], page["items"]
     title = "Blast radius of" if walk == "impact" else "Dependencies of"
     click.echo(f"{title} {root['ref']}" + (" (not in the catalog: unresolved ref)" if root["unresolved"] else ""))
     click.echo(f"  owner: {root['owner'] or '-'}   system: {root['system'] or '-'}")
     noun = "impacted" if walk == "impact" else "needed"
-    click.echo(f"\n{len(items)} entities {noun} within {depth} hops"
-               + (" (cut off: more lie beyond; raise --depth)" if answer["cut_off"] else "") + ":")
-    if answer.get("hidden"):
-        click.echo(f"  (and {answer['hidden']} you cannot see: restricted to their owners)")
-    if answer.get("capped"):
-        click.echo(f"  (capped at {answer['cap']} entities: more are reachable, so counts are lower bounds; "
+    click.echo(f"\n{summary['count']} entities {noun} within {depth} hops"
+               + (" (cut off: more lie beyond; raise --depth)" if summary["cut_off"] else "") + ":")
+    if summary.get("hidden"):
+        click.echo(f"  (and {summary['hidden']} you cannot see: restricted to their owners)")
+    if summary.get("capped"):
+        click.echo(f"  (capped at {summary['cap']} entities: more are reachable, so counts are lower bounds; "
                    "the cap is TRELLIS_WALK_NODE_CAP)")
+    shown = len(items)
     if items:
         rows = [("DIST", "ENTITY", "OWNER", "SYSTEM", "VIA")]
         for i in items:
-            via = i["hops"][-1]
-            rows.append((str(i["distance"]), i["ref"] + (" (unresolved)" if i["unresolved"] else ""),
-                         i["owner"] or "-", i["system"] or "-", f"{via['from']} {via['relation']} {via['to']}"))
+            rows.append(_walk_row(i))
+        for extra in more:
+            rows.extend(_walk_row(i) for i in extra["items"])
+            shown += len(extra["items"])
         _table(rows)
-        for key, label in (("by_owner", "owner"), ("by_system", "system")):
+        if shown < summary["count"]:
+            click.echo(f"  ... {summary['count'] - shown} more, farther away (--limit N or --all to list them)")
+        for key, label in (("by_owner", "owner"), ("by_system", "system"), ("by_kind", "kind")):
             click.echo(f"\nBy {label}:")
-            for g in answer[key]:
+            for g in summary[key]:
                 click.echo(f"  {g['count']:>5}  {g[label] or '(none)'}")
+
+
+def _walk_row(i: dict) -> tuple[str, ...]:
+    via = i["hops"][-1]
+    return (str(i["distance"]), i["ref"] + (" (unresolved)" if i["unresolved"] else ""),
+            i["owner"] or "-", i["system"] or "-", f"{via['from']} {via['relation']} {via['to']}")
 
 
 def _remote_or_fail():

@@ -23,8 +23,8 @@ from app.web.helpers import (DEFAULT_KIND_FOR, FACETS, KINDS, PAGE_SIZES, RELATI
                              selected_filters, short_ref, sort_choice, split_ref, tab_title, tabs_for, toggle_value,
                              with_args)
 from graph import catalog
-from graph.csv_export import csv_text
-from graph.impact import DEFAULT_DEPTH, MAX_DEPTH, dependencies, impact
+from graph.filters import QueryError
+from graph.impact import DEFAULT_DEPTH, MAX_DEPTH, blast_radius, decode_cursor, dependencies, impact
 from graph.model import RELATION_NAMES, RefError, entity_ref, parse_ref
 from graph.ownership import ownership_report, user_ownership
 
@@ -217,17 +217,39 @@ def _walk_tab(walk, key: str, default_depth: int):
     return view
 
 
+IMPACT_PAGE = 100   # entities per page of the Impact tab; the summary counts them all
+
+
 def _tab_impact(graph, ref, ent, found) -> dict:
-    ctx = _walk_tab(impact, "impacted", DEFAULT_DEPTH)(graph, ref, ent, found)
+    depth = int_arg(request.args, "depth", DEFAULT_DEPTH, 1, MAX_DEPTH)
     group_by = request.args.get("group") or "owner"
     if group_by not in ("owner", "system"):
         raise BadQuery("group must be owner or system")
-    items = {i["ref"]: i for i in ctx["walk_items"]}
-    rollup = ctx["walk"]["by_owner" if group_by == "owner" else "by_system"]
-    sections = [(r[group_by], r["count"], [items[x] for x in r["refs"]]) for r in rollup]
-    ctx.update(group_by=group_by, sections=sections,
-               csv_url=url_for("web.impact_csv", **_ref_args(ref), depth=ctx["depth"]))
-    return ctx
+    cursor = request.args.get("cursor") or None
+    try:
+        if cursor:
+            depth = decode_cursor(cursor)["depth"]   # a cursor continues its own walk
+        radius = blast_radius(graph, ref, depth, access.visibility(), cap=walk_node_cap())
+        page = radius.page(IMPACT_PAGE, cursor)
+    except QueryError as exc:
+        raise BadQuery(str(exc)) from None
+    summary = page["summary"]
+    next_cursor = page["pageInfo"]["nextCursor"]
+    # This page's entities under their owner (or system), groups in the summary's order (largest first),
+    # each headed by its count over the whole radius.
+    on_page: dict = {}
+    for item in page["items"]:
+        on_page.setdefault(item[group_by], []).append(item)
+    sections = [(r[group_by], r["count"], on_page[r[group_by]]) for r in summary["by_" + group_by]
+                if r[group_by] in on_page]
+    return {"walk": summary, "summary": summary, "walk_items": page["items"], "depth": depth,
+            "max_depth": MAX_DEPTH, "group_by": group_by, "rollup": summary["by_" + group_by], "sections": sections,
+            "max_distance": summary["by_distance"][-1]["distance"] if summary["by_distance"] else 0,
+            "first_page": cursor is None,
+            "first_url": entity_url(ref, tab="impact", depth=depth, group=group_by),
+            "next_url": entity_url(ref, tab="impact", depth=depth, group=group_by, cursor=next_cursor)
+            if next_cursor else None,
+            "csv_url": url_for("web.impact_csv", **_ref_args(ref), depth=depth)}
 
 
 def _tab_members(graph, ref, ent, found) -> dict:
@@ -273,21 +295,10 @@ def _ref_args(ref: str) -> dict:
 def impact_csv(namespace: str, kind: str, name: str):
     graph, ref, _ = _load_entity(namespace, kind, name)
     depth = int_arg(request.args, "depth", DEFAULT_DEPTH, 1, MAX_DEPTH)
-    answer = impact(graph, ref, depth, access.visibility(), cap=walk_node_cap())
-    rows: list[list[object]] = [["ref", "kind", "distance", "owner", "system", "unresolved", "path"]]
-    for i in answer["impacted"]:
-        rows.append([i["ref"], i["kind"] or "", i["distance"], i["owner"] or "", i["system"] or "",
-                     "yes" if i["unresolved"] else "", " > ".join(i["path"])])
-    if answer["hidden"]:   # an export must not look complete when it is not
-        rows.append([f"# {answer['hidden']} more impacted entities you cannot see are not listed"])
-    if answer["capped"]:
-        rows.append([f"# capped at {answer['cap']} entities (walk_node_cap): more are impacted; "
-                     "every count here is a lower bound"])
-    if answer["cut_off"]:
-        rows.append([f"# cut off at depth {depth}: more entities are impacted further away"])
+    radius = blast_radius(graph, ref, depth, access.visibility(), cap=walk_node_cap())
     k, ns, n = split_ref(ref)
     filename = f"impact-{k}-{ns}-{n}-depth{depth}.csv"
-    return Response(csv_text(rows), mimetype="text/csv",
+    return Response(radius.csv_chunks(), mimetype="text/csv",   # streamed, a batch of rows at a time
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 

@@ -1,0 +1,226 @@
+"""Blast radius at scale: the summary-and-cursor service (graph.impact.Radius) on a 6,000-entity radius.
+
+    .venv/bin/python -m benchmarks.impact_bench [--entities 100000] [--repeat 40] [--reuse]
+
+Loads the synthetic catalog (benchmarks/synthetic.py, seed 42) plus a denser dependency graph under one
+resource, `resource:default/radius-db`: 6,000 components, each depending on its parent in an 8-ary tree and on
+one more earlier component (so 2 dependsOn each, several paths, distances 1-5), owned by 40 teams across 20
+systems, 5% restricted to their owners. Measured as a viewer who belongs to none of those teams (the 5% are
+hidden, counted and masked), at depth 10, under the default walk cap (graph/walk.py):
+
+- the service: `blast_radius(...).page(50)` (walk + summary + first page with paths + cursor), and the walk
+  alone; the target is p95 <= 50 ms;
+- the same over the API (`?limit=50`, Flask in process, a viewer's request: gate, visibility, JSON);
+- the full answer: the streamed JSON, NDJSON and CSV, time and peak Python memory (tracemalloc) next to
+  building the whole answer as one dict and serialising it (what the API did before).
+
+Uses NEO4J_URI when set (that database is WIPED unless --reuse), otherwise a throwaway local server. Prints
+the machine's load (`uptime`): on a shared machine the figures move with it. Writes benchmarks/out/impact.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Callable
+
+import orjson
+
+from benchmarks.synthetic import generate
+
+OUT = Path(__file__).resolve().parent / "out"
+ROOT = "resource:default/radius-db"
+SIZE = 6_000
+TEAMS = 40
+
+
+def radius_catalog(folder: Path, size: int = SIZE) -> None:
+    """The denser dependency graph: component i depends on component (i-1)//8 (the first 8 on the resource)
+    and on one more random earlier component."""
+    rng = random.Random(7)
+    head = "apiVersion: backstage.io/v1alpha1\nkind: {kind}\nmetadata: {meta}\nspec: {spec}"
+    docs = [head.format(kind="Resource", meta="{name: radius-db}", spec="{type: database, owner: radius-team-0}")]
+    for i in range(size):
+        deps = ["resource:radius-db"] if i < 8 else [f"component:radius-{(i - 8) // 8:04d}"]
+        if i >= 16:
+            extra = f"component:radius-{rng.randrange(0, i - 8):04d}"
+            if extra not in deps:
+                deps.append(extra)
+        restricted = ", annotations: {trellis.io/restricted: 'true'}" if i % 20 == 7 else ""
+        meta = f"{{name: radius-{i:04d}{restricted}}}"
+        docs.append(head.format(kind="Component", meta=meta, spec=(
+            f"{{type: service, lifecycle: production, owner: radius-team-{i % TEAMS}, "
+            f"system: radius-system-{i % 20}, dependsOn: [{', '.join(deps)}]}}")))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "catalog-info.yaml").write_text("\n---\n".join(docs) + "\n")
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def timed(fn: Callable[[], object], repeat: int) -> dict:
+    for _ in range(3):
+        fn()
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t0) * 1000)
+    return {"p50_ms": round(statistics.median(samples), 1), "p95_ms": round(pct(samples, 95), 1),
+            "max_ms": round(max(samples), 1), "n": repeat}
+
+
+def peak(fn: Callable[[], object]) -> dict:
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    size = fn()
+    ms = (time.perf_counter() - t0) * 1000
+    _, top = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {"ms": round(ms, 1), "peak_python_mb": round(top / 1e6, 1), "bytes": size}
+
+
+def drain(chunks) -> int:
+    """Consume a stream as a WSGI server would: chunk by chunk, nothing kept."""
+    return sum(len(c) for c in chunks)
+
+
+def uptime() -> str:
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, timeout=5).stdout.strip()
+    except OSError:
+        return "?"
+
+
+def run(graph, uri: str, repeat: int) -> dict:
+    from graph.impact import blast_radius
+    from graph.visibility import Visibility
+    from graph.walk import node_cap
+    from graph.impact import NOT_PROPAGATING, WALKS
+    from graph.walk import walk
+
+    viewer = Visibility(claims=frozenset({"user:default/someone-else"}))
+    radius = blast_radius(graph, ROOT, 10, viewer)
+    summary = radius.summary()
+    out: dict = {"entities": graph.read("MATCH (n:Entity) RETURN count(n) AS c")[0]["c"], "cap": node_cap(),
+                 "radius": summary["count"] + summary["hidden"], "visible": summary["count"],
+                 "hidden": summary["hidden"], "capped": summary["capped"],
+                 "max_distance": summary["by_distance"][-1]["distance"], "owners": len(summary["by_owner"])}
+    rels = WALKS["impact"]
+    free = "|".join(p for p in rels.split("|") if "PART_OF" not in p)
+    out["walk alone (graph.walk)"] = timed(lambda: walk(
+        graph, ROOT, rels, max_depth=10, labels=NOT_PROPAGATING, root_relationships={"System": free, "Domain": free},
+        look_beyond=True), repeat)
+    out["service: summary + first 50 with paths + cursor"] = timed(
+        lambda: blast_radius(graph, ROOT, 10, viewer).page(50), repeat)
+    # The service's own Python cost, on the walk's answer replayed without the database (hydrated records).
+    records = graph.read("RETURN 1 AS x")   # warm the connection
+    calls: list = []
+    real_read = graph.read
+
+    def capture(query, **params):
+        calls.append(real_read(query, **params))
+        return calls[-1]
+
+    graph.read = capture
+    blast_radius(graph, ROOT, 10, viewer)
+    graph.read = lambda query, **params: calls[0]
+    try:
+        out["service on a replayed walk answer (Python only)"] = timed(
+            lambda: blast_radius(graph, ROOT, 10, viewer).page(50), repeat)
+    finally:
+        del graph.read
+    del records
+    cursor = radius.page(50)["pageInfo"]["nextCursor"]
+    out["service: a later page (cursor)"] = timed(lambda: blast_radius(graph, ROOT, 10, viewer).page(50, cursor),
+                                                  repeat)
+
+    from app import create_app
+    from servers.neo4j import env_for
+
+    for key, value in env_for(uri).items():
+        os.environ[key] = value
+    app = create_app({"TRELLIS_ENV": "development", "TRELLIS_GUEST_ROLE": "viewer", "NEO4J_URI": uri})
+    client = app.test_client()
+    api = "/api/v1/entities/by-name/resource/default/radius-db/impact"
+
+    def get(path: str) -> int:
+        response = client.get(path)
+        assert response.status_code == 200, response.get_data(as_text=True)[:300]
+        return len(response.get_data())
+
+    out["API ?limit=50 (in process, a viewer)"] = timed(lambda: get(api + "?limit=50"), repeat)
+    out["API full answer, streamed JSON"] = timed(lambda: get(api), max(5, repeat // 4))
+    out["full answer bytes"] = get(api)
+    app.extensions["trellis.graph"].close()
+
+    held = blast_radius(graph, ROOT, 10, viewer)
+    out["memory: whole answer as one dict + orjson.dumps (before)"] = peak(
+        lambda: len(orjson.dumps(held.answer())))
+    out["memory: streamed JSON chunks"] = peak(lambda: drain(held.json_chunks()))
+    out["memory: streamed NDJSON"] = peak(lambda: drain(held.ndjson()))
+    out["memory: streamed CSV"] = peak(lambda: drain(c.encode() for c in held.csv_chunks()))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--entities", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=40)
+    parser.add_argument("--reuse", action="store_true", help="measure the catalog already in NEO4J_URI")
+    args = parser.parse_args()
+    os.environ.setdefault("TRELLIS_CACHE", tempfile.mkdtemp(prefix="trellis-ibench-cache-"))
+    from graph.driver import Settings, connect
+    from ingest.sync import ingest
+
+    print(f"load before: {uptime()}", flush=True)
+    home = None
+    if os.environ.get("NEO4J_URI"):
+        settings = Settings.from_env()
+    else:
+        from graph.server import start
+        from servers.base import free_port
+
+        home = Path(tempfile.mkdtemp(prefix="trellis-ibench-"))
+        settings = Settings(uri=start(home, bolt_port=free_port(), http_port=free_port(), heap="2g",
+                                      pagecache="1g").uri)
+    graph = connect(settings)
+    try:
+        if not args.reuse:
+            while graph.write("MATCH (n) WITH n LIMIT 20000 DETACH DELETE n").counters.nodes_deleted:
+                pass
+            workdir = Path(tempfile.mkdtemp(prefix="trellis-ibench-cat-"))
+            radius_catalog(workdir / "radius")
+            t0 = time.perf_counter()
+            if args.entities:   # --entities 0: the radius alone (its Python cost does not depend on the rest)
+                generate(workdir / "catalog", args.entities, seed=42)
+                ingest(graph, str(workdir / "catalog"))
+            ingest(graph, str(workdir / "radius"))
+            print(f"ingested {args.entities} + {SIZE + 1} in {time.perf_counter() - t0:.1f}s", flush=True)
+            shutil.rmtree(workdir, ignore_errors=True)
+        figures = run(graph, settings.uri, args.repeat)
+        figures["load after"] = uptime()
+    finally:
+        graph.close()
+        if home is not None:
+            from servers.neo4j import stop
+
+            stop(home)
+            shutil.rmtree(home, ignore_errors=True)
+    OUT.mkdir(exist_ok=True)
+    (OUT / "impact.json").write_text(json.dumps(figures, indent=2))
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
