@@ -17,6 +17,7 @@ from flask import Flask, current_app, g, redirect, request, session
 from flask_login import LoginManager
 
 from app.auth import csrf
+from app.auth.cache import StampedCache
 from app.auth.principal import SESSION_KEY, Principal
 
 log = logging.getLogger(__name__)
@@ -189,20 +190,17 @@ def _audit_token_use(principal: Principal) -> None:
           details={"token": principal.subject, "scopes": list(principal.scopes or ())})
 
 
-_accounts: dict[str, tuple[bool, float]] = {}
-ACCOUNT_CHECK_EVERY = 5.0
+_accounts = StampedCache()
 
 
 def _local_account_active(username: str) -> bool:
-    """A disabled (or deleted) local account loses its sessions within ACCOUNT_CHECK_EVERY seconds."""
+    """A disabled (or deleted) local account loses its sessions within a second, in every process
+    (app/auth/cache.py: disabling bumps the access version)."""
     from app.graph_access import get_graph
     from graph.accounts import get_account
 
-    now = time.monotonic()
-    known = _accounts.get(username)
-    if known is not None and now - known[1] < ACCOUNT_CHECK_EVERY:
-        return known[0]
-    account = get_account(get_graph(), username)
-    active = account is not None and not account.get("disabled")
-    _accounts[username] = (active, now)
-    return active
+    def active() -> bool:
+        account = get_account(get_graph(), username)
+        return account is not None and not account.get("disabled")
+
+    return _accounts.get_or_compute(get_graph(), username, active)
