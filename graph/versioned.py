@@ -84,21 +84,35 @@ def bump_access_version(graph: "Graph") -> str:
     return token
 
 
-def cached(graph: "Graph", version: str | None, key: Hashable, compute: Callable[[], T]) -> T:
-    """`compute()` once per (server, database, version, key)."""
+def cached(graph: "Graph", version: str | None, key: Hashable, compute: Callable[[], T],
+           *, store: "OrderedDict[Hashable, object] | None" = None, limit: int = MAX_ENTRIES) -> T:
+    """`compute()` once per (server, database, version, key); the least recently used go past `limit`.
+
+    `store`: a separate LRU for a family of entries that must not evict the others (entity documents)."""
     if version is None:
         return compute()
-    full = (graph.settings.uri, graph.database, version, key)
+    entries = _entries if store is None else store
+    full = (graph.settings.uri, graph.database, _generation, version, key)
     with _lock:
-        if full in _entries:
-            _entries.move_to_end(full)
-            return _entries[full]  # type: ignore[return-value]
+        if full in entries:
+            entries.move_to_end(full)
+            return entries[full]  # type: ignore[return-value]
     value = compute()
     with _lock:
-        _entries[full] = value
-        while len(_entries) > MAX_ENTRIES:
-            _entries.popitem(last=False)
+        entries[full] = value
+        while len(entries) > limit:
+            entries.popitem(last=False)
     return value
+
+
+def new_store() -> "OrderedDict[Hashable, object]":
+    """A separate LRU for `cached(store=...)`, emptied by `clear()` with the others."""
+    store: "OrderedDict[Hashable, object]" = OrderedDict()
+    _stores.append(store)
+    return store
+
+
+_stores: list["OrderedDict[Hashable, object]"] = []
 
 
 _generation = 0
@@ -109,4 +123,6 @@ def clear() -> None:
     with _lock:
         _generation += 1
         _entries.clear()
+        for store in _stores:
+            store.clear()
         _versions.clear()
