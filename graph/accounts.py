@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from neo4j.exceptions import ConstraintError
 
+from graph import versioned
+
 if TYPE_CHECKING:
     from graph.driver import Graph
 
@@ -82,6 +84,8 @@ def _update(graph: "Graph", username: str, assignments: str, **params: Any) -> d
     updated = graph.write_tx(work)
     if updated is None:
         raise AccountNotFound(f"no account {_key(username)!r}")
+    if "disabled" in params or "user_ref" in params:   # what token checks and sessions depend on
+        versioned.bump_access_version(graph)
     return _public(updated)
 
 

@@ -7,10 +7,12 @@ back in the same query as a pattern comprehension.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import orjson
 
+from graph import versioned
 from graph.model import RELATION_NAMES, RELATION_TYPES
 from graph.visibility import EVERYTHING, Visibility
 
@@ -44,11 +46,60 @@ def entity_uid(ref: str) -> str:
 
 
 def get_entity(graph: "Graph", ref: str, visibility: Visibility = EVERYTHING) -> dict | None:
-    """One entity by canonical ref; None for unknown refs, unresolved placeholders and unreadable entities."""
-    query = (f"MATCH (n:Entity {{ref: $ref}}) WHERE NOT n:Unresolved AND {visibility.predicate('n')} "
-             f"RETURN {entity_columns(visibility)}")
-    records = graph.read(query, ref=ref, rel_types=list(RELATION_TYPES), **visibility.params())
-    return to_entity(records[0]) if records else None
+    """One entity by canonical ref; None for unknown refs, unresolved placeholders and unreadable entities.
+
+    Served from the entity's ready document (`_document`) while the catalog version stands; the reader's
+    visibility is applied to it on every call, to the entity and to each related entity alike."""
+    version = versioned.catalog_version(graph)
+    if version is None:   # a fresh or wiped database: nothing to key a document on
+        query = (f"MATCH (n:Entity {{ref: $ref}}) WHERE NOT n:Unresolved AND {visibility.predicate('n')} "
+                 f"RETURN {entity_columns(visibility)}")
+        records = graph.read(query, ref=ref, rel_types=list(RELATION_TYPES), **visibility.params())
+        return to_entity(records[0]) if records else None
+    document = versioned.cached(graph, version, ref, lambda: _document(graph, ref),
+                                store=_documents, limit=DOCUMENTS_KEPT)
+    if document is None or not visibility.can_read(document.facts):
+        return None
+    rels = [rel[:5] for rel in document.rels if visibility.can_read(rel[5])]
+    return to_entity({"ref": document.ref, "descriptor": document.descriptor, "hash": document.hash,
+                      "rels": rels})
+
+
+# Ready-to-serve documents, one per entity (as Backstage keeps a final entity per row): everything the
+# entity's JSON needs, with the access facts (kind, owner, restricted) of the entity and of every related
+# entity, so that each reader's visibility is applied in Python by the same rule as `Visibility.predicate`.
+# Keyed on the catalog version: every ingest write bumps it, and each process re-reads it at least every
+# half second (graph.versioned), so a document never outlives the state it was read from by more than that.
+DOCUMENTS_KEPT = 20_000
+_documents = versioned.new_store()
+_DOCUMENT_QUERY = (
+    "MATCH (n:Entity {ref: $ref}) WHERE NOT n:Unresolved "
+    "RETURN n.ref AS ref, n.descriptor AS descriptor, n.hash AS hash, "
+    "n.kind AS kind, n.owner AS owner, coalesce(n.restricted, false) AS restricted, "
+    "[(n)-[r]-(m) WHERE type(r) IN $rel_types | "
+    "[type(r), startNode(r) = n, m.ref, m:Unresolved AND n.ref IN coalesce(r.by, []), r.via, "
+    "m.kind, m.owner, coalesce(m.restricted, false)]] AS rels"
+)
+
+
+@dataclass(frozen=True)
+class _Document:
+    ref: str
+    descriptor: str
+    hash: str | None
+    facts: dict          # kind / owner / restricted of the entity
+    rels: tuple          # (type, outgoing, other ref, dangling, via, facts of the other end)
+
+
+def _document(graph: "Graph", ref: str) -> _Document | None:
+    rows = graph.read(_DOCUMENT_QUERY, ref=ref, rel_types=list(RELATION_TYPES))
+    if not rows:
+        return None
+    row = rows[0]
+    rels = tuple((t, out, other, dangling, via, {"kind": kind, "owner": owner, "restricted": restricted})
+                 for t, out, other, dangling, via, kind, owner, restricted in row["rels"])
+    return _Document(row["ref"], row["descriptor"], row["hash"],
+                     {"kind": row["kind"], "owner": row["owner"], "restricted": row["restricted"]}, rels)
 
 
 def get_entities_by_refs(graph: "Graph", refs: list[str], visibility: Visibility = EVERYTHING) -> list[dict | None]:

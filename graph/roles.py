@@ -8,6 +8,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from graph import versioned
+
 if TYPE_CHECKING:
     from graph.driver import Graph
 
@@ -18,10 +20,12 @@ def grant_role(graph: "Graph", principal: str, role: str, granted_by: str) -> No
         "SET g.role = $role, g.granted_by = $by, g.granted_at = $at",
         principal=principal, role=role, by=granted_by, at=int(time.time() * 1000),
     )
+    versioned.bump_access_version(graph)
 
 
 def revoke_role(graph: "Graph", principal: str) -> bool:
     summary = graph.write("MATCH (g:RoleGrant {principal: $principal}) DELETE g", principal=principal)
+    versioned.bump_access_version(graph)
     return summary.counters.nodes_deleted > 0
 
 

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 from neo4j.exceptions import ConstraintError
 import time
 
+from graph import versioned
+
 if TYPE_CHECKING:
     from graph.driver import Graph
 
@@ -108,7 +110,10 @@ def revoke_token(graph: "Graph", token_id: str, now_ms: int | None = None) -> bo
         ).single()
         return row is not None
 
-    return graph.write_tx(work)
+    revoked = graph.write_tx(work)
+    if revoked:
+        versioned.bump_access_version(graph)   # every process drops its cached check of this token
+    return revoked
 
 
 def touch_token(graph: "Graph", token_id: str, now_ms: int) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Callable, Hashable, TypeVar
 
@@ -23,45 +24,105 @@ _lock = threading.Lock()
 _entries: "OrderedDict[Hashable, object]" = OrderedDict()
 
 
-VERSION_TTL = 1.0
-_versions: dict[tuple[str, str], tuple[str | None, float]] = {}
+POLL_INTERVAL = 0.5
+"""Seconds between two reads of the version tokens in one process. Caches keyed on them (read caches here,
+the auth caches in app/auth/cache.py) therefore see another process's write within this time: a revoked
+token, a disabled account or a changed role is refused by every worker within a second."""
+VERSION_TTL = POLL_INTERVAL   # the older name, kept for callers and tests
+
+_READ_VERSIONS = (
+    "OPTIONAL MATCH (c:CatalogMeta {key: 'catalog'}) "
+    "OPTIONAL MATCH (a:CatalogMeta {key: 'access'}) "
+    "RETURN c.version AS catalog, a.version AS access"
+)
+_versions: dict[tuple[str, str], tuple[tuple[str | None, str | None], float]] = {}
 
 
-def catalog_version(graph: "Graph") -> str | None:
+def versions(graph: "Graph") -> tuple[str | None, str | None]:
+    """(catalog version, access version): re-read from the graph at most every POLL_INTERVAL seconds.
+
+    The catalog version changes with every ingest write (entities, groups, memberships); the access version
+    with every write that changes who may do what outside the catalog (tokens revoked, accounts disabled or
+    re-linked, role grants, identity bindings). One small read for both."""
     key = (graph.settings.uri, graph.database)
     known = _versions.get(key)
     now = time.monotonic()
-    if known is not None and now - known[1] < VERSION_TTL:
+    if known is not None and now - known[1] < POLL_INTERVAL:
         return known[0]
-    records = graph.read("OPTIONAL MATCH (m:CatalogMeta {key: 'catalog'}) RETURN m.version AS v")
-    version = records[0]["v"] if records else None
-    _versions[key] = (version, now)
-    return version
+    records = graph.read(_READ_VERSIONS)
+    pair = (records[0]["catalog"], records[0]["access"]) if records else (None, None)
+    _versions[key] = (pair, now)
+    return pair
+
+
+def stamp(graph: "Graph") -> tuple:
+    """What a cache entry derived from the graph is valid for: this server and database, the version tokens,
+    and the local generation (bumped by `clear()`, e.g. when a test wipes the database behind our back)."""
+    return (graph.settings.uri, graph.database, _generation, *versions(graph))
+
+
+def catalog_version(graph: "Graph") -> str | None:
+    return versions(graph)[0]
 
 
 def set_version(graph: "Graph", version: str | None) -> None:
     """Called by the write path in this process: its own reads see the new version immediately."""
-    _versions[(graph.settings.uri, graph.database)] = (version, time.monotonic())
+    key = (graph.settings.uri, graph.database)
+    known = _versions.get(key)
+    access = known[0][1] if known is not None else None
+    _versions[key] = ((version, access), time.monotonic() if known is not None else 0.0)
 
 
-def cached(graph: "Graph", version: str | None, key: Hashable, compute: Callable[[], T]) -> T:
-    """`compute()` once per (server, database, version, key)."""
+def bump_access_version(graph: "Graph") -> str:
+    """Give access a new version token after a write that changes who may do what, so every process drops
+    its cached token checks, roles and account states within POLL_INTERVAL. Random, like the catalog's."""
+    token = uuid.uuid4().hex
+    graph.write("MERGE (m:CatalogMeta {key: 'access'}) SET m.version = $token, m.updated_at = timestamp()",
+                token=token)
+    key = (graph.settings.uri, graph.database)
+    _versions.pop(key, None)   # this process re-reads both at once
+    return token
+
+
+def cached(graph: "Graph", version: str | None, key: Hashable, compute: Callable[[], T],
+           *, store: "OrderedDict[Hashable, object] | None" = None, limit: int = MAX_ENTRIES) -> T:
+    """`compute()` once per (server, database, version, key); the least recently used go past `limit`.
+
+    `store`: a separate LRU for a family of entries that must not evict the others (entity documents)."""
     if version is None:
         return compute()
-    full = (graph.settings.uri, graph.database, version, key)
+    entries = _entries if store is None else store
+    full = (graph.settings.uri, graph.database, _generation, version, key)
     with _lock:
-        if full in _entries:
-            _entries.move_to_end(full)
-            return _entries[full]  # type: ignore[return-value]
+        if full in entries:
+            entries.move_to_end(full)
+            return entries[full]  # type: ignore[return-value]
     value = compute()
     with _lock:
-        _entries[full] = value
-        while len(_entries) > MAX_ENTRIES:
-            _entries.popitem(last=False)
+        entries[full] = value
+        while len(entries) > limit:
+            entries.popitem(last=False)
     return value
 
 
+def new_store() -> "OrderedDict[Hashable, object]":
+    """A separate LRU for `cached(store=...)`, emptied by `clear()` with the others."""
+    store: "OrderedDict[Hashable, object]" = OrderedDict()
+    _stores.append(store)
+    return store
+
+
+_stores: list["OrderedDict[Hashable, object]"] = []
+
+
+_generation = 0
+
+
 def clear() -> None:
+    global _generation
     with _lock:
+        _generation += 1
         _entries.clear()
+        for store in _stores:
+            store.clear()
         _versions.clear()

@@ -18,13 +18,12 @@ The rules themselves are pure functions in app.auth.policy.
 """
 from __future__ import annotations
 
-import threading
-import time
 from typing import Callable
 
 from flask import current_app, g
 
 from app.auth.audit import audit
+from app.auth.cache import StampedCache
 from app.auth.policy import ACTIONS, RANK, Rules, Subject, decide, visibility_for
 from app.auth.principal import Principal, current_principal
 from app.graph_access import get_graph
@@ -34,10 +33,9 @@ from graph.ownership import ownership_claims
 from graph.roles import role_grants
 from graph.visibility import Visibility, is_restricted
 
-SUBJECT_TTL = 5.0     # seconds: group membership and role grants reach sessions within this time
-
-_subjects: dict[tuple, tuple[Subject, float]] = {}
-_lock = threading.Lock()
+# Roles and ownership claims per principal, valid while the graph's versions stand: a role grant, a group
+# membership change (ingest) or a re-linked account reaches every process within a second (app/auth/cache.py).
+_subjects = StampedCache()
 
 
 class Denied(Exception):
@@ -125,23 +123,12 @@ def _subject_for(principal: Principal) -> Subject:
         return _build_subject(principal)
     # per app too: two apps in one process (tests, or an embedding) may grant different roles
     key = (id(current_app.config), principal.id, principal.user_ref, principal.token_owner, principal.scopes)
-    now = time.monotonic()
-    with _lock:
-        known = _subjects.get(key)
-    if known is not None and now - known[1] < SUBJECT_TTL:
-        return known[0]
-    made = _build_subject(principal)
-    with _lock:
-        if len(_subjects) > 10_000:
-            _subjects.clear()
-        _subjects[key] = (made, now)
-    return made
+    return _subjects.get_or_compute(get_graph(), key, lambda: _build_subject(principal))
 
 
 def forget_subjects() -> None:
     """Drop cached roles and claims at once (after a role grant or revocation in this process)."""
-    with _lock:
-        _subjects.clear()
+    _subjects.clear()
 
 
 def _build_subject(principal: Principal) -> Subject:

@@ -18,6 +18,7 @@ from flask_login import LoginManager, current_user
 
 from app.auth import access, csrf, tokens
 from app.auth.audit import audit, audit_failure
+from app.auth.cache import StampedCache
 from app.auth.principal import SESSION_KEY, Principal, current_principal
 from app.auth.tokens import current_ms
 from app.errors import error_response
@@ -175,17 +176,14 @@ def _audit_token_use(principal: Principal) -> None:
           details={"token": principal.subject, "scopes": list(principal.scopes or ())})
 
 
-_accounts: dict[str, tuple[bool, float]] = {}
-ACCOUNT_CHECK_EVERY = 5.0
+_accounts = StampedCache()
 
 
 def _local_account_active(username: str) -> bool:
-    """A disabled (or deleted) local account loses its sessions within ACCOUNT_CHECK_EVERY seconds."""
-    now = time.monotonic()
-    known = _accounts.get(username)
-    if known is not None and now - known[1] < ACCOUNT_CHECK_EVERY:
-        return known[0]
-    account = get_account(get_graph(), username)
-    active = account is not None and not account.get("disabled")
-    _accounts[username] = (active, now)
-    return active
+    """A disabled (or deleted) local account loses its sessions within a second, in every process
+    (app/auth/cache.py: disabling bumps the access version)."""
+    def active() -> bool:
+        account = get_account(get_graph(), username)
+        return account is not None and not account.get("disabled")
+
+    return _accounts.get_or_compute(get_graph(), username, active)

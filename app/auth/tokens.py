@@ -19,6 +19,7 @@ import secrets
 import time
 import unicodedata
 
+from app.auth.cache import StampedCache
 from graph import tokens as store
 from graph.model import RefError, parse_ref
 
@@ -196,17 +197,27 @@ def has_scope(granted, required: str) -> bool:
     return ADMIN_SCOPE in granted or required in granted
 
 
+# Verified token records by (token_id, sha256 of the presented token): only a token that matched is kept, so
+# a wrong secret for a known id is read and refused every time. Revocation and disabled accounts reach every
+# process within a second (app/auth/cache.py).
+_records = StampedCache()
+
+
 def authenticate_token(graph, presented: str, now_ms: int | None = None, *, touch: bool = True) -> dict:
     """The token's record (without hash) if `presented` is a valid, unrevoked, unexpired token; else
     TokenRejected. Scopes are checked by the caller (the policy knows what each request needs)."""
     token_id = parse_token(presented)
     if token_id is None:
         raise TokenRejected(MALFORMED)
-    record = store.find_token(graph, token_id)
+    digest = hash_token(presented)
+    record = _records.get_or_compute(
+        graph, (token_id, digest), lambda: store.find_token(graph, token_id),
+        keep=lambda found: found is not None and hmac.compare_digest(found.get("token_hash") or "", digest))
     if record is None or not record.get("token_hash"):
         raise TokenRejected(UNKNOWN)
-    if not hmac.compare_digest(record["token_hash"], hash_token(presented)):
+    if not hmac.compare_digest(record["token_hash"], digest):
         raise TokenRejected(UNKNOWN)
+    record = dict(record)   # the cached one stays as read
     now = current_ms() if now_ms is None else now_ms
     if record.get("revoked_at") is not None:
         raise TokenRejected(REVOKED)
