@@ -19,7 +19,8 @@ import pytest
 from app.auth.tokens import issue_token
 from graph import accounts, roles, tokens
 from graph.driver import Settings, connect
-from graph.server import env_for, free_port
+from servers.base import free_port
+from servers.neo4j import env_for
 
 REFUSED_WITHIN = 1.0   # seconds, as the performance issue asks
 REQUESTS = 40          # each on a fresh connection: gunicorn hands them to both workers

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from graph import entities, versioned
-from graph.server import env_for
+from servers.neo4j import env_for
 from graph.visibility import EVERYTHING, Visibility
 from ingest.sync import ingest
 
