@@ -63,8 +63,8 @@ def set_password(info: ServerInfo, deadline: float) -> None:
                               f"remove {info.home / 'data'} to start afresh") from None
 
 
-def start(home: Path | str | None = None, *, bolt_port: int = 7687, http_port: int = 7474, heap: str = "1g",
-          pagecache: str = "512m", timeout: float = 180) -> ServerInfo:
+def start(home: Path | str | None = None, *, bolt_port: int = 7687, http_port: int = 7474, heap: str | None = None,
+          pagecache: str | None = None, timeout: float = 180) -> ServerInfo:
     """Start (or reuse) the local Neo4j of ``home`` (servers.neo4j.start) and make it usable with the home's
     generated password; the arguments and errors are servers.neo4j.start's."""
     return local.start(home, set_password=set_password, bolt_port=bolt_port, http_port=http_port, heap=heap,

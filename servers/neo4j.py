@@ -460,14 +460,58 @@ def _wait_for_bolt(info: ServerInfo, proc: subprocess.Popen | None, deadline: fl
 SetPassword = Callable[[ServerInfo, float], None]
 
 
+MiB = 1 << 20
+
+
+def _machine_memory() -> int:
+    """Bytes of physical memory (the cgroup limit when one is set lower, as in a container)."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            raw = Path(limit_file).read_text().strip()
+        except OSError:
+            continue
+        if raw.isdigit():
+            total = min(total, int(raw))
+    return total
+
+
+def store_bytes(home: Path | str | None = None) -> int:
+    """Bytes of the server's store files on disk (``data/databases``), 0 for a new home."""
+    root = _home(home) / "data" / "databases"
+    return sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) if root.is_dir() else 0
+
+
+def memory_for(store: int, machine: int) -> tuple[str, str]:
+    """(heap, page cache) for a store of ``store`` bytes on a machine with ``machine`` bytes of memory.
+
+    Why these numbers: Neo4j serves reads from its page cache; a store that fits in it never waits for the
+    disk, so the page cache is the store plus half again for growth (at least 256 MiB). The heap holds
+    transactions and query state: an ingest batch and the portal's queries fit in 1 GiB up to about 50k
+    entities (a ~0.5 GiB store), 2 GiB beyond. Neither may take more than the machine can spare: the heap at
+    most a quarter of it, both together at most half (the rest is for the portal, workers, the OS).
+    Measured figures are in the README (Deploying: local Neo4j memory)."""
+    heap = 1024 * MiB if store < 512 * MiB else 2048 * MiB
+    heap = max(512 * MiB, min(heap, machine // 4))
+    pagecache = max(256 * MiB, store + store // 2)
+    pagecache = max(128 * MiB, min(pagecache, machine // 2 - heap))
+    return f"{heap // MiB}m", f"{pagecache // MiB}m"
+
+
+def sized_memory(home: Path | str | None = None) -> tuple[str, str]:
+    """`memory_for` this home's store on this machine; TRELLIS_NEO4J_HEAP / TRELLIS_NEO4J_PAGECACHE override."""
+    heap, pagecache = memory_for(store_bytes(home), _machine_memory())
+    return os.environ.get("TRELLIS_NEO4J_HEAP") or heap, os.environ.get("TRELLIS_NEO4J_PAGECACHE") or pagecache
+
+
 def start(
     home: Path | str | None = None,
     *,
     set_password: SetPassword,
     bolt_port: int = 7687,
     http_port: int = 7474,
-    heap: str = "1g",
-    pagecache: str = "512m",
+    heap: str | None = None,
+    pagecache: str | None = None,
     timeout: float = 180,
 ) -> ServerInfo:
     """Start (or reuse) the local Neo4j server for ``home`` and wait until Bolt answers.
@@ -476,7 +520,8 @@ def start(
     (with the ports it was started on, which may differ from the arguments).
     Provisions the jars first if needed. Raises :class:`ServerError` with the tail of
     ``<home>/logs/console.log`` if the JVM dies or Bolt does not come up in ``timeout``.
-    Call it through ``graph.server.start``, which supplies ``set_password``.
+    Call it through ``graph.server.start``, which supplies ``set_password``. ``heap``/``pagecache`` left out
+    are sized from the machine and the store already in ``home`` (:func:`sized_memory`).
     """
     home = _home(home)
     home.mkdir(parents=True, exist_ok=True)
@@ -492,6 +537,9 @@ def start(
                 raise ServerError(f"port {port} on 127.0.0.1 is already in use "
                                   f"(another Neo4j? try `trellis neo4j status` or other ports)")
         dist = provision(home)
+        if heap is None or pagecache is None:
+            sized_heap, sized_pagecache = sized_memory(home)
+            heap, pagecache = heap or sized_heap, pagecache or sized_pagecache
         conf = _write_conf(home, dist, bolt_port, http_port, pagecache)
         classpath = ":".join([str(dist / "plugins" / "*"), str(conf.parent / "*"), str(dist / "lib" / "*")])
         cmd = [_java(), *_JVM_FLAGS, f"-Xms{heap}", f"-Xmx{heap}", "-cp", classpath, _MAIN_CLASS,

@@ -81,3 +81,25 @@ def test_servers_import_nothing_of_ours_and_never_neo4j():
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             for name in names:
                 assert name.split(".")[0] not in ours, f"{path.name} imports {name}"
+
+
+def test_local_neo4j_memory_is_sized_from_the_store_and_the_machine():
+    from servers.neo4j import memory_for
+
+    mib, gib = 1 << 20, 1 << 30
+    # a new or small catalog: the defaults the tests and the demo always ran with
+    assert memory_for(0, 24 * gib) == ("1024m", "256m")
+    # the page cache holds the whole store with room to grow (reads never wait for the disk)
+    heap, pagecache = memory_for(700 * mib, 24 * gib)
+    assert (heap, pagecache) == ("2048m", "1050m")
+    # never more than the machine can spare: heap <= 1/4, heap + page cache <= 1/2
+    heap, pagecache = memory_for(3 * gib, 4 * gib)
+    assert int(heap[:-1]) <= 1024 and int(heap[:-1]) + int(pagecache[:-1]) <= 2048
+
+
+def test_explicit_memory_settings_win_over_the_sizing(monkeypatch, tmp_path):
+    from servers.neo4j import sized_memory
+
+    monkeypatch.setenv("TRELLIS_NEO4J_HEAP", "3g")
+    monkeypatch.setenv("TRELLIS_NEO4J_PAGECACHE", "5g")
+    assert sized_memory(tmp_path) == ("3g", "5g")

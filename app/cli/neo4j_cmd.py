@@ -53,10 +53,12 @@ def neo4j() -> None:
 @_home_option
 @click.option("--bolt-port", type=int, default=7687, show_default=True)
 @click.option("--http-port", type=int, default=7474, show_default=True)
-@click.option("--heap", default="1g", show_default=True, help="JVM heap (-Xms/-Xmx).")
-@click.option("--pagecache", default="512m", show_default=True)
+@click.option("--heap", default=None, help="JVM heap (-Xms/-Xmx), e.g. 2g. Default: sized from the machine and the "
+              "store (TRELLIS_NEO4J_HEAP).")
+@click.option("--pagecache", default=None, help="Page cache, e.g. 1g. Default: the store plus half, within what the "
+              "machine can spare (TRELLIS_NEO4J_PAGECACHE).")
 @click.option("--timeout", type=float, default=180, show_default=True, help="Seconds to wait for Bolt.")
-def start_cmd(home: Path | None, bolt_port: int, http_port: int, heap: str, pagecache: str,
+def start_cmd(home: Path | None, bolt_port: int, http_port: int, heap: str | None, pagecache: str | None,
               timeout: float) -> None:
     """Start the server (no-op if it is already running) and print its Bolt URI."""
     uri = os.environ.get("NEO4J_URI")
