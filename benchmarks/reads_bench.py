@@ -46,6 +46,24 @@ LIST = "/api/v1/entities/by-query?filter=kind=component&limit=50"
 FACETS = "/api/v1/entity-facets?facet=spec.type"
 
 
+def rss_mib(pid: int) -> float:
+    """Resident memory of one process (Linux /proc), MiB; 0 when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 def uptime() -> str:
     try:
         return subprocess.run(["uptime"], capture_output=True, text=True, timeout=5).stdout.strip()
@@ -225,6 +243,21 @@ def main() -> None:
         warm = concurrent(port, by_name + [LIST, FACETS] * 20, 4, 15)   # JIT, plan cache, page cache
         print(f"warm-up: {warm}", flush=True)
         figures = measure(port, by_name, args.clients, args.seconds)
+        import resource
+
+        from servers.neo4j import _machine_memory, memory_for, store_bytes
+
+        store = store_bytes(home)
+        memory = {
+            "store_mib": round(store / (1 << 20), 1),
+            "sized_heap_pagecache": memory_for(store, _machine_memory()),
+            "neo4j_rss_mib": rss_mib(info.pid),
+            "gunicorn_rss_mib": {"master": rss_mib(server.pid),
+                                 "workers": [rss_mib(c) for c in children(server.pid)]},
+            "ingest_process_max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        }
+        figures["memory"] = memory
+        print(f"memory: {memory}", flush=True)
         server.terminate()
         server.wait(15)
         server = None
