@@ -247,6 +247,8 @@ def main() -> None:
 
         from servers.neo4j import _machine_memory, memory_for, store_bytes
 
+        with connect(Settings(uri=info.uri)) as graph:   # store files are written at a checkpoint
+            graph.write("CALL db.checkpoint()")
         store = store_bytes(home)
         memory = {
             "store_mib": round(store / (1 << 20), 1),
