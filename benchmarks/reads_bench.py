@@ -245,14 +245,7 @@ def main() -> None:
         figures = measure(port, by_name, args.clients, args.seconds)
         import resource
 
-        from servers.neo4j import _machine_memory, memory_for, store_bytes
-
-        with connect(Settings(uri=info.uri)) as graph:   # store files are written at a checkpoint
-            graph.write("CALL db.checkpoint()")
-        store = store_bytes(home)
         memory = {
-            "store_mib": round(store / (1 << 20), 1),
-            "sized_heap_pagecache": memory_for(store, _machine_memory()),
             "neo4j_rss_mib": rss_mib(info.pid),
             "gunicorn_rss_mib": {"master": rss_mib(server.pid),
                                  "workers": [rss_mib(c) for c in children(server.pid)]},
@@ -285,7 +278,12 @@ def main() -> None:
         if server:
             server.terminate()
             server.wait(15)
-        stop(home)
+        stop(home)   # the store files on disk are complete after the shutdown checkpoint
+        from servers.neo4j import _machine_memory, memory_for, store_bytes
+
+        store = store_bytes(home)
+        print(f"store on disk: {store / (1 << 20):.1f} MiB; sized heap, page cache: "
+              f"{memory_for(store, _machine_memory())}", flush=True)
         shutil.rmtree(work, ignore_errors=True)
 
 
