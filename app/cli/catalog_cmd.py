@@ -352,6 +352,9 @@ def _serve_with_jobs(port: int) -> None:
     def interrupted(*_: object) -> None:
         raise KeyboardInterrupt
 
+    # SIGINT too: a process started in the background by a shell inherits SIGINT ignored, and Python then
+    # never raises KeyboardInterrupt, so Ctrl-C (or a supervisor's SIGINT) would leave everything running.
+    signal.signal(signal.SIGINT, interrupted)
     signal.signal(signal.SIGTERM, interrupted)
     jobs = _start_jobs()
     portal = None
