@@ -123,7 +123,9 @@ def profile_by_name(uri: str, token: str, path: str, n: int = 300) -> dict:
     for key, value in env_for(uri).items():
         os.environ[key] = value
     app = create_app({"TRELLIS_ENV": "development", "TRELLIS_GUEST_ROLE": "viewer", "NEO4J_URI": uri})
-    environ_base = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
+    path_info, _, query_string = path.partition("?")
+    environ_base = {"REQUEST_METHOD": "GET", "PATH_INFO": path_info, "QUERY_STRING": query_string,
+                    "SERVER_NAME": "127.0.0.1",
                     "SERVER_PORT": "80", "wsgi.url_scheme": "http", "HTTP_AUTHORIZATION": f"Bearer {token}",
                     "HTTP_HOST": "127.0.0.1", "wsgi.input": io.BytesIO(b""), "wsgi.errors": sys.stderr,
                     "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False,

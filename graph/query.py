@@ -14,9 +14,8 @@ import json
 from typing import TYPE_CHECKING
 
 from graph import versioned
-from graph.entities import entity_columns, to_entity
+from graph.entities import get_entities
 from graph.filters import RELATION_KEYS, Filters, QueryError, compile_filters, normalise
-from graph.model import RELATION_TYPES
 from graph.visibility import EVERYTHING, Visibility
 
 if TYPE_CHECKING:
@@ -76,7 +75,13 @@ def query_entities(graph: "Graph", *, filters: Filters | None = None, text: str 
     version = versioned.catalog_version(graph)
     compiled = compile_filters(filters_n, state["t"], namespaces=_namespaces(graph, version, filters_n),
                                visibility=visibility)
-    rows = _page_rows(graph, compiled, state, visibility)
+    # The page's refs are cached per catalog version like its total (below): what the query matches cannot
+    # change before the next ingest write bumps the version. Keyed on everything that shapes the query,
+    # including the reader's visibility (two readers share an entry only when they see the same entities).
+    page_key = ("page", _freeze(state["f"]), state["t"], state["o"], state["d"], state["l"],
+                None if state["k"] is None else tuple(state["k"]), state["dir"], visibility.key)
+    rows = versioned.cached(graph, version, page_key, lambda: _page_rows(graph, compiled, state),
+                            store=_pages, limit=PAGES_KEPT)
     backward = state["dir"] == "prev"
     more = len(rows) > state["l"]
     rows = rows[: state["l"]]
@@ -96,20 +101,28 @@ def query_entities(graph: "Graph", *, filters: Filters | None = None, text: str 
             prev_cursor = encode_cursor({**state, "dir": "prev"})
     total = versioned.cached(graph, version, ("total", _freeze(state["f"]), state["t"], visibility.key),
                              lambda: _count(graph, compiled))
+    # The page query returns refs only; each entity is served from its ready document (graph.entities), so a
+    # warm page costs this one index-ordered query. The query already applied the reader's visibility.
+    items = [e for e in get_entities(graph, [r["ref"] for r in rows], visibility) if e is not None]
     return {
-        "items": [to_entity(r) for r in rows],
+        "items": items,
         "totalItems": total,
         "pageInfo": {"nextCursor": next_cursor, "prevCursor": prev_cursor},
     }
 
 
-def _page_rows(graph: "Graph", compiled, state: dict, visibility: Visibility) -> list:
+# A separate LRU, so that a client walking thousands of cursor pages never evicts the totals and facets.
+PAGES_KEPT = 2000
+_pages = versioned.new_store()
+
+
+def _page_rows(graph: "Graph", compiled, state: dict) -> list[dict]:
     value, nullable = ORDER_FIELDS[state["o"]]
     descending = (state["d"] == "desc") != (state["dir"] == "prev")
     direction = "DESC" if descending else "ASC"
     flag = f"CASE WHEN {value} IS NULL THEN 1 ELSE 0 END" if nullable else "0"
     sort_value = f"coalesce({value}, '')" if nullable else value
-    params = dict(compiled.params, rel_types=list(RELATION_TYPES), lim=state["l"] + 1)
+    params = dict(compiled.params, lim=state["l"] + 1)
     where = compiled.where
     if state["k"] is not None:
         km, kv, kr = state["k"]
@@ -132,9 +145,9 @@ def _page_rows(graph: "Graph", compiled, state: dict, visibility: Visibility) ->
         _prelude(compiled)
         + f"MATCH (n:Entity) WHERE {where} "
         + f"WITH n ORDER BY {order_by} LIMIT $lim "
-        + f"RETURN {flag} AS sm, {sort_value} AS sv, {entity_columns(visibility)}"
+        + f"RETURN {flag} AS sm, {sort_value} AS sv, n.ref AS ref"
     )
-    return list(graph.read(query, **params))
+    return [{"sm": r["sm"], "sv": r["sv"], "ref": r["ref"]} for r in graph.read(query, **params)]
 
 
 def _count(graph: "Graph", compiled) -> int:

@@ -105,6 +105,36 @@ def cached(graph: "Graph", version: str | None, key: Hashable, compute: Callable
     return value
 
 
+def cached_many(graph: "Graph", version: str | None, keys: list[Hashable],
+                compute: Callable[[list[Hashable]], dict], *, store: "OrderedDict[Hashable, object]",
+                limit: int = MAX_ENTRIES) -> dict:
+    """`cached` for many keys at once: `compute(missing)` is called once with every key not cached (one round
+    trip for a page of entities, not one per entity) and returns {key: value}; keys it leaves out are
+    cached as None. Returns {key: value} for every key."""
+    if version is None:
+        found = compute(list(keys))
+        return {key: found.get(key) for key in keys}
+    prefix = (graph.settings.uri, graph.database, _generation, version)
+    out: dict = {}
+    missing = []
+    with _lock:
+        for key in keys:
+            full = (*prefix, key)
+            if full in store:
+                store.move_to_end(full)
+                out[key] = store[full]
+            else:
+                missing.append(key)
+    if missing:
+        found = compute(missing)
+        with _lock:
+            for key in missing:
+                out[key] = store[(*prefix, key)] = found.get(key)
+            while len(store) > limit:
+                store.popitem(last=False)
+    return out
+
+
 def new_store() -> "OrderedDict[Hashable, object]":
     """A separate LRU for `cached(store=...)`, emptied by `clear()` with the others."""
     store: "OrderedDict[Hashable, object]" = OrderedDict()

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from graph import entities, versioned
+from graph import entities, query, versioned
 from servers.neo4j import env_for
 from graph.visibility import EVERYTHING, Visibility
 from ingest.sync import ingest
@@ -87,3 +87,41 @@ def test_a_change_ingested_by_another_process_is_served_within_a_second(graph, n
     assert done.returncode == 0, done.stderr
     time.sleep(1.0)   # the promise: within a second, whatever the poll interval
     assert entities.get_entity(graph, "component:default/shop")["metadata"]["description"] == "second"
+
+
+# ------------------------------------------------------------------- list pages (graph.query): refs cached per version
+
+def _page(graph, visibility, **kw) -> list[str]:
+    result = query.query_entities(graph, filters=[[("kind", "component")]], limit=50, visibility=visibility, **kw)
+    return [f"component:default/{e['metadata']['name']}" for e in result["items"]]
+
+
+def test_a_list_page_read_by_an_admin_is_not_served_to_a_reader_who_may_not_see_it(graph, tmp_path):
+    _load(graph, tmp_path)
+    assert _page(graph, EVERYTHING) == ["component:default/ledger", "component:default/shop"]
+    assert _page(graph, VIEWER) == ["component:default/shop"]
+    assert _page(graph, PAYMENTS) == ["component:default/ledger", "component:default/shop"]
+    viewer = query.query_entities(graph, filters=[[("kind", "component")]], visibility=VIEWER)
+    assert viewer["totalItems"] == 1
+    shop = viewer["items"][0]
+    assert all(r["targetRef"] != "component:default/ledger" for r in shop["relations"])
+    # One entity per page: the admin's first page (ledger, then a cursor) must not become the viewer's.
+    first = query.query_entities(graph, filters=[[("kind", "component")]], limit=1, visibility=EVERYTHING)
+    assert [e["metadata"]["name"] for e in first["items"]] == ["ledger"]
+    first = query.query_entities(graph, filters=[[("kind", "component")]], limit=1, visibility=VIEWER)
+    assert [e["metadata"]["name"] for e in first["items"]] == ["shop"]
+    assert first["pageInfo"]["nextCursor"] is None
+
+
+def test_a_list_page_shows_an_entity_ingested_by_another_process_within_a_second(graph, neo4j_uri, tmp_path):
+    _load(graph, tmp_path)
+    assert _page(graph, VIEWER) == ["component:default/shop"]
+    added = CATALOG + ("---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: audit}\n"
+                       "spec: {type: service, lifecycle: production, owner: group:default/web}\n")
+    (tmp_path / "catalog-info.yaml").write_text(added)
+    done = subprocess.run([sys.executable, "-c", "from app.cli import main; main()", "ingest",
+                           str(tmp_path / "catalog-info.yaml")],
+                          env=env_for(neo4j_uri), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    time.sleep(1.0)
+    assert _page(graph, VIEWER) == ["component:default/audit", "component:default/shop"]
