@@ -85,10 +85,14 @@ def bump_access_version(graph: "Graph") -> str:
 
 
 def cached(graph: "Graph", version: str | None, key: Hashable, compute: Callable[[], T],
-           *, store: "OrderedDict[Hashable, object] | None" = None, limit: int = MAX_ENTRIES) -> T:
+           *, store: "OrderedDict[Hashable, object] | None" = None, limit: int = MAX_ENTRIES,
+           weigh: Callable[[T], int] | None = None) -> T:
     """`compute()` once per (server, database, version, key); the least recently used go past `limit`.
 
-    `store`: a separate LRU for a family of entries that must not evict the others (entity documents)."""
+    `store`: a separate LRU for a family of entries that must not evict the others (entity documents).
+    `weigh`: for entries whose sizes differ by orders of magnitude (a walk of 3 entities or of 10,000), `limit`
+    bounds the sum of `weigh(value)` over the store instead of the number of entries; a value heavier than
+    `limit` on its own is computed and returned but not kept. Use one `weigh` per store."""
     if version is None:
         return compute()
     entries = _entries if store is None else store
@@ -96,13 +100,37 @@ def cached(graph: "Graph", version: str | None, key: Hashable, compute: Callable
     with _lock:
         if full in entries:
             entries.move_to_end(full)
-            return entries[full]  # type: ignore[return-value]
+            hit = entries[full]
+            return hit[0] if weigh is not None else hit  # type: ignore[index,return-value]
     value = compute()
     with _lock:
-        entries[full] = value
-        while len(entries) > limit:
-            entries.popitem(last=False)
+        if weigh is None:
+            entries[full] = value
+            while len(entries) > limit:
+                entries.popitem(last=False)
+            return value
+        weight = weigh(value)
+        if weight > limit:
+            return value
+        total = _weights.get(id(entries), 0)
+        previous = entries.pop(full, None)   # another thread computed it meanwhile
+        if previous is not None:
+            total -= previous[1]  # type: ignore[index]
+        entries[full] = (value, weight)
+        total += weight
+        while total > limit:
+            total -= entries.popitem(last=False)[1][1]  # type: ignore[index]
+        _weights[id(entries)] = total
     return value
+
+
+_weights: dict[int, int] = {}   # the current total weight of each store used with `weigh`, by id(store)
+
+
+def weight(store: "OrderedDict[Hashable, object]") -> int:
+    """The total weight held in a store used with `cached(weigh=...)` (for tests and benchmarks)."""
+    with _lock:
+        return _weights.get(id(store), 0)
 
 
 def new_store() -> "OrderedDict[Hashable, object]":
@@ -125,4 +153,5 @@ def clear() -> None:
         _entries.clear()
         for store in _stores:
             store.clear()
+        _weights.clear()
         _versions.clear()
