@@ -135,7 +135,8 @@ def walked(graph: "Graph", ref: str, depth: int = DEFAULT_DEPTH, *, walk: str = 
     # The version is read BEFORE walking: a write that lands during the walk leaves an entry under the old
     # version, which the next poll of the version retires.
     return versioned.cached(graph, versioned.catalog_version(graph), ("walk", walk, ref, depth, cap), compute,
-                            store=_walks, limit=limit, weigh=lambda w: len(w.steps) + 1)
+                            store=_walks, limit=limit, weigh=lambda w: len(w.steps) + 1,
+                            one_at_a_time=True)
 
 
 def _read_walk(graph: "Graph", ref: str, depth: int, walk: str, cap: int) -> "Walked":

@@ -86,17 +86,43 @@ def bump_access_version(graph: "Graph") -> str:
 
 def cached(graph: "Graph", version: str | None, key: Hashable, compute: Callable[[], T],
            *, store: "OrderedDict[Hashable, object] | None" = None, limit: int = MAX_ENTRIES,
-           weigh: Callable[[T], int] | None = None) -> T:
+           weigh: Callable[[T], int] | None = None, one_at_a_time: bool = False) -> T:
     """`compute()` once per (server, database, version, key); the least recently used go past `limit`.
 
     `store`: a separate LRU for a family of entries that must not evict the others (entity documents).
     `weigh`: for entries whose sizes differ by orders of magnitude (a walk of 3 entities or of 10,000), `limit`
     bounds the sum of `weigh(value)` over the store instead of the number of entries; a value heavier than
-    `limit` on its own is computed and returned but not kept. Use one `weigh` per store."""
+    `limit` on its own is computed and returned but not kept. Use one `weigh` per store.
+    `one_at_a_time`: for a costly `compute()`, threads that ask for the same missing entry at once wait for the
+    first one's answer instead of each computing it (right after an ingest, every open Impact tab asks)."""
     if version is None:
         return compute()
-    entries = _entries if store is None else store
     full = (graph.settings.uri, graph.database, _generation, version, key)
+    if not one_at_a_time:
+        return _cached(full, compute, store, limit, weigh)
+    with _lock:
+        flight = _flights.setdefault(full, [threading.Lock(), 0])
+        flight[1] += 1
+    try:
+        with flight[0]:   # the first computes; the others are handed its value (kept or too heavy to keep)
+            if len(flight) == 3:
+                return flight[2]
+            value = _cached(full, compute, store, limit, weigh)
+            flight.append(value)
+            return value
+    finally:
+        with _lock:
+            flight[1] -= 1
+            if not flight[1]:
+                del _flights[full]
+
+
+_flights: dict[Hashable, list] = {}   # one_at_a_time entries asked for: [lock, threads asking, value once known]
+
+
+def _cached(full: tuple, compute: Callable[[], T], store: "OrderedDict[Hashable, object] | None", limit: int,
+            weigh: Callable[[T], int] | None) -> T:
+    entries = _entries if store is None else store
     with _lock:
         if full in entries:
             entries.move_to_end(full)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -165,3 +166,21 @@ def test_a_cache_size_of_zero_switches_it_off_and_a_typo_is_refused(graph, tmp_p
     monkeypatch.setenv(impact_module.WALK_CACHE_ENV, "lots")
     with pytest.raises(ValueError, match=impact_module.WALK_CACHE_ENV):
         blast_radius(graph, SHOP, 10, VIEWER)
+
+
+def test_readers_asking_at_once_after_an_ingest_share_one_walk(graph, tmp_path, monkeypatch):
+    _load(graph, tmp_path)
+    seen: list[str] = []
+    real = impact_module._walk
+
+    def slow(graph_, ref, *args, **kwargs):   # a walk long enough for the others to arrive meanwhile
+        seen.append(ref)
+        time.sleep(0.5)
+        return real(graph_, ref, *args, **kwargs)
+
+    monkeypatch.setattr(impact_module, "_walk", slow)
+    readers = [EVERYTHING, VIEWER, PAYMENTS, VIEWER, EVERYTHING, VIEWER]
+    with ThreadPoolExecutor(len(readers)) as pool:
+        counts = list(pool.map(lambda v: blast_radius(graph, SHOP, 10, v).summary()["count"], readers))
+    assert seen == [SHOP]
+    assert counts == [4, 3, 4, 3, 4, 3]   # one walk, each reader's own visibility
