@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from app.config import ConfigError, load_settings
 from graph import impact as impact_module
 from graph import versioned
 from graph.impact import HIDDEN_REF, blast_radius
@@ -184,3 +185,9 @@ def test_readers_asking_at_once_after_an_ingest_share_one_walk(graph, tmp_path, 
         counts = list(pool.map(lambda v: blast_radius(graph, SHOP, 10, v).summary()["count"], readers))
     assert seen == [SHOP]
     assert counts == [4, 3, 4, 3, 4, 3]   # one walk, each reader's own visibility
+
+
+def test_a_typo_in_the_cache_size_stops_the_portal_at_start(monkeypatch):
+    monkeypatch.setenv(impact_module.WALK_CACHE_ENV, "10k")
+    with pytest.raises(ConfigError, match=impact_module.WALK_CACHE_ENV):
+        load_settings({"TRELLIS_ENV": "development"}, file_data={})
