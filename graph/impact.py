@@ -19,7 +19,14 @@ next page are computed from it on demand, and the full answer, NDJSON and CSV ar
 entity at a time, never as one document in memory. The API, the portal's Impact tab and the CLI all read a
 `Radius`; `impact()`/`dependencies()` keep the full answer they always returned.
 
-Visibility is applied exactly as before: the walk goes through every entity (a restricted database still
+Why the walk is kept (`walked()` -> `Walked`): it does not depend on the reader, and at 6,000 entities it is
+most of a request's time (Neo4j's own share alone is ~40 ms), while a reader pages through it, opens the tab
+again, exports it. Each process keeps walks per catalog version (graph.versioned: any ingest write retires
+them everywhere within half a second), bounded by walked entities (`TRELLIS_WALK_CACHE_STEPS`), with the
+counts that do not depend on the reader precomputed per (kind, owner, restricted, system, distance) group, so
+a warm request is a sum over those groups and one page of paths: well under a millisecond.
+
+Visibility is applied exactly as before, on every request, to the shared walk: the walk goes through every entity (a restricted database still
 breaks its dependants); entities the reader may not read are left out of every list and count, counted in
 `hidden`, and masked in paths. A cursor carries only where the next page starts, never who may read: each
 page applies the visibility of the request that asks for it.
@@ -100,9 +107,9 @@ def blast_radius(graph: "Graph", ref: str, depth: int = DEFAULT_DEPTH, visibilit
 
 WALK_CACHE_ENV = "TRELLIS_WALK_CACHE_STEPS"
 DEFAULT_WALK_CACHE_STEPS = 60_000
-"""Walked entities kept per process, over all cached walks (least recently used dropped first): about
-170 bytes each (graph.walk.Step with its strings shared, measured by benchmarks.impact_bench), so ~10 MB,
-ten 6,000-entity radii. 0 switches the cache off."""
+"""Walked entities kept per process, over all kept walks (least recently used dropped first): about 270 bytes
+each (graph.walk.Step with its repeated strings shared; benchmarks.impact_bench measures it), so at most ~16 MB
+per process, ten 6,000-entity radii. 0 switches the cache off."""
 
 _walks = versioned.new_store()
 
