@@ -28,6 +28,7 @@ from pathlib import Path
 
 import yaml
 
+from graph.impact import walk_cache_steps
 from graph.walk import node_cap
 from ingest.integrations import Integrations, IntegrationsError, parse_integrations
 from servers.paths import state_dir
@@ -198,6 +199,10 @@ def _check(s: dict) -> None:
             s["TRELLIS_WALK_NODE_CAP"] = node_cap(s["TRELLIS_WALK_NODE_CAP"])
         except ValueError as exc:
             raise ConfigError(f"walk_node_cap: {exc}") from None
+    try:
+        walk_cache_steps()   # read by graph.impact on each walk: a typo stops the portal, not a request
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _secret_key(env: str) -> str:

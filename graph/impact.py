@@ -19,7 +19,14 @@ next page are computed from it on demand, and the full answer, NDJSON and CSV ar
 entity at a time, never as one document in memory. The API, the portal's Impact tab and the CLI all read a
 `Radius`; `impact()`/`dependencies()` keep the full answer they always returned.
 
-Visibility is applied exactly as before: the walk goes through every entity (a restricted database still
+Why the walk is kept (`walked()` -> `Walked`): it does not depend on the reader, and at 6,000 entities it is
+most of a request's time (Neo4j's own share alone is ~40 ms), while a reader pages through it, opens the tab
+again, exports it. Each process keeps walks per catalog version (graph.versioned: any ingest write retires
+them everywhere within half a second), bounded by walked entities (`TRELLIS_WALK_CACHE_STEPS`), with the
+counts that do not depend on the reader precomputed per (kind, owner, restricted, system, distance) group, so
+a warm request is a sum over those groups and one page of paths: well under a millisecond.
+
+Visibility is applied exactly as before, on every request, to the shared walk: the walk goes through every entity (a restricted database still
 breaks its dependants); entities the reader may not read are left out of every list and count, counted in
 `hidden`, and masked in paths. A cursor carries only where the next page starts, never who may read: each
 page applies the visibility of the request that asks for it.
@@ -29,9 +36,12 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
+import functools
+import itertools
 import json
+import os
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from operator import attrgetter
 from typing import TYPE_CHECKING, Iterator
 
@@ -41,7 +51,8 @@ from graph.csv_export import csv_text
 from graph.filters import QueryError
 from graph.model import RELATION_NAMES
 from graph.visibility import EVERYTHING, Visibility
-from graph.walk import EntityNotFound, Step, walk
+from graph import versioned
+from graph.walk import EntityNotFound, Step, node_cap, walk
 
 if TYPE_CHECKING:
     from graph.driver import Graph
@@ -79,59 +90,142 @@ def dependencies(graph: "Graph", ref: str, depth: int = DEFAULT_DEPTH,
 
 def blast_radius(graph: "Graph", ref: str, depth: int = DEFAULT_DEPTH, visibility: Visibility = EVERYTHING, *,
                  walk: str = "impact", cap: int | None = None) -> "Radius":
-    """Walk once from `ref` (`walk` is "impact" or "dependencies") and hold the answer for summaries, pages,
-    cursors and streams. Raises EntityNotFound for an unknown ref, ValueError for a depth out of range."""
+    """The walk from `ref` (`walk` is "impact" or "dependencies") as `visibility` may see it, for summaries,
+    pages, cursors and streams. Raises EntityNotFound for an unknown ref, ValueError for a depth out of range.
+
+    The walk itself does not depend on the reader, so it is kept per process for the catalog version it was
+    read at (`walked()`): a cursor's next page or the Impact tab opened again costs no walk. The reader's
+    visibility is applied to it on every call."""
     if walk not in WALKS:
         raise ValueError(f"walk must be one of {', '.join(WALKS)}")
     if not 1 <= depth <= MAX_DEPTH:
         raise ValueError(f"depth must be between 1 and {MAX_DEPTH}")
+    return Radius(walked(graph, ref, depth, walk=walk, cap=node_cap(cap)), visibility)
+
+
+# ------------------------------------------------------------------------------ the walk, for every reader
+
+WALK_CACHE_ENV = "TRELLIS_WALK_CACHE_STEPS"
+DEFAULT_WALK_CACHE_STEPS = 60_000
+"""Walked entities kept per process, over all kept walks (least recently used dropped first): about 270 bytes
+each (graph.walk.Step with its repeated strings shared; benchmarks.impact_bench measures it), so at most ~16 MB
+per process, ten 6,000-entity radii. 0 switches the cache off."""
+
+_walks = versioned.new_store()
+
+
+def walk_cache_steps() -> int:
+    raw = os.environ.get(WALK_CACHE_ENV, "").strip()
+    if not raw:
+        return DEFAULT_WALK_CACHE_STEPS
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError(f"{WALK_CACHE_ENV} must be a whole number of entities (0: no cache), not {raw!r}")
+    return value
+
+
+def walked(graph: "Graph", ref: str, depth: int = DEFAULT_DEPTH, *, walk: str = "impact",
+           cap: int | None = None) -> "Walked":
+    """The walk from `ref`, read once per catalog version and kept in this process (bounded by
+    `TRELLIS_WALK_CACHE_STEPS` walked entities). Every ingest write bumps the catalog version and each process
+    re-reads it at least every graph.versioned.POLL_INTERVAL, so a kept walk never outlives the catalog it was
+    read from by more than that. It holds every walked entity, hidden ones too: never hand it to a reader
+    without a `Radius` (which applies the reader's visibility)."""
+    cap = node_cap(cap)
+    limit = walk_cache_steps()
+    compute = lambda: _read_walk(graph, ref, depth, walk, cap)   # noqa: E731
+    if not limit:
+        return compute()
+    # The version is read BEFORE walking: a write that lands during the walk leaves an entry under the old
+    # version, which the next poll of the version retires.
+    return versioned.cached(graph, versioned.catalog_version(graph), ("walk", walk, ref, depth, cap), compute,
+                            store=_walks, limit=limit, weigh=lambda w: len(w.steps) + 1,
+                            one_at_a_time=True)
+
+
+def _read_walk(graph: "Graph", ref: str, depth: int, walk: str, cap: int) -> "Walked":
     relationships = WALKS[walk]
     # Every PART_OF edge at a System or Domain root is membership, never subcomponentOf.
     membership_free = "|".join(p for p in relationships.split("|") if "PART_OF" not in p)
     # One level past the bound tells whether the answer was cut off, without a second query.
-    walked = _walk(graph, ref, relationships, max_depth=depth, labels=NOT_PROPAGATING,
+    answer = _walk(graph, ref, relationships, max_depth=depth, labels=NOT_PROPAGATING,
                    root_relationships={"System": membership_free, "Domain": membership_free}, cap=cap,
                    look_beyond=True)
-    hidden = frozenset() if visibility.everything else _hidden(walked.steps, visibility)
-    shown = tuple(s for s in walked.steps if s.ref not in hidden)   # walk order: (distance, ref)
-    root = {k: walked.root[k] for k in ("ref", "kind", "title", "owner", "system", "unresolved")}
-    return Radius(walk=walk, root=root, depth=depth, shown=shown, hidden=hidden,
-                  reached={s.ref: s for s in walked.steps}, cut_off=walked.beyond, capped=walked.capped,
-                  cap=walked.cap)
+    steps = tuple(answer.steps)
+    # Counts that do not depend on the reader, per group of entities a reader sees all or none of: a
+    # reader's summary is then a sum over a few hundred groups, not a pass over thousands of entities.
+    groups = Counter((s.kind, s.owner, s.restricted, s.system, s.distance) for s in steps)
+    access: Counter = Counter()
+    for (kind, owner, restricted, _, _), n in groups.items():
+        access[(kind, owner, restricted)] += n
+    return Walked(walk=walk, root={k: answer.root[k] for k in ("ref", "kind", "title", "owner", "system",
+                                                                "unresolved")},
+                  depth=depth, steps=steps, reached={s.ref: s for s in steps}, groups=tuple(groups.items()),
+                  access=dict(access), cut_off=answer.beyond, capped=answer.capped, cap=answer.cap)
 
 
 _walk = walk   # the parameter name `walk` above shadows the function
 
 
-def _hidden(steps: list[Step], visibility: Visibility) -> frozenset[str]:
-    """Refs the reader may not read: Visibility.can_read decided once per (kind, owner, restricted), since
-    thousands of walked entities share a few hundred owners."""
-    decided: dict[tuple, bool] = {}
-    out = []
-    for s in steps:
-        key = (s.kind, s.owner, s.restricted)
-        readable = decided.get(key)
-        if readable is None:
-            readable = decided[key] = visibility.can_read(s.access_facts())
-        if not readable:
-            out.append(s.ref)
-    return frozenset(out)
-
-
-@dataclass(frozen=True)
-class Radius:
-    """One walk's answer. `shown`: the entities the reader may read, nearest first, then by ref."""
+@dataclass(frozen=True, eq=False)
+class Walked:
+    """One walk's answer for every reader (shared between requests and threads: never mutated)."""
 
     walk: str
     root: dict
     depth: int
-    shown: tuple[Step, ...]
-    hidden: frozenset[str]
-    reached: dict[str, Step]      # every walked entity by ref (hidden ones too: paths go through them)
+    steps: tuple[Step, ...]       # every walked entity, nearest first, then by ref
+    reached: dict[str, Step]      # the same by ref (paths go through hidden ones too)
+    groups: tuple                 # ((kind, owner, restricted, system, distance), count) over `steps`
+    access: dict                  # count per (kind, owner, restricted): what Visibility.can_read looks at
     cut_off: bool                 # entities lie beyond `depth`
     capped: bool                  # the walk stopped at `cap` entities: counts are lower bounds
     cap: int
-    _keys: list = field(default_factory=list, compare=False, repr=False)
+
+
+_NEAREST_FIRST = attrgetter("distance", "ref")   # the order of `steps`, as a bisect key
+
+
+class Radius:
+    """One walk as one reader may see it. `shown`: the entities the reader may read, nearest first, then by
+    ref; `hidden`: the refs of those they may not (walked through, counted, masked in paths)."""
+
+    def __init__(self, walked_: Walked, visibility: Visibility = EVERYTHING):
+        self._walked = walked_
+        # Visibility.can_read decided once per (kind, owner, restricted): thousands of walked entities share
+        # a few hundred of them.
+        self._readable = {key: visibility.everything or visibility.can_read(
+            {"kind": key[0], "owner": key[1], "restricted": key[2]}) for key in walked_.access}
+        self._all_readable = all(self._readable.values())
+        self._hidden_count = sum(n for key, n in walked_.access.items() if not self._readable[key])
+
+    walk = property(lambda self: self._walked.walk)
+    depth = property(lambda self: self._walked.depth)
+    reached = property(lambda self: self._walked.reached)
+    cut_off = property(lambda self: self._walked.cut_off)
+    capped = property(lambda self: self._walked.capped)
+    cap = property(lambda self: self._walked.cap)
+
+    @property
+    def root(self) -> dict:
+        return dict(self._walked.root)   # a copy: the walk is shared
+
+    def _can_read(self, step: Step) -> bool:
+        return self._readable[(step.kind, step.owner, step.restricted)]
+
+    @functools.cached_property
+    def shown(self) -> tuple[Step, ...]:
+        steps = self._walked.steps
+        return steps if self._all_readable else tuple(filter(self._can_read, steps))
+
+    @functools.cached_property
+    def hidden(self) -> frozenset[str]:
+        if self._all_readable:
+            return frozenset()
+        return frozenset(s.ref for s in self._walked.steps if not self._can_read(s))
 
     @property
     def items_key(self) -> str:
@@ -141,14 +235,24 @@ class Radius:
 
     def summary(self) -> dict:
         """Counts of the readable entities by owner, system, kind and distance, plus what bounds them."""
+        owners: Counter = Counter()
+        systems: Counter = Counter()
+        kinds: Counter = Counter()
+        distances: Counter = Counter()
+        readable = self._readable
+        for (kind, owner, restricted, system, distance), n in self._walked.groups:
+            if readable[(kind, owner, restricted)]:
+                owners[owner] += n
+                systems[system] += n
+                kinds[kind] += n
+                distances[distance] += n
         return {
-            "count": len(self.shown),
-            "hidden": len(self.hidden),
-            "by_owner": _counts(self.shown, "owner"),
-            "by_system": _counts(self.shown, "system"),
-            "by_kind": _counts(self.shown, "kind"),
-            "by_distance": [{"distance": d, "count": c}
-                            for d, c in sorted(Counter(map(attrgetter("distance"), self.shown)).items())],
+            "count": len(self._walked.steps) - self._hidden_count,
+            "hidden": self._hidden_count,
+            "by_owner": _counts(owners, "owner"),
+            "by_system": _counts(systems, "system"),
+            "by_kind": _counts(kinds, "kind"),
+            "by_distance": [{"distance": d, "count": c} for d, c in sorted(distances.items())],
             "cut_off": self.cut_off,
             "capped": self.capped,
             "cap": self.cap,
@@ -162,15 +266,24 @@ class Radius:
         otherwise."""
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
             raise QueryError(f"limit must be an integer between 1 and {MAX_PAGE}")
+        steps = self._walked.steps
         start = 0
         if cursor is not None:
             state = decode_cursor(cursor)
-            if (state["walk"], state["ref"], state["depth"]) != (self.walk, self.root["ref"], self.depth):
+            if (state["walk"], state["ref"], state["depth"]) != (self.walk, self._walked.root["ref"], self.depth):
                 raise QueryError("the cursor belongs to another walk (root, direction or depth differ)")
-            start = self._start_after(state["after"])
-        chunk = self.shown[start:start + limit]
-        more = start + limit < len(self.shown)
-        next_cursor = _encode_cursor(self.walk, self.root["ref"], self.depth, chunk[-1]) if more and chunk else None
+            # Keyset, not offset: a page starts after the last entity shown, so an entity that appears or
+            # goes between two pages shifts nothing else.
+            start = bisect.bisect_right(steps, tuple(state["after"]), key=_NEAREST_FIRST)
+        chunk: list[Step] = []
+        more = False
+        for s in itertools.islice(steps, start, None):   # the reader's entities from `start`, one past the page
+            if self._all_readable or self._can_read(s):
+                if len(chunk) == limit:
+                    more = True
+                    break
+                chunk.append(s)
+        next_cursor = _encode_cursor(self.walk, self._walked.root["ref"], self.depth, chunk[-1]) if more else None
         return {
             "root": self.root,
             "depth": self.depth,
@@ -180,20 +293,14 @@ class Radius:
             "pageInfo": {"nextCursor": next_cursor},
         }
 
-    def _start_after(self, after: tuple[int, str]) -> int:
-        """Keyset, not offset: a page starts after the last entity shown, so an entity that appears or goes
-        between two pages shifts nothing else."""
-        if not self._keys:
-            self._keys.extend((s.distance, s.ref) for s in self.shown)
-        return bisect.bisect_right(self._keys, after)
-
     # ------------------------------------------------------------------------------------------- items
 
     def item(self, step: Step) -> dict:
         """One entity with its shortest path from the root and the relation of every hop (hidden refs masked)."""
+        reached, root = self._walked.reached, self._walked.root["ref"]
         chain = [step]
-        while chain[-1].parent in self.reached and chain[-1].parent != self.root["ref"]:
-            chain.append(self.reached[chain[-1].parent])
+        while chain[-1].parent in reached and chain[-1].parent != root:
+            chain.append(reached[chain[-1].parent])
         chain.reverse()
         mask = self._mask
         hops = []
@@ -210,7 +317,10 @@ class Radius:
         }
 
     def _mask(self, ref: str) -> str:
-        return HIDDEN_REF if ref in self.hidden else ref
+        if self._all_readable:
+            return ref
+        step = self._walked.reached.get(ref)   # the root is not a step: the reader was allowed to ask for it
+        return HIDDEN_REF if step is not None and not self._can_read(step) else ref
 
     def items(self) -> Iterator[dict]:
         """Every readable entity with its path, one at a time (nearest first, then by ref)."""
@@ -223,7 +333,7 @@ class Radius:
         return {"root": self.root, "depth": self.depth, self.items_key: list(self.items()), **self._totals()}
 
     def _totals(self) -> dict:
-        return {"count": len(self.shown), "hidden": len(self.hidden), "by_owner": _rollup(self.shown, "owner"),
+        return {"count": len(self.shown), "hidden": self._hidden_count, "by_owner": _rollup(self.shown, "owner"),
                 "by_system": _rollup(self.shown, "system"), "cut_off": self.cut_off, "capped": self.capped,
                 "cap": self.cap}
 
@@ -256,8 +366,8 @@ class Radius:
                              "yes" if s.unresolved else "", " > ".join(item["path"])])
             yield csv_text(rows)
         notes = []
-        if self.hidden:   # an export must not look complete when it is not
-            notes.append([f"# {len(self.hidden)} more impacted entities you cannot see are not listed"])
+        if self._hidden_count:   # an export must not look complete when it is not
+            notes.append([f"# {self._hidden_count} more impacted entities you cannot see are not listed"])
         if self.capped:
             notes.append([f"# capped at {self.cap} entities (walk_node_cap): more are impacted; "
                           "every count here is a lower bound"])
@@ -267,8 +377,7 @@ class Radius:
             yield csv_text(notes)
 
 
-def _counts(steps: tuple[Step, ...], key: str) -> list[dict]:
-    counted = Counter(map(attrgetter(key), steps))
+def _counts(counted: Counter, key: str) -> list[dict]:
     rows = [{key: k, "count": c} for k, c in counted.items()]
     rows.sort(key=lambda r: (-r["count"], r[key] is None, r[key] or ""))
     return rows

@@ -85,23 +85,68 @@ def bump_access_version(graph: "Graph") -> str:
 
 
 def cached(graph: "Graph", version: str | None, key: Hashable, compute: Callable[[], T],
-           *, store: "OrderedDict[Hashable, object] | None" = None, limit: int = MAX_ENTRIES) -> T:
+           *, store: "OrderedDict[Hashable, object] | None" = None, limit: int = MAX_ENTRIES,
+           weigh: Callable[[T], int] | None = None, one_at_a_time: bool = False) -> T:
     """`compute()` once per (server, database, version, key); the least recently used go past `limit`.
 
-    `store`: a separate LRU for a family of entries that must not evict the others (entity documents)."""
+    `store`: a separate LRU for a family of entries that must not evict the others (entity documents).
+    `weigh`: for entries whose sizes differ by orders of magnitude (a walk of 3 entities or of 10,000), `limit`
+    bounds the sum of `weigh(value)` over the store instead of the number of entries; a value heavier than
+    `limit` on its own is computed and returned but not kept. Use one `weigh` per store.
+    `one_at_a_time`: for a costly `compute()`, threads that ask for the same missing entry at once wait for the
+    first one's answer instead of each computing it (right after an ingest, every open Impact tab asks)."""
     if version is None:
         return compute()
-    entries = _entries if store is None else store
     full = (graph.settings.uri, graph.database, _generation, version, key)
+    if not one_at_a_time:
+        return _cached(full, compute, store, limit, weigh)
+    with _lock:
+        flight = _flights.setdefault(full, [threading.Lock(), 0])
+        flight[1] += 1
+    try:
+        with flight[0]:   # the first computes; the others are handed its value (kept or too heavy to keep)
+            if len(flight) == 3:
+                return flight[2]
+            value = _cached(full, compute, store, limit, weigh)
+            flight.append(value)
+            return value
+    finally:
+        with _lock:
+            flight[1] -= 1
+            if not flight[1]:
+                del _flights[full]
+
+
+_flights: dict[Hashable, list] = {}   # one_at_a_time entries asked for: [lock, threads asking, value once known]
+
+
+def _cached(full: tuple, compute: Callable[[], T], store: "OrderedDict[Hashable, object] | None", limit: int,
+            weigh: Callable[[T], int] | None) -> T:
+    entries = _entries if store is None else store
     with _lock:
         if full in entries:
             entries.move_to_end(full)
-            return entries[full]  # type: ignore[return-value]
+            hit = entries[full]
+            return hit[0] if weigh is not None else hit  # type: ignore[index,return-value]
     value = compute()
     with _lock:
-        entries[full] = value
-        while len(entries) > limit:
-            entries.popitem(last=False)
+        if weigh is None:
+            entries[full] = value
+            while len(entries) > limit:
+                entries.popitem(last=False)
+            return value
+        weight = weigh(value)
+        if weight > limit:
+            return value
+        total = _weights.get(id(entries), 0)
+        previous = entries.pop(full, None)   # another thread computed it meanwhile
+        if previous is not None:
+            total -= previous[1]  # type: ignore[index]
+        entries[full] = (value, weight)
+        total += weight
+        while total > limit:
+            total -= entries.popitem(last=False)[1][1]  # type: ignore[index]
+        _weights[id(entries)] = total
     return value
 
 
@@ -135,6 +180,15 @@ def cached_many(graph: "Graph", version: str | None, keys: list[Hashable],
     return out
 
 
+_weights: dict[int, int] = {}   # the current total weight of each store used with `weigh`, by id(store)
+
+
+def weight(store: "OrderedDict[Hashable, object]") -> int:
+    """The total weight held in a store used with `cached(weigh=...)` (for tests and benchmarks)."""
+    with _lock:
+        return _weights.get(id(store), 0)
+
+
 def new_store() -> "OrderedDict[Hashable, object]":
     """A separate LRU for `cached(store=...)`, emptied by `clear()` with the others."""
     store: "OrderedDict[Hashable, object]" = OrderedDict()
@@ -155,4 +209,5 @@ def clear() -> None:
         _entries.clear()
         for store in _stores:
             store.clear()
+        _weights.clear()
         _versions.clear()

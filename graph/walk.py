@@ -137,7 +137,12 @@ def walk(graph: "Graph", ref: str, relationships: str, *, max_depth: int, labels
     # nodes inside the bound they are all here, whatever was probed beyond it.
     inside = [r for r in rows if r[6] <= max_depth]
     capped = len(inside) > cap
-    steps = [Step(*r) for r in inside[:cap]]
+    # Owners, systems, kinds, relationship types and parents repeat across thousands of rows but arrive as
+    # separate strings: one copy of each halves what a walk holds (graph.impact keeps walks per process).
+    one = {}
+    share = one.setdefault
+    steps = [Step(r[0], share(r[1], r[1]), share(r[2], r[2]), share(r[3], r[3]), r[4], r[5], r[6],
+                  share(r[7], r[7]), share(r[8], r[8]), r[9]) for r in inside[:cap]]
     steps.sort(key=_NEAREST_FIRST)
     return Walk(root=dict(records[0]["root"]), steps=steps, cap=cap, capped=capped,
                 beyond=not capped and len(inside) < len(rows))
