@@ -6,12 +6,11 @@ deleted nothing.
 """
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from graph import write
 from graph.write import StoredEntity
-from ingest.plan import Batch, Declared, Declaring, Plan, certain_additions
+from ingest.plan import Plan
 
 if TYPE_CHECKING:
     from graph.driver import Graph
@@ -28,57 +27,15 @@ def held_elsewhere(graph: "Graph", refs: Iterable[str], stored: dict[str, Stored
     return write.stored_by_ref(graph, [ref for ref in refs if ref not in stored])
 
 
-# Candidates transformed between two looks at the graph while new entities are written (declare_writing).
-CHUNK = 5000
-
-
-def declare_writing(graph: "Graph", batch: Batch, source: str, stored: dict[str, StoredEntity], *, run: str,
-                    progress: Callable[[str, int, int], None],
-                    chunk: int | None = None) -> tuple[Declared, dict[str, StoredEntity], set[str]]:
-    """`ingest.plan.declare` and `held_elsewhere`, while a writer thread already CREATEs the entities the
-    plan will certainly add (`ingest.plan.certain_additions`), so Neo4j works while Python transforms.
-
-    Call it only when the removal guard cannot refuse this run (`RemovalGuard.cannot_refuse`): an early
-    write must never happen in a run the guard would stop. Returns what `plan` takes (the declared
-    documents, the nodes found elsewhere before anything was written) and the refs already written,
-    which `execute` then skips.
-    """
-    chunk = chunk or CHUNK
-    declaring = Declaring(batch, source)
-    ordered = declaring.order()
-    elsewhere: dict[str, StoredEntity] = {}
-    written: set[str] = set()
-    pending: list[Future] = []
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer") as writer:
-        for start in range(0, len(ordered), chunk):
-            progress("transforming", start, len(ordered))
-            accepted = [item for item in map(declaring.add, ordered[start:start + chunk]) if item is not None]
-            elsewhere.update(held_elsewhere(graph, (item.row.ref for item in accepted), stored))
-            new = certain_additions(accepted, stored, elsewhere)
-            if new:
-                refs = {item.row.ref for item in new}
-                pending.append(writer.submit(write.upsert_entities, graph, [item.row for item in new],
-                                             source=source, run=run, fresh=refs))
-                written |= refs
-            for done in [f for f in pending if f.done()]:
-                done.result()   # a failed write fails the run now, not after transforming everything
-                pending.remove(done)
-        progress("writing entities", len(written), len(written))
-        for future in pending:
-            future.result()
-    return declaring.declared(), elsewhere, written
-
-
 def execute(graph: "Graph", plan: Plan, *, source: str, target: str, run: str, summary: dict,
-            progress: Callable[[str, int, int], None], written: set[str] = frozenset()) -> None:
-    """Write `plan` for `source`: entities (but `written`, already created by `declare_writing`),
-    placeholders for relation ends nobody declares, relations, then removals; last, the location's
-    `:IngestSource` record with this run's `summary`."""
+            progress: Callable[[str, int, int], None]) -> None:
+    """Write `plan` for `source`: entities, placeholders for relation ends nobody declares, relations, then
+    removals; last, the location's `:IngestSource` record with this run's `summary`."""
     changed = plan.to_write
     fresh = set(plan.new_nodes)   # no node at all yet: CREATE rather than MERGE
     progress("writing entities", 0, len(changed))
     write.upsert_entities(
-        graph, [t.row for t in changed if t.row.ref not in written], source=source, run=run, fresh=fresh,
+        graph, [t.row for t in changed], source=source, run=run, fresh=fresh,
         replace_relations=[t.row.ref for t in plan.to_update],
     )
     relations = [(rel, t.row.ref) for t in changed for rel in t.relations]

@@ -115,11 +115,6 @@ class RemovalGuard:
     min_count: int = 10
     force: bool = False
 
-    def cannot_refuse(self, owned: int) -> bool:
-        """True when no run of a location owning `owned` entities can be refused, whatever it declares
-        (even removing all of them would pass): then writing may start before the whole plan is known."""
-        return self.refusal(owned, owned) is None
-
     def refusal(self, removing: int, owned: int) -> str | None:
         """Why removing `removing` of the `owned` entities in one run is refused, or None when it may go on."""
         if self.force or removing < self.min_count or owned == 0:
@@ -137,69 +132,34 @@ def declare(batch: Batch, source: str) -> Declared:
     (files: the reader's sorted discovery; providers: sorted by origin), never a provider's listing order.
     A ref already held by a file reused unchanged stays with that file.
     """
-    declaring = Declaring(batch, source)
-    for candidate in declaring.order():
-        declaring.add(candidate)
-    return declaring.declared()
-
-
-class Declaring:
-    """`declare` one candidate at a time, so a caller can act on what is settled so far (the executor
-    writes new entities while later candidates are still being transformed).
-
-    The candidates must come in `order()`: then a ref accepted by `add` stays accepted, whatever follows
-    (the first claimant keeps it), and `declared()` equals `declare(batch, source)`.
-    """
-
-    def __init__(self, batch: Batch, source: str) -> None:
-        self.batch, self.source = batch, source
-        self.accepted: dict[str, Transformed] = {}
-        self.winners: dict[str, Candidate] = {}
-        self.rejected: list[Rejection] = []
-        self.conflicts: list[Conflict] = []
-        self.protected = set(batch.protected)
-
-    def order(self) -> list[Candidate]:
-        """The candidates in the order that decides who wins a ref: most trusted rules first, then the
-        batch's own order."""
-        return sorted(self.batch.candidates, key=lambda c: -c.rules.trust)
-
-    def add(self, candidate: Candidate) -> Transformed | None:
-        """Transform and settle one candidate; returns it when it now holds its ref."""
-        batch = self.batch
-        item = transform(candidate.entity, file=candidate.file, origin=self.source)
+    accepted: dict[str, Transformed] = {}
+    winners: dict[str, Candidate] = {}
+    rejected: list[Rejection] = []
+    conflicts: list[Conflict] = []
+    protected = set(batch.protected)
+    for candidate in sorted(batch.candidates, key=lambda c: -c.rules.trust):
+        item = transform(candidate.entity, file=candidate.file, origin=source)
         ref = item.row.ref
         refused = candidate.rules.reason(item.row.kind)
         if refused:
             item.problems.append(("kind", refused))
         if item.problems:
             if batch.keep_refused or not refused:
-                self.protected.add(ref)
-            self.rejected.extend(Rejection(candidate.shown, candidate.index, ref, where, reason)
-                                 for where, reason in item.problems)
-            return None
-        if ref in self.accepted or ref in batch.kept:
-            winner = self.winners.get(ref)
-            self.conflicts.append(Conflict(
+                protected.add(ref)
+            rejected.extend(Rejection(candidate.shown, candidate.index, ref, where, reason)
+                            for where, reason in item.problems)
+            continue
+        if ref in accepted or ref in batch.kept:
+            winner = winners.get(ref)
+            conflicts.append(Conflict(
                 ref, candidate.shown, candidate.index,
                 holder=batch.shown(winner.file) if winner is not None else batch.kept[ref],
                 outranked=winner is not None and winner.rules.trust > candidate.rules.trust,
             ))
-            return None
-        self.accepted[ref] = item
-        self.winners[ref] = candidate
-        return item
-
-    def declared(self) -> Declared:
-        return Declared(self.batch, self.accepted, self.rejected, self.conflicts, self.protected)
-
-
-def certain_additions(items: list[Transformed], stored: Mapping[str, StoredEntity],
-                      elsewhere: Mapping[str, StoredEntity]) -> list[Transformed]:
-    """Of entities `Declaring.add` accepted, those `plan` will add as brand-new nodes, whatever later
-    candidates declare: the source does not store them and no node holds their ref (`elsewhere` looked
-    them up before anything was written). Writing these early changes nothing `plan` decides."""
-    return [item for item in items if item.row.ref not in stored and item.row.ref not in elsewhere]
+            continue
+        accepted[ref] = item
+        winners[ref] = candidate
+    return Declared(batch, accepted, rejected, conflicts, protected)
 
 
 def plan(declared: Declared, stored: Mapping[str, StoredEntity], elsewhere: Mapping[str, StoredEntity],

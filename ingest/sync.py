@@ -21,7 +21,7 @@ from ingest.descriptors import Limits, Rejection, read_catalog
 from ingest.descriptors.model import Problem
 from ingest.descriptors.reader import Reusable
 from ingest.descriptors.validation import describe_value, entity_ref, key_problems, validate_entity
-from ingest.execute import declare_writing, execute, held_elsewhere, stored_by
+from ingest.execute import execute, held_elsewhere, stored_by
 from ingest.git import checked_out, is_git_url
 from ingest.integrations import load_integrations
 from ingest.integrations.readers import ReadFailed
@@ -253,21 +253,13 @@ def _plan_and_write(graph: "Graph | None", key: str, target: str, result: Ingest
     Without a database it only validates (what is declared counts as added); a dry run plans but writes
     nothing. A plan the removal guard stopped fails the run before anything is written.
     """
-    guard = guard or RemovalGuard()
     progress("transforming", 0, len(batch.candidates))
+    declared = declare(batch, key)
     elsewhere: dict[str, write.StoredEntity] = {}
-    written: set[str] = set()
-    if graph is not None and not result.dry_run and guard.cannot_refuse(len(stored)):
-        # Nothing this run declares can make the guard stop it: new entities are written while the rest
-        # is transformed (the same plan, Neo4j's work overlapping Python's).
-        declared, elsewhere, written = declare_writing(graph, batch, key, stored, run=result.run,
-                                                       progress=progress)
-    else:
-        declared = declare(batch, key)
-        if graph is not None:
-            progress("comparing", 0, len(declared.accepted))
-            elsewhere = held_elsewhere(graph, declared.accepted, stored)
-    planned = plan(declared, stored, elsewhere, guard)
+    if graph is not None:
+        progress("comparing", 0, len(declared.accepted))
+        elsewhere = held_elsewhere(graph, declared.accepted, stored)
+    planned = plan(declared, stored, elsewhere, guard or RemovalGuard())
     result.rejected.extend(r.as_dict() for r in planned.rejected)
     result.conflicts.extend(c.as_dict() for c in planned.conflicts)
     result.unchanged = len(planned.unchanged)   # counted before the guard decides, as a failed run reports it
@@ -279,8 +271,7 @@ def _plan_and_write(graph: "Graph | None", key: str, target: str, result: Ingest
     summary = {k: v for k, v in result.as_json().items() if isinstance(v, int) and not isinstance(v, bool)}
     summary["rejected"] = len(result.rejected)
     summary["conflicts"] = len(result.conflicts)
-    execute(graph, planned, source=key, target=target, run=result.run, summary=summary, progress=progress,
-            written=written)
+    execute(graph, planned, source=key, target=target, run=result.run, summary=summary, progress=progress)
     return planned
 
 
