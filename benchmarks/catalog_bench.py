@@ -1,9 +1,16 @@
 """Catalog benchmark: ingest 10k and 100k synthetic entities, re-ingest unchanged, impact latency vs floor.
 
     .venv/bin/python -m benchmarks.catalog_bench [--sizes 10000,100000] [--roots 100]
+    .venv/bin/python -m benchmarks.catalog_bench --ingest-only [--sizes 10000,100000] [--runs 2]
 
 Starts its own throwaway Neo4j (unless NEO4J_URI is set; then that database is WIPED), prints a table and
 writes the figures to benchmarks/out/catalog.json.
+
+`--ingest-only` measures ingest end to end as a user runs it: `trellis ingest DIR --json` in its own process
+(start-up, reading, validation, writes, run record), on an empty graph, then again unchanged; each run's
+wall time, the CLI's CPU time, the local Neo4j's CPU time (when this benchmark started it) and `uptime`'s
+load, to benchmarks/out/ingest.json. The machine's other work shows in the load: compare runs only next
+to their load.
 """
 from __future__ import annotations
 
@@ -12,7 +19,10 @@ import json
 import os
 import random
 import shutil
+import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,6 +30,7 @@ from pathlib import Path
 from benchmarks.synthetic import generate
 from graph.driver import Settings, connect
 from graph.impact import impact
+from graph.schema import apply_schema
 from ingest.sync import ingest
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -103,12 +114,121 @@ def bench_impact(graph, roots: int) -> dict:
     }
 
 
+def _load() -> str:
+    """The load averages (1, 5, 15 minutes), as `uptime` shows them."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
+def _process_cpu(pid: int | None) -> float:
+    """User + system CPU seconds of a process (0 when unknown): the local Neo4j's share of a run."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cli_ingest(catalog: Path, env: dict, neo4j_pid: int | None) -> dict:
+    """One `trellis ingest CATALOG --json` in its own process: wall, its CPU, Neo4j's CPU, load, counts."""
+    load = _load()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    neo4j_before = _process_cpu(neo4j_pid)
+    t0 = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", "from app.cli import main; main()", "ingest", str(catalog),
+                           "--json"], env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode not in (0, 2):
+        raise RuntimeError(f"trellis ingest failed ({done.returncode}): {done.stderr[-2000:]}")
+    out = json.loads(done.stdout)
+    return {
+        "wall_s": round(wall, 1), "cli_cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime
+                                                     - before.ru_stime, 1),
+        "neo4j_cpu_s": round(_process_cpu(neo4j_pid) - neo4j_before, 1) if neo4j_pid else None,
+        "load_before": load, "load_after": _load(),
+        **{k: out[k] for k in ("added", "updated", "unchanged", "removed", "files", "reused_files")},
+        "rejected": len(out["rejected"]), "conflicts": len(out["conflicts"]),
+    }
+
+
+def bench_ingest_cli(graph, n: int, workdir: Path, env: dict, neo4j_pid: int | None, runs: int) -> list[dict]:
+    """`runs` times: empty graph and parse cache, `trellis ingest`, then `trellis ingest` unchanged."""
+    catalog = workdir / f"catalog-{n}"
+    if not catalog.exists():
+        generate(catalog, n, seed=42)
+    rows = []
+    for _ in range(runs):
+        wipe(graph)
+        shutil.rmtree(env["TRELLIS_CACHE"], ignore_errors=True)
+        time.sleep(2)   # let the deletes settle before timing
+        fresh = cli_ingest(catalog, env, neo4j_pid)
+        assert fresh["added"] >= n * 0.95, fresh
+        again = cli_ingest(catalog, env, neo4j_pid)
+        assert again["added"] == again["updated"] == again["removed"] == 0, again
+        for kind, row in (("fresh", fresh), ("unchanged", again)):
+            row = {"entities": n, "run": kind, **row}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    return rows
+
+
+def main_ingest_only(args, sizes: list[int]) -> None:
+    server_home = None
+    neo4j_pid = None
+    env = dict(os.environ)
+    if not os.environ.get("NEO4J_URI"):
+        from graph.server import start
+        from servers.base import free_port
+        from servers.neo4j import generated_password
+
+        server_home = Path(tempfile.mkdtemp(prefix="trellis-bench-neo4j-"))
+        info = start(server_home, bolt_port=free_port(), http_port=free_port(), heap="2g", pagecache="1g")
+        env.update(NEO4J_URI=info.uri, NEO4J_USER="neo4j", NEO4J_PASSWORD=generated_password(server_home))
+        neo4j_pid = int((server_home / "neo4j.pid").read_text().strip())
+    workdir = Path(tempfile.mkdtemp(prefix="trellis-bench-"))
+    env["TRELLIS_CACHE"] = str(workdir / "cache")
+    rows: list[dict] = []
+    try:
+        with connect(Settings(uri=env["NEO4J_URI"], user=env.get("NEO4J_USER"),
+                              password=env.get("NEO4J_PASSWORD"))) as graph:
+            # A new database's indexes, and a fresh server's query plans and JIT, before anything is timed.
+            apply_schema(graph)
+            generate(workdir / "warm-up", 500, seed=1)
+            cli_ingest(workdir / "warm-up", env, neo4j_pid)
+            for n in sizes:
+                rows.extend(bench_ingest_cli(graph, n, workdir, env, neo4j_pid, args.runs))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        if server_home:
+            from servers.neo4j import stop
+
+            stop(server_home)
+            shutil.rmtree(server_home, ignore_errors=True)
+    OUT.mkdir(exist_ok=True)
+    (OUT / "ingest.json").write_text(json.dumps(rows, indent=2))
+    print("\nentities  run        wall_s  cli_cpu_s  neo4j_cpu_s  load (1, 5, 15 min) before")
+    for r in rows:
+        print(f"{r['entities']:>8}  {r['run']:<9}  {r['wall_s']:>6}  {r['cli_cpu_s']:>9}  "
+              f"{r['neo4j_cpu_s'] if r['neo4j_cpu_s'] is not None else '-':>11}  {r['load_before']}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--roots", type=int, default=100, help="impact roots at the largest size")
+    parser.add_argument("--ingest-only", action="store_true",
+                        help="only `trellis ingest` end to end (fresh, then unchanged), in its own process")
+    parser.add_argument("--runs", type=int, default=2, help="with --ingest-only: fresh + unchanged pairs per size")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    if args.ingest_only:
+        main_ingest_only(args, sizes)
+        return
 
     server_home = None
     if not os.environ.get("NEO4J_URI"):

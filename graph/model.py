@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 BUILTIN_KINDS: tuple[str, ...] = (
     "Component", "API", "Resource", "System", "Domain", "Group", "User", "Location", "Template",
@@ -187,6 +188,13 @@ class RelationProblem:
     reason: str
 
 
+@lru_cache(maxsize=65536)
+def _ref_text(value: str, default_kind: str | None, namespace: str) -> str:
+    """`str(parse_ref(...))` of a string ref, remembered: a large catalog names the same owners, systems and
+    dependencies over and over (errors are not remembered: they raise each time)."""
+    return str(parse_ref(value, default_kind=default_kind, default_namespace=namespace))
+
+
 @dataclass
 class EntityRelations:
     relations: list[Relation] = field(default_factory=list)
@@ -208,7 +216,8 @@ def relations_of(kind: str, namespace: str, ref: str, spec: dict | None) -> Enti
         for i, value in enumerate(values):
             path = f"spec.{rs.field}[{i}]" if isinstance(raw, list) else f"spec.{rs.field}"
             try:
-                other = str(parse_ref(value, default_kind=rs.default_kind, default_namespace=namespace))
+                other = _ref_text(value, rs.default_kind, namespace) if isinstance(value, str) else \
+                    str(parse_ref(value, default_kind=rs.default_kind, default_namespace=namespace))
             except RefError as exc:
                 out.problems.append(RelationProblem(path, str(exc)))
                 continue

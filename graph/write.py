@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence, TypeVar
 
 from graph import versioned
 from graph.techdocs import forget_entity_docs
@@ -74,16 +74,21 @@ class StoredEntity:
     file: str | None
 
 
-def _write_batches(graph: "Graph", query: str, chunks: Iterable[Sequence], *, parallel: bool, **params) -> None:
+def _write_batches(graph: "Graph", query: str, chunks: Iterable[Sequence], *, parallel: bool,
+                   prepare: Callable[[T], dict] | None = None, **params) -> None:
     """Run one statement per batch. CREATE-only batches touch disjoint new nodes or add relationships
     (lock conflicts are retried by the managed transaction), so two run at once and the server uses both
-    cores; MERGE batches run one after another."""
+    cores; MERGE batches run one after another. `prepare` turns each item into its row as its batch is
+    sent, so one batch is prepared while the server writes the other, not all of them before the first."""
+    def send(chunk: Sequence) -> None:
+        graph.write(query, rows=[prepare(item) for item in chunk] if prepare else list(chunk), **params)
+
     if not parallel:
         for chunk in chunks:
-            graph.write(query, rows=list(chunk), **params)
+            send(chunk)
         return
     with ThreadPoolExecutor(max_workers=WRITERS) as pool:
-        for _ in pool.map(lambda chunk: graph.write(query, rows=list(chunk), **params), chunks):
+        for _ in pool.map(send, chunks):
             pass
 
 
@@ -126,10 +131,10 @@ def upsert_entities(graph: "Graph", rows: Sequence[EntityRow], *, source: str, r
     Refs in `fresh` have no node yet, so they are CREATEd (cheaper than MERGE on a bulk load).
     """
     now = int(time.time() * 1000)
-    groups: dict[tuple[str, bool], list[dict]] = defaultdict(list)
+    groups: dict[tuple[str, bool], list[EntityRow]] = defaultdict(list)
     for row in rows:
-        groups[(kind_label(row.kind), row.ref in fresh)].append(row.props())
-    for (label, is_new), props in groups.items():
+        groups[(kind_label(row.kind), row.ref in fresh)].append(row)
+    for (label, is_new), group in groups.items():
         # `label` is a built-in kind or sanitised to [A-Za-z0-9]: safe to format in.
         if is_new:
             query = (
@@ -144,7 +149,7 @@ def upsert_entities(graph: "Graph", rows: Sequence[EntityRow], *, source: str, r
                 f"SET n += row, n:`{label}`, n.source = $source, n.run = $run, n.updated_at = $now "
                 "REMOVE n:Unresolved"
             )
-        _write_batches(graph, query, batches(props, NODE_BATCH), parallel=is_new,
+        _write_batches(graph, query, batches(group, NODE_BATCH), parallel=is_new, prepare=EntityRow.props,
                        source=source, run=run, now=now)
     declared = list(replace_relations)
     for chunk in batches(declared, NODE_BATCH):

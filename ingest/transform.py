@@ -75,7 +75,8 @@ def transform(entity: dict, *, file: str, origin: str) -> Transformed:
         restricted=is_restricted(entity),
     )
     problems = [(p.field, p.reason) for p in declared.problems]
-    bad_number = _non_finite(entity, "")
+    # JSON writes a non-finite float as Infinity or NaN: without either in the text there is none to find.
+    bad_number = _non_finite(entity, "") if "Infinity" in canonical or "NaN" in canonical else None
     if bad_number is not None:   # JSON has no Infinity/NaN: the stored descriptor could not be read back
         problems.append((bad_number, f"{bad_number} is not a finite number (.inf and .nan cannot be stored as JSON)"))
     return Transformed(row, declared.relations, problems)

@@ -17,6 +17,7 @@ from jsonschema.validators import extend
 
 from .model import Problem
 from .paths import json_path
+from .schema_check import Check, compile_check
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 BUILTIN_KINDS: tuple[str, ...] = (
@@ -68,6 +69,21 @@ def _validator(name: str) -> Any:
     schema = _inline(_load(name), _load("common")["$defs"])
     _Validator.check_schema(schema)
     return _Validator(schema)
+
+
+@lru_cache(maxsize=None)
+def _fast_check(name: str) -> Check | None:
+    """The compiled yes/no check of a schema (schema_check), or None when it cannot be exact."""
+    return compile_check(_validator(name).schema)
+
+
+def _schema_problems(name: str, entity: dict) -> list[Problem]:
+    """Every problem `entity` has under schema `name`: jsonschema words them, but only for a document the
+    compiled check does not pass (nearly every document passes, and then there is nothing to word)."""
+    check = _fast_check(name)
+    if check is not None and check(entity):
+        return []
+    return [_reason(e) for e in _validator(name).iter_errors(entity)]
 
 
 def allowed_api_versions(kind: str) -> list[str]:
@@ -185,7 +201,7 @@ def validate_entity(entity: dict, *, max_errors: int = 20) -> tuple[dict, list[P
     builtin = isinstance(kind, str) and kind.lower() in _CANONICAL
     if builtin:
         entity = {**entity, "kind": canonical_kind(kind)}
-    problems.extend(_reason(e) for e in _validator("envelope").iter_errors(entity))
+    problems.extend(_schema_problems("envelope", entity))
     if builtin:
         canon = entity["kind"]
         versions = allowed_api_versions(canon)
@@ -196,6 +212,6 @@ def validate_entity(entity: dict, *, max_errors: int = 20) -> tuple[dict, list[P
                 f"apiVersion {api_version!r} is not supported for kind {canon}; use "
                 + " or ".join(versions)))
         elif isinstance(api_version, str):
-            problems.extend(_reason(e) for e in _validator(canon.lower()).iter_errors(entity))
+            problems.extend(_schema_problems(canon.lower(), entity))
     unique = list(dict.fromkeys(problems))  # maxLength and pattern can word the same finding twice
     return entity, unique[:max_errors]
