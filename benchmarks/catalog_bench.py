@@ -25,13 +25,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from benchmarks.synthetic import generate
 from graph.driver import Settings, connect
 from graph.impact import impact
 from graph.schema import apply_schema
+from graph.server import start
 from ingest.sync import ingest
+from servers.base import free_port
+from servers.neo4j import env_for, stop
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -177,38 +182,43 @@ def bench_ingest_cli(graph, n: int, workdir: Path, env: dict, neo4j_pid: int | N
     return rows
 
 
-def main_ingest_only(args, sizes: list[int]) -> None:
-    server_home = None
-    neo4j_pid = None
-    env = dict(os.environ)
-    if not os.environ.get("NEO4J_URI"):
-        from graph.server import start
-        from servers.base import free_port
-        from servers.neo4j import generated_password
-
-        server_home = Path(tempfile.mkdtemp(prefix="trellis-bench-neo4j-"))
-        info = start(server_home, bolt_port=free_port(), http_port=free_port(), heap="2g", pagecache="1g")
-        env.update(NEO4J_URI=info.uri, NEO4J_USER="neo4j", NEO4J_PASSWORD=generated_password(server_home))
-        neo4j_pid = int((server_home / "neo4j.pid").read_text().strip())
-    workdir = Path(tempfile.mkdtemp(prefix="trellis-bench-"))
-    env["TRELLIS_CACHE"] = str(workdir / "cache")
-    rows: list[dict] = []
+@contextmanager
+def bench_server(*, heap: str, pagecache: str) -> Iterator[tuple[str, int | None]]:
+    """(uri, pid): NEO4J_URI's server when set (its pid unknown), otherwise a throwaway local Neo4j, stopped
+    and deleted afterwards."""
+    if os.environ.get("NEO4J_URI"):
+        yield os.environ["NEO4J_URI"], None
+        return
+    home = Path(tempfile.mkdtemp(prefix="trellis-bench-neo4j-"))
     try:
-        with connect(Settings(uri=env["NEO4J_URI"], user=env.get("NEO4J_USER"),
-                              password=env.get("NEO4J_PASSWORD"))) as graph:
-            # A new database's indexes, and a fresh server's query plans and JIT, before anything is timed.
-            apply_schema(graph)
-            generate(workdir / "warm-up", 500, seed=1)
-            cli_ingest(workdir / "warm-up", env, neo4j_pid)
-            for n in sizes:
-                rows.extend(bench_ingest_cli(graph, n, workdir, env, neo4j_pid, args.runs))
+        info = start(home, bolt_port=free_port(), http_port=free_port(), heap=heap, pagecache=pagecache)
+        yield info.uri, info.pid
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-        if server_home:
-            from servers.neo4j import stop
+        stop(home)
+        shutil.rmtree(home, ignore_errors=True)
 
-            stop(server_home)
-            shutil.rmtree(server_home, ignore_errors=True)
+
+def bench_settings(uri: str) -> Settings:
+    """How this process connects: the credentials in the environment, or a local server's generated ones."""
+    return Settings(uri=uri, user=os.environ.get("NEO4J_USER"), password=os.environ.get("NEO4J_PASSWORD"))
+
+
+def main_ingest_only(args, sizes: list[int]) -> None:
+    rows: list[dict] = []
+    with bench_server(heap="2g", pagecache="1g") as (uri, neo4j_pid):
+        env = env_for(uri)   # the CLI finds a local server's generated password itself, never in its env
+        workdir = Path(tempfile.mkdtemp(prefix="trellis-bench-"))
+        env["TRELLIS_CACHE"] = str(workdir / "cache")
+        try:
+            with connect(bench_settings(uri)) as graph:
+                # A new database's indexes, and a fresh server's query plans and JIT, before anything is timed.
+                apply_schema(graph)
+                generate(workdir / "warm-up", 500, seed=1)
+                cli_ingest(workdir / "warm-up", env, neo4j_pid)
+                for n in sizes:
+                    rows.extend(bench_ingest_cli(graph, n, workdir, env, neo4j_pid, args.runs))
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
     OUT.mkdir(exist_ok=True)
     (OUT / "ingest.json").write_text(json.dumps(rows, indent=2))
     print("\nentities  run        wall_s  cli_cpu_s  neo4j_cpu_s  load (1, 5, 15 min) before")
@@ -230,33 +240,18 @@ def main() -> None:
         main_ingest_only(args, sizes)
         return
 
-    server_home = None
-    if not os.environ.get("NEO4J_URI"):
-        from graph.server import start
-        from servers.base import free_port
-
-        server_home = Path(tempfile.mkdtemp(prefix="trellis-bench-neo4j-"))
-        info = start(server_home, bolt_port=free_port(), http_port=free_port(), heap="4g", pagecache="2g")
-        uri = info.uri
-    else:
-        uri = os.environ["NEO4J_URI"]
-    workdir = Path(tempfile.mkdtemp(prefix="trellis-bench-"))
-    os.environ["TRELLIS_CACHE"] = str(workdir / "cache")
     results = []
-    try:
-        with connect(Settings(uri=uri, user=os.environ.get("NEO4J_USER"),
-                              password=os.environ.get("NEO4J_PASSWORD"))) as graph:
-            for n in sizes:
-                row = bench_size(graph, n, workdir, args.roots if n == max(sizes) else 0)
-                results.append(row)
-                print(json.dumps({k: v for k, v in row.items() if k != "generator"}), flush=True)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-        if server_home:
-            from servers.neo4j import stop
-
-            stop(server_home)
-            shutil.rmtree(server_home, ignore_errors=True)
+    with bench_server(heap="4g", pagecache="2g") as (uri, _pid):
+        workdir = Path(tempfile.mkdtemp(prefix="trellis-bench-"))
+        os.environ["TRELLIS_CACHE"] = str(workdir / "cache")
+        try:
+            with connect(bench_settings(uri)) as graph:
+                for n in sizes:
+                    row = bench_size(graph, n, workdir, args.roots if n == max(sizes) else 0)
+                    results.append(row)
+                    print(json.dumps({k: v for k, v in row.items() if k != "generator"}), flush=True)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
     OUT.mkdir(exist_ok=True)
     (OUT / "catalog.json").write_text(json.dumps(results, indent=2))
     print("\nentities  relations  ingest_s  per_s  reingest_s (no cache)  impact_p50/p95_ms  floor_p50/p95_ms  ratio")
