@@ -50,7 +50,13 @@ def test_tampered_cookies_and_csrf_failures_are_aggregated_too(app, graph):
     for _ in range(N):
         assert fresh.post("/auth/logout").status_code == 403          # no CSRF token
     csrf = audit_nodes(graph, "csrf")
-    assert len(csrf) <= 2 and sum(e.get("count") or 1 for e in csrf) == N
+    # The first POST has no session yet and the other N - 1 carry no token: two reasons, so two aggregates,
+    # each of which a minute boundary inside the loop may split in two.
+    by_reason: dict[str, int] = {}
+    for event in csrf:
+        by_reason[event["details"]["reason"]] = by_reason.get(event["details"]["reason"], 0) + 1
+    assert len(by_reason) <= 2 and all(nodes <= 2 for nodes in by_reason.values()), by_reason
+    assert sum(e.get("count") or 1 for e in csrf) == N
 
 
 def test_addresses_are_counted_apart(app, graph):
