@@ -121,7 +121,10 @@ class Graph:
         return self._run(query, params, RoutingControl.READ)
 
     def write(self, query: str, **params: Any) -> neo4j.ResultSummary:
-        """Run a parameterised write query in a managed transaction (retried on transient errors)."""
+        """Run a parameterised write query in a managed transaction (retried on transient errors).
+
+        The summary's `parameters` lists come back empty: see `_let_go`."""
+        params = _sent(params)
         try:
             return self.driver.execute_query(
                 query, params, database_=self.database, routing_=RoutingControl.WRITE,
@@ -129,6 +132,8 @@ class Graph:
             )
         except (ServiceUnavailable, SessionExpired) as exc:
             raise GraphUnavailable(f"Neo4j is not reachable at {self.settings.uri}: {_why(exc)}") from exc
+        finally:
+            _let_go(params)
 
     def write_tx(self, work: Callable[..., T], *args: Any) -> T:
         """Run `work(tx, *args)` as one managed write transaction; `work` may be retried, so keep it pure."""
@@ -144,15 +149,38 @@ class Graph:
         # bookmark manager, no transaction function), which is most of an entity read. One retry covers a
         # connection the server dropped while pooled.
         mode = neo4j.READ_ACCESS if routing == RoutingControl.READ else neo4j.WRITE_ACCESS
-        for attempt in (1, 2):
-            try:
-                with self.driver.session(database=self.database, default_access_mode=mode,
-                                         bookmark_manager=self.bookmarks) as session:
-                    return list(session.run(query, params))
-            except (ServiceUnavailable, SessionExpired) as exc:
-                if attempt == 2:
-                    raise GraphUnavailable(f"Neo4j is not reachable at {self.settings.uri}: {_why(exc)}") from exc
-        raise AssertionError("unreachable")
+        params = _sent(params)
+        try:
+            for attempt in (1, 2):
+                try:
+                    with self.driver.session(database=self.database, default_access_mode=mode,
+                                             bookmark_manager=self.bookmarks) as session:
+                        return list(session.run(query, params))
+                except (ServiceUnavailable, SessionExpired) as exc:
+                    if attempt == 2:
+                        raise GraphUnavailable(
+                            f"Neo4j is not reachable at {self.settings.uri}: {_why(exc)}") from exc
+            raise AssertionError("unreachable")
+        finally:
+            _let_go(params)
+
+
+def _sent(params: dict) -> dict:
+    """The parameters as sent: list values copied (a shallow copy: microseconds for a batch), see `_let_go`."""
+    return {key: list(value) if type(value) is list else value for key, value in params.items()}
+
+
+def _let_go(sent: dict) -> None:
+    """Empty the lists `_sent` copied, once their statement has run.
+
+    Why: the driver keeps a statement's parameters in its result's metadata, and results sit in reference
+    cycles (result <-> its connection error handler) that only the cyclic collector frees. An ingest run
+    pauses that collector (ingest.runs.paused_gc), so every batch it wrote (100k entity rows with their
+    documents, 450k relation rows) stayed in memory until the run ended, and was then freed all at once.
+    The caller's own lists are untouched."""
+    for value in sent.values():
+        if type(value) is list:
+            value.clear()
 
 
 def connect(settings: Settings | None = None, *, verify: bool = True, schema: bool = True) -> Graph:

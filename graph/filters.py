@@ -64,33 +64,35 @@ def entity_facts(entity: dict) -> list[str]:
     Arrays are descended through (Backstage's rule), and primitive array items also yield `path.item=true`.
     """
     out: list[str] = []
-    seen: set[str] = set()
-
-    def add(fact: str) -> None:
-        if fact not in seen and len(out) < FACTS_MAX:
-            seen.add(fact)
-            out.append(fact)
-
-    def walk(value: object, path: str) -> None:
-        if len(out) >= FACTS_MAX:
-            return
-        if isinstance(value, dict):
-            for k, v in value.items():
-                walk(v, f"{path}.{str(k).lower()}" if path else str(k).lower())
-        elif isinstance(value, list):
-            for item in value:
-                walk(item, path)
-                if _primitive(item) and path not in _DEDICATED:
-                    text = _text(item)
-                    if text and len(text) <= FACT_VALUE_MAX:
-                        add(f"{path}.{text}=true")
-        elif _primitive(value) and path and path not in _DEDICATED:
-            text = _text(value)
-            if text is not None and len(text) <= FACT_VALUE_MAX:
-                add(f"{path}={text}")
-
-    walk(entity, "")
+    _walk_facts(entity, "", out, set())
     return out
+
+
+def _walk_facts(value: object, path: str, out: list[str], seen: set[str]) -> None:
+    """Module-level rather than a closure calling itself: such a closure is a reference cycle, so each
+    descriptor's facts would wait for the cyclic collector, which an ingest run pauses (ingest.runs)."""
+    if len(out) >= FACTS_MAX:
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _walk_facts(v, f"{path}.{str(k).lower()}" if path else str(k).lower(), out, seen)
+    elif isinstance(value, list):
+        for item in value:
+            _walk_facts(item, path, out, seen)
+            if _primitive(item) and path not in _DEDICATED:
+                text = _text(item)
+                if text and len(text) <= FACT_VALUE_MAX:
+                    _add_fact(f"{path}.{text}=true", out, seen)
+    elif _primitive(value) and path and path not in _DEDICATED:
+        text = _text(value)
+        if text is not None and len(text) <= FACT_VALUE_MAX:
+            _add_fact(f"{path}={text}", out, seen)
+
+
+def _add_fact(fact: str, out: list[str], seen: set[str]) -> None:
+    if fact not in seen and len(out) < FACTS_MAX:
+        seen.add(fact)
+        out.append(fact)
 
 
 def _primitive(value: object) -> bool:
