@@ -67,10 +67,45 @@ def test_up_starts_redis_worker_and_beat_and_ctrl_c_stops_them(graph, neo4j_uri,
         proc.send_signal(signal.SIGINT)   # what Ctrl-C sends
         proc.wait(60)
     finally:
-        if proc.poll() is None:
+        if proc.poll() is None:   # a failed run: stop `up` and what it started in sessions of their own
+            for pid in [*_descendants(proc.pid), *_redis_pid(tmp_path / "redis" / "redis.json")]:
+                _kill_group(pid)
             os.killpg(proc.pid, signal.SIGKILL)
     output = log.read_text()
     assert "Stopped the job worker and Redis." in output, output
     assert not _alive(redis_state["pid"])
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=2)
+
+
+def _descendants(root: int) -> list[int]:
+    """Every process below `root` (the worker, beat and Redis `up` starts each in its own session)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _redis_pid(state: Path) -> list[int]:
+    try:
+        return [int(json.loads(state.read_text())["pid"])]
+    except (OSError, ValueError, KeyError):
+        return []
+
+
+def _kill_group(pid: int) -> None:
+    for kill in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+        try:
+            kill()
+        except (ProcessLookupError, PermissionError):
+            pass
+
