@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence, TypeVa
 from graph import versioned
 from graph.techdocs import forget_entity_docs
 from graph.model import RELATION_TYPES, Relation, kind_label, parse_ref
+from graph.walk import walk_facts
 
 if TYPE_CHECKING:
     from graph.driver import Graph
@@ -59,6 +60,7 @@ class EntityRow:
             "restricted": self.restricted,
             "name_lc": self.name.lower(), "title_lc": _lower(self.title), "type_lc": _lower(self.type),
             "lifecycle_lc": _lower(self.lifecycle),
+            "walk_facts": walk_facts(self.ref, self.kind, self.owner, self.system, restricted=self.restricted),
         }
 
 
@@ -179,13 +181,14 @@ def ensure_placeholders(graph: "Graph", refs: Iterable[str]) -> list[str]:
     for ref in missing:
         parsed = parse_ref(ref)
         by_label[kind_label(parsed.kind)].append(
-            {"ref": ref, "kind": parsed.kind, "namespace": parsed.namespace, "name": parsed.name}
+            {"ref": ref, "kind": parsed.kind, "namespace": parsed.namespace, "name": parsed.name,
+             "walk_facts": walk_facts(ref, parsed.kind, unresolved=True)}
         )
     for label, props in by_label.items():
         query = (
             "UNWIND $rows AS row MERGE (n:Entity {ref: row.ref}) "
             f"ON CREATE SET n:Unresolved:`{label}`, n.kind = row.kind, n.namespace = row.namespace, "
-            "n.name = row.name, n.name_lc = row.name"
+            "n.name = row.name, n.name_lc = row.name, n.walk_facts = row.walk_facts"
         )
         for chunk in batches(props, NODE_BATCH):
             graph.write(query, rows=list(chunk))
@@ -242,8 +245,8 @@ def remove_entities(graph: "Graph", refs: Sequence[str]) -> None:
         )
         graph.write(
             "UNWIND $refs AS ref MATCH (n:Entity {ref: ref}) "
-            "SET n = {ref: n.ref, kind: n.kind, namespace: n.namespace, name: n.name, name_lc: toLower(n.name)}, "
-            "n:Unresolved",
+            "SET n = {ref: n.ref, kind: n.kind, namespace: n.namespace, name: n.name, name_lc: toLower(n.name), "
+            "walk_facts: [n.ref, coalesce(n.kind, ''), '', '', 'u']}, n:Unresolved",
             refs=chunk,
         )
 
