@@ -21,6 +21,7 @@ same cap: the two sides together visit at most `cap` nodes.
 """
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass
 from operator import attrgetter
@@ -105,6 +106,7 @@ class Walk:
     cap: int
     capped: bool         # more nodes lie within max_depth than the cap: counts are lower bounds
     beyond: bool         # nodes lie at max_depth + 1 (asked with look_beyond; False when capped: unknown)
+    probed: tuple[str, ...] = ()   # refs read past `steps` (the level probed beyond, the node past the cap)
 
 
 _QUERY = """
@@ -166,8 +168,9 @@ def walk(graph: "Graph", ref: str, relationships: str, *, max_depth: int, labels
                   "u" in f[4], "r" in f[4], r[1], share(r[2], r[2]), share(r[3], r[3]), r[4])
              for r in inside[:cap] for f in (r[0],)]
     steps.sort(key=_NEAREST_FIRST)
+    probed = tuple(r[0][0] for r in itertools.chain(inside[cap:], (r for r in rows if r[1] > max_depth)))
     return Walk(root=dict(records[0]["root"]), steps=steps, cap=cap, capped=capped,
-                beyond=not capped and len(inside) < len(rows))
+                beyond=not capped and len(inside) < len(rows), probed=probed)
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,7 @@ def recorded_run(graph: "Graph | None", result: RunResult, *, trigger: str, name
             body(live)
     except Exception as exc:
         try:
-            write.bump_catalog_version(graph)
+            write.bump_catalog_version(graph)   # a failed run: what it wrote is unknown
             graph_runs.record_run(graph, run_record(result, started_at, "failed",
                                                     redact(str(exc)) or type(exc).__name__, stage=live.stage,
                                                     **extra))
@@ -101,7 +101,7 @@ def recorded_run(graph: "Graph | None", result: RunResult, *, trigger: str, name
             pass
         raise
     if _changed(result):   # nothing changed: cached read answers stay valid
-        write.bump_catalog_version(graph)
+        write.bump_catalog_version(graph, record_changes=True)
     graph_runs.record_run(graph, run_record(result, started_at, "ok" if result.ok else "partial", None, **extra))
     if isinstance(result, IngestResult):
         after_ingest(graph, result)   # plugins' hooks (search index, docs rebuilds); best effort
