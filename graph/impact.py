@@ -50,6 +50,7 @@ import orjson
 
 from graph.csv_export import csv_text
 from graph.filters import QueryError
+from graph.gc_pause import paused_gc
 from graph.model import RELATION_NAMES
 from graph.visibility import EVERYTHING, Visibility
 from graph import versioned
@@ -161,6 +162,11 @@ def _untouched(kept: "Walked", changed: frozenset[str]) -> bool:
 
 
 def _read_walk(graph: "Graph", ref: str, depth: int, walk: str, cap: int) -> "Walked":
+    with paused_gc():   # the walk's thousands of steps, and the groups and index built from them
+        return _read_walk_paused(graph, ref, depth, walk, cap)
+
+
+def _read_walk_paused(graph: "Graph", ref: str, depth: int, walk: str, cap: int) -> "Walked":
     relationships = WALKS[walk]
     # Every PART_OF edge at a System or Domain root is membership, never subcomponentOf.
     membership_free = "|".join(p for p in relationships.split("|") if "PART_OF" not in p)

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import TYPE_CHECKING, NamedTuple
 
+from graph.gc_pause import paused_gc
+
 if TYPE_CHECKING:
     from graph.driver import Graph
 
@@ -150,7 +152,12 @@ def walk(graph: "Graph", ref: str, relationships: str, *, max_depth: int, labels
             params[f"root_rels{i}"] = rels
             cases.append(f"WHEN root:`{label}` THEN $root_rels{i}")
         filter_expr = "CASE " + " ".join(cases) + " ELSE $relationships END"
-    records = graph.read(_QUERY % {"relationships": filter_expr, "facts": WALK_FACTS_CYPHER}, **params)
+    with paused_gc():   # thousands of rows and steps at once: no full collection in the middle of them
+        return _walk_answer(graph.read(_QUERY % {"relationships": filter_expr, "facts": WALK_FACTS_CYPHER},
+                                       **params), ref, max_depth, cap)
+
+
+def _walk_answer(records: list, ref: str, max_depth: int, cap: int) -> Walk:
     if not records:
         raise EntityNotFound(f"{ref} is not in the catalog")
     rows = records[0]["rows"]
