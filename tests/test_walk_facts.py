@@ -94,3 +94,24 @@ def test_migration_3_fills_the_facts_of_a_catalog_written_before_it(graph, tmp_p
     assert stored == expected and all(stored.values())
     versioned.clear()
     assert _radius(graph, VIEWER) == before
+
+
+def _disagreeing(graph) -> list[dict]:
+    from graph.walk import WALK_FACTS_CYPHER
+
+    return graph.read(f"MATCH (n:Entity) WITH n, {WALK_FACTS_CYPHER} AS own "
+                      "WHERE n.walk_facts IS NULL OR n.walk_facts <> own "
+                      "RETURN n.ref AS ref, n.walk_facts AS stored, own")
+
+
+def test_stored_facts_agree_with_the_entities_after_every_kind_of_write(graph, tmp_path):
+    """The invariant the walk relies on, over the demo catalog (every kind, placeholders, restricted
+    entities), then after updates and removals."""
+    demo = Path(__file__).resolve().parent.parent / "examples" / "demo-catalog"
+    result = ingest(graph, str(demo))
+    assert result.added > 100
+    assert _disagreeing(graph) == []
+    _load(graph, tmp_path, _component("shop", "web"), _component("ledger", "payments", SHOP, restricted=True))
+    _load(graph, tmp_path, _component("shop", "finance", system="books"), _component("ledger", "payments", SHOP))
+    _load(graph, tmp_path, _component("ledger", "payments", SHOP))   # shop removed: a placeholder again
+    assert _disagreeing(graph) == []
