@@ -148,28 +148,33 @@ _CHANGES = """
 MATCH (a:CatalogChange {version: $old})
 MATCH (b:CatalogChange {version: $new})
 OPTIONAL MATCH (c:CatalogChange) WHERE c.seq > a.seq AND c.seq <= b.seq
-RETURN b.seq - a.seq AS expected, count(c) AS found, sum(CASE WHEN c.complete THEN 0 ELSE 1 END) AS unknown,
-       collect(c.refs) AS refs
+WITH a, b, count(c) AS found, sum(CASE WHEN c.complete THEN 0 ELSE 1 END) AS unknown,
+     collect(c.refs) AS refs, sum(size(coalesce(c.refs, []))) AS total
+RETURN b.seq - a.seq AS expected, found, unknown, total, CASE WHEN total <= $most THEN refs END AS refs
 """
 _between: "OrderedDict[tuple, frozenset[str] | None]" = OrderedDict()
 BETWEEN_KEPT = 16
+MAX_CHANGED = 5_000
+"""Refs one answer of `changes_between` may hold (more: unknown), so the answers a process keeps stay under
+~BETWEEN_KEPT x MAX_CHANGED refs (a few MB), however many versions lie between."""
 
 
 def changes_between(graph: "Graph", old: str, new: str) -> frozenset[str] | None:
     """The refs every catalog write from version `old` to version `new` changed (graph.write.bump_catalog_version
     records them per version), or None when that is not known: a version without a record (written before
-    this release, or pruned), a gap in the sequence, or a version that recorded "unknown" (a failed run, a bulk
-    load). Any process's writes count: the records are in the graph. Answers are kept (the last BETWEEN_KEPT
+    this release, or pruned), a gap in the sequence, a version that recorded "unknown" (a failed run, a bulk
+    load), or more than MAX_CHANGED refs in all. Any process's writes count: the records are in the graph. Answers are kept (the last BETWEEN_KEPT
     pairs), so every kept walk of a process pays one read per new version."""
     key = (graph.settings.uri, graph.database, _generation, old, new)
     with _lock:
         if key in _between:
             return _between[key]
-    records = graph.read(_CHANGES, old=old, new=new)
+    records = graph.read(_CHANGES, old=old, new=new, most=MAX_CHANGED)
     answer = None
     if records:
         r = records[0]
-        if r["expected"] is not None and r["expected"] == r["found"] and r["found"] > 0 and not r["unknown"]:
+        if (r["expected"] is not None and r["expected"] == r["found"] and r["found"] > 0 and not r["unknown"]
+                and r["refs"] is not None):
             answer = frozenset(ref for refs in r["refs"] for ref in refs)
     with _lock:
         _between[key] = answer

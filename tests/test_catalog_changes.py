@@ -55,6 +55,10 @@ def test_more_changed_refs_than_a_record_holds_means_unknown(graph, monkeypatch)
     assert versioned.changes_between(graph, v1, v2) is None
     v3 = _bump(graph, ["component:default/x"])   # the next version starts afresh
     assert versioned.changes_between(graph, v2, v3) == {"component:default/x"}
+    monkeypatch.setattr(versioned, "MAX_CHANGED", 2)   # and so does a process's answer over many versions
+    v4 = _bump(graph, ["component:default/y", "component:default/z"])
+    assert versioned.changes_between(graph, v3, v4) == {"component:default/y", "component:default/z"}
+    assert versioned.changes_between(graph, v2, v4) is None
 
 
 def test_only_the_last_records_are_kept(graph, monkeypatch):
