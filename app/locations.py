@@ -231,7 +231,7 @@ def unregister(graph: Graph, ref: str, *, audit: Audit = _no_audit) -> None:
     """Remove one entity. Its location brings it back on the next ingest unless the descriptor is gone too,
     as in Backstage; other entities still pointing at it keep a placeholder. Cached reads expire (version)."""
     write.remove_entities(graph, [ref])
-    write.bump_catalog_version(graph)
+    write.bump_catalog_version(graph, record_changes=True)
     audit("delete_entity", "ok", target=ref)
 
 

@@ -13,6 +13,8 @@ hidden, counted and masked), at depth 10, under the default walk cap (graph/walk
   version changes, so this is the version read, the walk and the Python) and warm (the walk kept by the
   process: the Impact tab opened again, a cursor's next page, another reader); the walk alone, Neo4j's own
   share of it, the service's Python on a replayed walk, and what one kept walk costs in memory;
+- the first request after a real ingest: of an entity outside the radius (the walk kept: graph.impact
+  `_untouched`) and of one inside it (walked again);
 - the same over the API (`?limit=50`, Flask in process, a viewer's request: gate, visibility, JSON), cold and
   warm;
 - the full answer: the streamed JSON, NDJSON and CSV, time and peak Python memory (tracemalloc) next to
@@ -108,7 +110,7 @@ def server_time(graph, rels: str, free: str, repeat: int) -> dict:
     from graph import walk as walk_module  # noqa: PLC0415 -- the query text, as graph.walk sends it
 
     query = walk_module._QUERY % {"relationships": "CASE WHEN root:`Domain` THEN $r0 WHEN root:`System` THEN $r0 "
-                                                   "ELSE $relationships END"}
+                                                   "ELSE $relationships END", "facts": walk_module.WALK_FACTS_CYPHER}
     params = {"ref": ROOT, "relationships": rels, "r0": free, "labels": "-System|-Domain", "max_level": 11,
               "limit": walk_module.node_cap() + 1}
     samples = []
@@ -119,6 +121,34 @@ def server_time(graph, rels: str, free: str, repeat: int) -> dict:
             summary = result.consume()
         samples.append(summary.result_available_after + summary.result_consumed_after)
     return {"p50_ms": statistics.median(samples), "p95_ms": pct(samples, 95), "n": repeat}
+
+
+def after_ingest(graph, viewer, inside: bool, repeat: int) -> dict:
+    """`page(50)` right after each of `repeat` ingests of a one-entity location whose owner flips each time:
+    `bench-outside` depends on nothing in the radius, `bench-inside` depends on its root. Only the request is
+    timed, not the ingest."""
+    from graph.impact import blast_radius  # noqa: PLC0415
+    from ingest.sync import ingest  # noqa: PLC0415
+
+    name = "bench-inside" if inside else "bench-outside"
+    folder = Path(tempfile.gettempdir()) / f"trellis-ibench-{name}"   # one location: the same one every run
+    folder.mkdir(exist_ok=True)
+    samples = []
+    for i in range(repeat + 3):
+        deps = f", dependsOn: [{ROOT}]" if inside else ""
+        (folder / "catalog-info.yaml").write_text(
+            f"apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {{name: {name}}}\n"
+            f"spec: {{type: service, lifecycle: production, owner: radius-team-{i % 2}{deps}}}\n")
+        blast_radius(graph, ROOT, 10, viewer).page(50)   # the tab was open before the ingest
+        done = ingest(graph, str(folder / "catalog-info.yaml"))
+        assert done.ok, done.as_json()
+        t0 = time.perf_counter()
+        blast_radius(graph, ROOT, 10, viewer).page(50)
+        if i >= 3:
+            samples.append((time.perf_counter() - t0) * 1000)
+    shutil.rmtree(folder, ignore_errors=True)
+    return {"p50_ms": round(statistics.median(samples), 1), "p95_ms": round(pct(samples, 95), 1),
+            "max_ms": round(max(samples), 1), "n": repeat}
 
 
 def uptime() -> str:
@@ -154,12 +184,18 @@ def run(graph, uri: str, repeat: int) -> dict:
         versioned.clear()
         return blast_radius(graph, ROOT, 10, viewer).page(50, cursor)
 
-    out["cold: summary + first 50 with paths + cursor (first request after an ingest)"] = timed(cold_page, repeat)
+    out["cold: summary + first 50 with paths + cursor (walk read again: an ingest touched it, or a restart)"] = timed(
+        cold_page, repeat)
     out["warm: summary + first 50 with paths + cursor (walk kept)"] = timed(
         lambda: blast_radius(graph, ROOT, 10, viewer).page(50), repeat)
     cursor = radius.page(50)["pageInfo"]["nextCursor"]
     out["warm: a later page (cursor)"] = timed(lambda: blast_radius(graph, ROOT, 10, viewer).page(50, cursor), repeat)
     out["cold: a later page (cursor)"] = timed(lambda: cold_page(cursor), repeat)
+    # The first request after a real ingest in this process (the version moves at once), as an Impact tab
+    # open on the radius would see it: an ingest that changed an entity outside the radius (the walk is kept),
+    # and one that changed an entity inside it (walked again).
+    out["first request after an ingest outside the radius (walk kept)"] = after_ingest(graph, viewer, False, repeat)
+    out["first request after an ingest inside the radius (walked again)"] = after_ingest(graph, viewer, True, repeat)
     # The service's own Python cost on a cold request, on the walk's answer replayed without the database.
     calls: list = []
     real_read = graph.read

@@ -22,7 +22,8 @@ entity at a time, never as one document in memory. The API, the portal's Impact 
 Why the walk is kept (`walked()` -> `Walked`): it does not depend on the reader, and at 6,000 entities it is
 most of a request's time (Neo4j's own share alone is ~40 ms), while a reader pages through it, opens the tab
 again, exports it. Each process keeps walks per catalog version (graph.versioned: any ingest write retires
-them everywhere within half a second), bounded by walked entities (`TRELLIS_WALK_CACHE_STEPS`), with the
+them everywhere within half a second, unless the write touched none of the walk's entities: `_untouched`),
+bounded by walked entities (`TRELLIS_WALK_CACHE_STEPS`), with the
 counts that do not depend on the reader precomputed per (kind, owner, restricted, system, distance) group, so
 a warm request is a sum over those groups and one page of paths: well under a millisecond.
 
@@ -49,6 +50,7 @@ import orjson
 
 from graph.csv_export import csv_text
 from graph.filters import QueryError
+from graph.gc_pause import paused_gc
 from graph.model import RELATION_NAMES
 from graph.visibility import EVERYTHING, Visibility
 from graph import versioned
@@ -142,11 +144,29 @@ def walked(graph: "Graph", ref: str, depth: int = DEFAULT_DEPTH, *, walk: str = 
     # The version is read BEFORE walking: a write that lands during the walk leaves an entry under the old
     # version, which the next poll of the version retires.
     return versioned.cached(graph, versioned.catalog_version(graph), ("walk", walk, ref, depth, cap), compute,
-                            store=_walks, limit=limit, weigh=lambda w: len(w.steps) + 1,
-                            one_at_a_time=True)
+                            store=_walks, limit=limit, weigh=lambda w: len(w.steps) + len(w.probed) + 1,
+                            one_at_a_time=True, carry=_untouched)
+
+
+def _untouched(kept: "Walked", changed: frozenset[str]) -> bool:
+    """Whether a walk read at an older catalog version is still the answer, given every ref written since.
+
+    Why this suffices: a walk's answer is its root's and its steps' facts and the relationships between them
+    and their neighbours. A write that changes any of that writes one of those nodes, or a relationship with
+    one end among them (graph.write records both ends), and a node the walk did not reach can only become
+    reachable through a new relationship from one it did. The nodes read past the steps (the level probed
+    beyond the depth, the one past the cap) decide `cut_off` and `capped`, so they count too."""
+    reached, probed = kept.reached, kept.probed
+    return kept.root["ref"] not in changed and not any(ref in reached for ref in changed) and \
+        changed.isdisjoint(probed)
 
 
 def _read_walk(graph: "Graph", ref: str, depth: int, walk: str, cap: int) -> "Walked":
+    with paused_gc():   # the walk's thousands of steps, and the groups and index built from them
+        return _read_walk_paused(graph, ref, depth, walk, cap)
+
+
+def _read_walk_paused(graph: "Graph", ref: str, depth: int, walk: str, cap: int) -> "Walked":
     relationships = WALKS[walk]
     # Every PART_OF edge at a System or Domain root is membership, never subcomponentOf.
     membership_free = "|".join(p for p in relationships.split("|") if "PART_OF" not in p)
@@ -164,7 +184,8 @@ def _read_walk(graph: "Graph", ref: str, depth: int, walk: str, cap: int) -> "Wa
     return Walked(walk=walk, root={k: answer.root[k] for k in ("ref", "kind", "title", "owner", "system",
                                                                 "unresolved")},
                   depth=depth, steps=steps, reached={s.ref: s for s in steps}, groups=tuple(groups.items()),
-                  access=dict(access), cut_off=answer.beyond, capped=answer.capped, cap=answer.cap)
+                  access=dict(access), cut_off=answer.beyond, capped=answer.capped, cap=answer.cap,
+                  probed=answer.probed)
 
 
 _walk = walk   # the parameter name `walk` above shadows the function
@@ -184,6 +205,7 @@ class Walked:
     cut_off: bool                 # entities lie beyond `depth`
     capped: bool                  # the walk stopped at `cap` entities: counts are lower bounds
     cap: int
+    probed: tuple[str, ...] = ()  # refs read past `steps` (graph.walk.Walk.probed): a change to them counts
 
 
 _NEAREST_FIRST = attrgetter("distance", "ref")   # the order of `steps`, as a bisect key

@@ -28,6 +28,7 @@ from neo4j.exceptions import Neo4jError
 
 from graph.errors import GraphUnavailable
 from graph import run_stats
+from graph.walk import WALK_FACTS_CYPHER
 
 if TYPE_CHECKING:
     from graph.driver import Graph
@@ -67,8 +68,18 @@ def _run_statistics(graph: "Graph") -> None:
     run_stats.fold(graph, settle_ms=0)
 
 
+def _walk_facts(graph: "Graph") -> None:
+    """3: every entity and placeholder gets `walk_facts` (graph.walk.walk_facts), the one property a blast
+    radius reads per walked node, computed from the properties it copies; written in batches so a 100k
+    catalog is not one transaction. The answers do not change, so cached reads stay valid."""
+    while graph.write(f"MATCH (n:Entity) WHERE n.walk_facts IS NULL WITH n LIMIT 20000 "
+                      f"SET n.walk_facts = {WALK_FACTS_CYPHER}").counters.properties_set:
+        pass
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "ingest run statistics for /metrics", _run_statistics),
+    Migration(3, "walk facts: one property per entity for graph walks", _walk_facts),
 )
 SCHEMA_VERSION: int = MIGRATIONS[-1].version if MIGRATIONS else BASELINE_VERSION
 

@@ -23,6 +23,9 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE CONSTRAINT api_token_id IF NOT EXISTS FOR (t:ApiToken) REQUIRE t.token_id IS UNIQUE",
     "CREATE CONSTRAINT ingest_run_id IF NOT EXISTS FOR (r:IngestRun) REQUIRE r.id IS UNIQUE",
     "CREATE CONSTRAINT catalog_meta_key IF NOT EXISTS FOR (m:CatalogMeta) REQUIRE m.key IS UNIQUE",
+    # graph.write.bump_catalog_version's change records, read by graph.versioned.changes_between
+    "CREATE CONSTRAINT catalog_change_version IF NOT EXISTS FOR (c:CatalogChange) REQUIRE c.version IS UNIQUE",
+    "CREATE INDEX catalog_change_seq IF NOT EXISTS FOR (c:CatalogChange) ON (c.seq)",
     "CREATE INDEX entity_source IF NOT EXISTS FOR (n:Entity) ON (n.source)",
     "CREATE INDEX entity_kind IF NOT EXISTS FOR (n:Entity) ON (n.kind)",
     "CREATE INDEX entity_namespace IF NOT EXISTS FOR (n:Entity) ON (n.namespace)",

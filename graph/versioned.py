@@ -86,7 +86,8 @@ def bump_access_version(graph: "Graph") -> str:
 
 def cached(graph: "Graph", version: str | None, key: Hashable, compute: Callable[[], T],
            *, store: "OrderedDict[Hashable, object] | None" = None, limit: int = MAX_ENTRIES,
-           weigh: Callable[[T], int] | None = None, one_at_a_time: bool = False) -> T:
+           weigh: Callable[[T], int] | None = None, one_at_a_time: bool = False,
+           carry: Callable[[T, frozenset[str]], bool] | None = None) -> T:
     """`compute()` once per (server, database, version, key); the least recently used go past `limit`.
 
     `store`: a separate LRU for a family of entries that must not evict the others (entity documents).
@@ -94,10 +95,15 @@ def cached(graph: "Graph", version: str | None, key: Hashable, compute: Callable
     bounds the sum of `weigh(value)` over the store instead of the number of entries; a value heavier than
     `limit` on its own is computed and returned but not kept. Use one `weigh` per store.
     `one_at_a_time`: for a costly `compute()`, threads that ask for the same missing entry at once wait for the
-    first one's answer instead of each computing it (right after an ingest, every open Impact tab asks)."""
+    first one's answer instead of each computing it (right after an ingest, every open Impact tab asks).
+    `carry` (with `weigh` and `store`): on a miss, the entry of the same key kept at an older version moves to
+    this one when `carry(value, changed)` is true, `changed` being the refs every write since that version
+    changed (`changes_between`); when that is unknown, the value is computed again."""
     if version is None:
         return compute()
     full = (graph.settings.uri, graph.database, _generation, version, key)
+    if carry is not None:
+        compute = _carrying(graph, full, store, compute, carry)   # type: ignore[arg-type]
     if not one_at_a_time:
         return _cached(full, compute, store, limit, weigh)
     with _lock:
@@ -117,6 +123,67 @@ def cached(graph: "Graph", version: str | None, key: Hashable, compute: Callable
                 del _flights[full]
 
 
+def _carrying(graph: "Graph", full: tuple, store: "OrderedDict[Hashable, object]", compute: Callable[[], T],
+              carry: Callable[[T, frozenset[str]], bool]) -> Callable[[], T]:
+    """`compute`, preceded by moving the same key's entry from the version it was kept at to `full`'s when
+    no change since then concerns it (the caller inserts the value under `full`, with its weight)."""
+    def carried_or_computed() -> T:
+        family = (id(store), *full[:3], full[4])
+        with _lock:
+            older = _latest.get(family)
+            hit = store.get((*full[:3], older, full[4])) if older not in (None, full[3]) else None
+        if hit is not None:
+            changed = changes_between(graph, older, full[3])   # type: ignore[arg-type]
+            if changed is not None and carry(hit[0], changed):  # type: ignore[index]
+                with _lock:
+                    if store.pop((*full[:3], older, full[4]), None) is not None:
+                        _weights[id(store)] = _weights.get(id(store), 0) - hit[1]  # type: ignore[index]
+                return hit[0]  # type: ignore[index]
+        return compute()
+
+    return carried_or_computed
+
+
+_CHANGES = """
+MATCH (a:CatalogChange {version: $old})
+MATCH (b:CatalogChange {version: $new})
+OPTIONAL MATCH (c:CatalogChange) WHERE c.seq > a.seq AND c.seq <= b.seq
+WITH a, b, count(c) AS found, sum(CASE WHEN c.complete THEN 0 ELSE 1 END) AS unknown,
+     collect(c.refs) AS refs, sum(size(coalesce(c.refs, []))) AS total
+RETURN b.seq - a.seq AS expected, found, unknown, total, CASE WHEN total <= $most THEN refs END AS refs
+"""
+_between: "OrderedDict[tuple, frozenset[str] | None]" = OrderedDict()
+BETWEEN_KEPT = 16
+MAX_CHANGED = 5_000
+"""Refs one answer of `changes_between` may hold (more: unknown), so the answers a process keeps stay under
+~BETWEEN_KEPT x MAX_CHANGED refs (a few MB), however many versions lie between."""
+
+
+def changes_between(graph: "Graph", old: str, new: str) -> frozenset[str] | None:
+    """The refs every catalog write from version `old` to version `new` changed (graph.write.bump_catalog_version
+    records them per version), or None when that is not known: a version without a record (written before
+    this release, or pruned), a gap in the sequence, a version that recorded "unknown" (a failed run, a bulk
+    load), or more than MAX_CHANGED refs in all. Any process's writes count: the records are in the graph. Answers are kept (the last BETWEEN_KEPT
+    pairs), so every kept walk of a process pays one read per new version."""
+    key = (graph.settings.uri, graph.database, _generation, old, new)
+    with _lock:
+        if key in _between:
+            return _between[key]
+    records = graph.read(_CHANGES, old=old, new=new, most=MAX_CHANGED)
+    answer = None
+    if records:
+        r = records[0]
+        if (r["expected"] is not None and r["expected"] == r["found"] and r["found"] > 0 and not r["unknown"]
+                and r["refs"] is not None):
+            answer = frozenset(ref for refs in r["refs"] for ref in refs)
+    with _lock:
+        _between[key] = answer
+        while len(_between) > BETWEEN_KEPT:
+            _between.popitem(last=False)
+    return answer
+
+
+_latest: dict[tuple, str] = {}   # (id(store), uri, database, generation, key) -> version of its kept entry
 _flights: dict[Hashable, list] = {}   # one_at_a_time entries asked for: [lock, threads asking, value once known]
 
 
@@ -143,9 +210,15 @@ def _cached(full: tuple, compute: Callable[[], T], store: "OrderedDict[Hashable,
         if previous is not None:
             total -= previous[1]  # type: ignore[index]
         entries[full] = (value, weight)
+        family = (id(entries), *full[:3], full[4])
+        _latest[family] = full[3]
         total += weight
         while total > limit:
-            total -= entries.popitem(last=False)[1][1]  # type: ignore[index]
+            gone, (_, gone_weight) = entries.popitem(last=False)  # type: ignore[misc]
+            total -= gone_weight
+            gone_family = (id(entries), *gone[:3], gone[4])
+            if _latest.get(gone_family) == gone[3]:
+                del _latest[gone_family]
         _weights[id(entries)] = total
     return value
 
@@ -211,3 +284,5 @@ def clear() -> None:
             store.clear()
         _weights.clear()
         _versions.clear()
+        _latest.clear()
+        _between.clear()

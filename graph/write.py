@@ -6,7 +6,9 @@ letters and digits), never from user input; every value travels as a parameter.
 """
 from __future__ import annotations
 
+import itertools
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 import uuid
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence, TypeVa
 from graph import versioned
 from graph.techdocs import forget_entity_docs
 from graph.model import RELATION_TYPES, Relation, kind_label, parse_ref
+from graph.walk import walk_facts
 
 if TYPE_CHECKING:
     from graph.driver import Graph
@@ -59,6 +62,7 @@ class EntityRow:
             "restricted": self.restricted,
             "name_lc": self.name.lower(), "title_lc": _lower(self.title), "type_lc": _lower(self.type),
             "lifecycle_lc": _lower(self.lifecycle),
+            "walk_facts": walk_facts(self.ref, self.kind, self.owner, self.system, restricted=self.restricted),
         }
 
 
@@ -151,6 +155,7 @@ def upsert_entities(graph: "Graph", rows: Sequence[EntityRow], *, source: str, r
             )
         _write_batches(graph, query, batches(group, NODE_BATCH), parallel=is_new, prepare=EntityRow.props,
                        source=source, run=run, now=now)
+        _touch(graph, (row.ref for row in group))
     declared = list(replace_relations)
     for chunk in batches(declared, NODE_BATCH):
         delete_declared_relations(graph, list(chunk))
@@ -158,16 +163,20 @@ def upsert_entities(graph: "Graph", rows: Sequence[EntityRow], *, source: str, r
 
 def delete_declared_relations(graph: "Graph", refs: list[str]) -> None:
     """Remove the relationships these entities declared, and placeholders left with no relationship."""
-    graph.write(
+    records = graph.write_tx(lambda tx: list(tx.run(
         "UNWIND $refs AS ref "
         "MATCH (n:Entity {ref: ref})-[r]-(m) WHERE ref IN r.by "
         "SET r.by = [x IN r.by WHERE x <> ref] "
         "WITH r, m WHERE size(r.by) = 0 "
+        "WITH r, m, m.ref AS other "
         "DELETE r "
-        "WITH DISTINCT m WHERE m:Unresolved AND NOT (m)--() "
-        "DELETE m",
+        "WITH DISTINCT m, other "
+        "CALL (m) { WITH m WHERE m:Unresolved AND NOT (m)--() DELETE m } "
+        "RETURN collect(other) AS others",
         refs=refs,
-    )
+    )))
+    _touch(graph, refs)
+    _touch(graph, records[0]["others"] if records else ())
 
 
 def ensure_placeholders(graph: "Graph", refs: Iterable[str]) -> list[str]:
@@ -179,16 +188,18 @@ def ensure_placeholders(graph: "Graph", refs: Iterable[str]) -> list[str]:
     for ref in missing:
         parsed = parse_ref(ref)
         by_label[kind_label(parsed.kind)].append(
-            {"ref": ref, "kind": parsed.kind, "namespace": parsed.namespace, "name": parsed.name}
+            {"ref": ref, "kind": parsed.kind, "namespace": parsed.namespace, "name": parsed.name,
+             "walk_facts": walk_facts(ref, parsed.kind, unresolved=True)}
         )
     for label, props in by_label.items():
         query = (
             "UNWIND $rows AS row MERGE (n:Entity {ref: row.ref}) "
             f"ON CREATE SET n:Unresolved:`{label}`, n.kind = row.kind, n.namespace = row.namespace, "
-            "n.name = row.name, n.name_lc = row.name"
+            "n.name = row.name, n.name_lc = row.name, n.walk_facts = row.walk_facts"
         )
         for chunk in batches(props, NODE_BATCH):
             graph.write(query, rows=list(chunk))
+    _touch(graph, missing)
     return missing
 
 
@@ -224,6 +235,7 @@ def create_relations(graph: "Graph", relations: Sequence[tuple[Relation, str]], 
             )
         query = "UNWIND $rows AS row MATCH (a:Entity {ref: row.s}) MATCH (b:Entity {ref: row.t}) " + write_clause
         _write_batches(graph, query, batches(rows, REL_BATCH), parallel=is_new, source=source, run=run)
+        _touch(graph, itertools.chain.from_iterable((row["s"], row["t"]) for row in rows))
 
 
 def remove_entities(graph: "Graph", refs: Sequence[str]) -> None:
@@ -242,10 +254,11 @@ def remove_entities(graph: "Graph", refs: Sequence[str]) -> None:
         )
         graph.write(
             "UNWIND $refs AS ref MATCH (n:Entity {ref: ref}) "
-            "SET n = {ref: n.ref, kind: n.kind, namespace: n.namespace, name: n.name, name_lc: toLower(n.name)}, "
-            "n:Unresolved",
+            "SET n = {ref: n.ref, kind: n.kind, namespace: n.namespace, name: n.name, name_lc: toLower(n.name), "
+            "walk_facts: [n.ref, coalesce(n.kind, ''), '', '', 'u']}, n:Unresolved",
             refs=chunk,
         )
+        _touch(graph, chunk)
 
 
 def record_source(graph: "Graph", source: str, *, target: str, run: str, summary: dict) -> None:
@@ -258,15 +271,70 @@ def record_source(graph: "Graph", source: str, *, target: str, run: str, summary
     )
 
 
-def bump_catalog_version(graph: "Graph") -> str:
+# ----------------------------------------------------------------------------------- what changed
+
+CHANGE_REFS_MAX = 5_000
+"""Refs one catalog version may record as changed; past that the version records "unknown" (every kept walk
+is read again), so neither this process nor a change record grows with a bulk load."""
+CHANGES_KEPT = 50
+"""Change records kept in the graph (a process holding a walk older than that reads it again)."""
+
+_touched_lock = threading.Lock()
+_touched: dict[tuple[str, str], set[str] | None] = {}   # (uri, database) -> refs written since the last bump
+
+
+def _touch(graph: "Graph", refs: Iterable[str]) -> None:
+    """Remember refs this process's writes changed: called AFTER each write committed, so a version bump
+    never records a change a reader could not see yet (graph.versioned.changes_between relies on it). None
+    once there are more than CHANGE_REFS_MAX: unknown."""
+    key = (graph.settings.uri, graph.database)
+    with _touched_lock:
+        known = _touched.setdefault(key, set())
+        if known is None:
+            return
+        known.update(refs)
+        if len(known) > CHANGE_REFS_MAX:
+            _touched[key] = None
+
+
+_BUMP = """
+MERGE (m:CatalogMeta {key: 'catalog'})
+SET m.updated_at = timestamp()
+WITH m
+SET m.version = $token, m.seq = coalesce(m.seq, 0) + 1
+WITH m.seq AS seq
+CREATE (:CatalogChange {version: $token, seq: seq, refs: $refs, complete: $complete, at: timestamp()})
+WITH seq
+OPTIONAL MATCH (old:CatalogChange) WHERE old.seq <= seq - $kept
+DELETE old
+"""
+
+
+def bump_catalog_version(graph: "Graph", *, record_changes: bool = False) -> str:
     """Give the catalog a new version token after a write, so read caches keyed on it expire.
 
     A random token rather than a counter: a wiped and reloaded database must never repeat an old version.
+    With the token, in the same transaction, a `(:CatalogChange {version, seq, refs, complete})` record: the
+    refs this process's write path changed since its last bump (entities and placeholders written or removed,
+    both ends of every relationship written or deleted), so a kept walk none of them touches can move to the
+    new version (graph.versioned.cached's `carry`). `record_changes=True` says those writes are the whole
+    change (an ingest that finished, an unregister); otherwise (a failed run, any other caller) the record
+    says "unknown" and every kept walk is read again. A facts run (builds, repositories, workloads: graph/
+    builds.py and its siblings) records no refs: it writes no entity and no relationship between entities,
+    which is all a kept walk reads; a cache that reads facts must not use `carry`. The first SET locks the meta node, so two bumps never
+    read the same `seq`.
     """
+    key = (graph.settings.uri, graph.database)
+    with _touched_lock:
+        refs = _touched.pop(key, set())
+    complete = record_changes and refs is not None
     token = uuid.uuid4().hex
-    graph.write(
-        "MERGE (m:CatalogMeta {key: 'catalog'}) SET m.version = $token, m.updated_at = timestamp()",
-        token=token,
-    )
+    try:
+        graph.write(_BUMP, token=token, refs=sorted(refs) if complete else None, complete=complete,
+                    kept=CHANGES_KEPT)
+    except BaseException:
+        with _touched_lock:   # those writes are recorded nowhere now: the next version must say "unknown"
+            _touched[key] = None
+        raise
     versioned.set_version(graph, token)
     return token

@@ -8,15 +8,14 @@ read (plugins.api.redact).
 """
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
 import time
 import uuid
-from typing import TYPE_CHECKING, Callable, Iterator, Union
+from typing import TYPE_CHECKING, Callable, Union
 
 from graph import runs as graph_runs
 from graph import write
+from graph.gc_pause import paused_gc   # noqa: F401 -- also ingest.runs.paused_gc, as before
 from ingest.after_ingest import after_ingest
 from ingest.cache import ingest_lock
 from plugins.api import FactsResult, IngestResult, redact
@@ -93,7 +92,7 @@ def recorded_run(graph: "Graph | None", result: RunResult, *, trigger: str, name
             body(live)
     except Exception as exc:
         try:
-            write.bump_catalog_version(graph)
+            write.bump_catalog_version(graph)   # a failed run: what it wrote is unknown
             graph_runs.record_run(graph, run_record(result, started_at, "failed",
                                                     redact(str(exc)) or type(exc).__name__, stage=live.stage,
                                                     **extra))
@@ -101,30 +100,11 @@ def recorded_run(graph: "Graph | None", result: RunResult, *, trigger: str, name
             pass
         raise
     if _changed(result):   # nothing changed: cached read answers stay valid
-        write.bump_catalog_version(graph)
+        write.bump_catalog_version(graph, record_changes=True)
     graph_runs.record_run(graph, run_record(result, started_at, "ok" if result.ok else "partial", None, **extra))
     if isinstance(result, IngestResult):
         after_ingest(graph, result)   # plugins' hooks (search index, docs rebuilds); best effort
     return result
-
-
-@contextlib.contextmanager
-def paused_gc() -> Iterator[None]:
-    """No cyclic garbage collection while a run builds its documents (turned back on after it).
-
-    Why: a run holds every document, row and relation of its location at once (100k entities: millions of
-    containers), and each full collection walks all of them again: that was ~40% of reading and transforming
-    a 100k catalog. What a run allocates is freed by reference counting (it makes no cycles of its own); the
-    few cycles libraries make meanwhile wait for the next collection after the run. The reader's worker
-    processes are forked inside the run, so they inherit the pause.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _changed(result: RunResult) -> bool:

@@ -191,3 +191,95 @@ def test_a_typo_in_the_cache_size_stops_the_portal_at_start(monkeypatch):
     monkeypatch.setenv(impact_module.WALK_CACHE_ENV, "10k")
     with pytest.raises(ConfigError, match=impact_module.WALK_CACHE_ENV):
         load_settings({"TRELLIS_ENV": "development"}, file_data={})
+
+
+# ------------------------------------------------------------------ walks an ingest did not touch are kept
+
+OUTSIDE = "component:default/billing"
+
+
+def _with(*extra: str, base: str = CATALOG) -> str:
+    return "---\n".join([base, *extra])
+
+
+def test_an_ingest_that_touches_nothing_in_the_radius_keeps_the_walk(graph, tmp_path, walks):
+    _load(graph, tmp_path, _with(_component("billing", "payments")))
+    before = blast_radius(graph, SHOP, 10, VIEWER).page(50)
+    version = versioned.catalog_version(graph)
+    _load(graph, tmp_path, _with(_component("billing", "web")))   # billing changes owner: outside shop's radius
+    assert versioned.catalog_version(graph) != version
+    assert blast_radius(graph, SHOP, 10, VIEWER).page(50) == before
+    assert walks == [SHOP]
+
+
+def test_an_entity_changed_inside_the_radius_is_walked_again(graph, tmp_path, walks):
+    _load(graph, tmp_path, _with(_component("billing", "payments")))
+    assert blast_radius(graph, SHOP, 10, VIEWER).summary()["count"] == 3
+    # reports, at the far end, moves to payments and is restricted: the viewer (web) may no longer see it
+    changed = CATALOG.replace(_component("reports", "web", "component:default/invoices"),
+                              _component("reports", "payments", "component:default/invoices", restricted=True))
+    assert changed != CATALOG
+    _load(graph, tmp_path, _with(_component("billing", "payments"), base=changed))
+    summary = blast_radius(graph, SHOP, 10, VIEWER).summary()
+    assert (summary["count"], summary["hidden"]) == (2, 2)
+    assert walks == [SHOP, SHOP]
+
+
+def test_a_relationship_from_outside_into_the_radius_is_walked_again(graph, tmp_path, walks):
+    _load(graph, tmp_path, _with(_component("billing", "payments")))
+    assert OUTSIDE not in _refs(blast_radius(graph, SHOP, 10, EVERYTHING).page(50))
+    # billing, outside the radius, now depends on reports, at its far end
+    _load(graph, tmp_path, _with(_component("billing", "payments", "component:default/reports")))
+    page = blast_radius(graph, SHOP, 10, EVERYTHING).page(50)
+    assert OUTSIDE in _refs(page)
+    assert walks == [SHOP, SHOP]
+
+
+def test_an_entity_removed_from_the_radius_is_walked_again(graph, tmp_path, walks):
+    _load(graph, tmp_path)
+    assert "component:default/web-ui" in _refs(blast_radius(graph, SHOP, 10, EVERYTHING).page(50))
+    _load(graph, tmp_path, CATALOG.replace("---\n" + _component("web-ui", "web", SHOP), ""))
+    assert "component:default/web-ui" not in _refs(blast_radius(graph, SHOP, 10, EVERYTHING).page(50))
+    assert walks == [SHOP, SHOP]
+
+
+def test_the_level_probed_past_the_depth_counts_as_part_of_the_walk(graph, tmp_path, walks):
+    _load(graph, tmp_path)
+    # depth 2 from shop: ledger, web-ui, invoices; reports lies just beyond, so the answer is cut off
+    assert blast_radius(graph, SHOP, 2, EVERYTHING).cut_off is True
+    _load(graph, tmp_path, CATALOG.replace("---\n" + _component("reports", "web", "component:default/invoices"),
+                                           ""))
+    assert blast_radius(graph, SHOP, 2, EVERYTHING).cut_off is False
+    assert walks == [SHOP, SHOP]
+
+
+def test_a_failed_or_unrecorded_write_retires_every_walk(graph, tmp_path, walks):
+    from graph import write
+
+    _load(graph, tmp_path)
+    blast_radius(graph, SHOP, 10, VIEWER)
+    write.bump_catalog_version(graph)   # a write whose changes were not recorded (e.g. a run that failed)
+    blast_radius(graph, SHOP, 10, VIEWER)
+    assert walks == [SHOP, SHOP]
+
+
+def test_another_process_ingest_outside_the_radius_keeps_the_walk_inside_it_does_not(graph, neo4j_uri, tmp_path,
+                                                                                    walks):
+    _load(graph, tmp_path, _with(_component("billing", "payments")))
+    blast_radius(graph, SHOP, 10, VIEWER)
+
+    def other_process(text: str) -> None:
+        (tmp_path / "catalog-info.yaml").write_text(text)
+        done = subprocess.run([sys.executable, "-c", "from app.cli import main; main()", "ingest",
+                               str(tmp_path / "catalog-info.yaml")],
+                              env=env_for(neo4j_uri), capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        time.sleep(1.0)
+
+    other_process(_with(_component("billing", "web")))
+    assert blast_radius(graph, SHOP, 10, VIEWER).summary()["count"] == 3
+    assert walks == [SHOP]
+    other_process(_with(_component("billing", "web"), _component("checkout", "web", SHOP)))
+    page = blast_radius(graph, SHOP, 10, VIEWER).page(50)
+    assert "component:default/checkout" in _refs(page) and page["summary"]["count"] == 4
+    assert walks == [SHOP, SHOP]
