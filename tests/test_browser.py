@@ -63,6 +63,23 @@ def test_filter_the_catalog_by_kind(page):
     shot(page, "catalog-filtered")
 
 
+def test_the_catalog_fits_a_laptop_screen(page):
+    # The results column once grew with its widest row: at 1280 px the page scrolled sideways and cut off the
+    # descriptions and the "Per page" control.
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto("/catalog")
+    widths = page.evaluate("() => { const w = document.querySelector('.results .table-wrap'); "
+                           "return [document.documentElement.scrollWidth, window.innerWidth, w.scrollWidth, "
+                           "w.clientWidth]; }")
+    assert widths[0] <= widths[1], f"the page scrolls sideways: {widths}"
+    assert widths[2] <= widths[3], f"the table is wider than its card: {widths}"
+    assert page.get_by_text("Per page").is_visible()
+    shot(page, "catalog-1280")
+    page.set_viewport_size({"width": 1024, "height": 800})   # narrower: the table scrolls inside its card
+    page.goto("/catalog")
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+
+
 def test_open_an_entity_and_switch_tabs(page):
     page.goto("/catalog?kind=api")
     page.get_by_role("link", name="Payments API", exact=True).click()
