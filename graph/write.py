@@ -292,9 +292,12 @@ def _touch(graph: "Graph", refs: Iterable[str]) -> None:
         known = _touched.setdefault(key, set())
         if known is None:
             return
-        known.update(refs)
-        if len(known) > CHANGE_REFS_MAX:
-            _touched[key] = None
+        refs = iter(refs)
+        while chunk := list(itertools.islice(refs, 1000)):   # a bulk load stops here soon, not after 900k refs
+            known.update(chunk)
+            if len(known) > CHANGE_REFS_MAX:
+                _touched[key] = None
+                return
 
 
 _BUMP = """
