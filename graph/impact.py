@@ -23,12 +23,12 @@ Why the walk is kept (`walked()` -> `Walked`): it does not depend on the reader,
 most of a request's time (Neo4j's own share alone is ~40 ms), while a reader pages through it, opens the tab
 again, exports it. Each process keeps walks per catalog version (graph.versioned: any ingest write retires
 them everywhere within half a second, unless the write touched none of the walk's entities: `_untouched`),
-bounded by walked entities (`TRELLIS_WALK_CACHE_STEPS`), with the
-counts that do not depend on the reader precomputed per (kind, owner, restricted, system, distance) group, so
-a warm request is a sum over those groups and one page of paths: well under a millisecond.
+bounded by walked entities (`TRELLIS_WALK_CACHE_STEPS`), with the counts that do not depend on the reader
+precomputed per (kind, owner, restricted, system, distance) group, so a warm request is a sum over those
+groups and one page of paths: well under a millisecond.
 
-Visibility is applied exactly as before, on every request, to the shared walk: the walk goes through every entity (a restricted database still
-breaks its dependants); entities the reader may not read are left out of every list and count, counted in
+Visibility is applied exactly as before, on every request, to the shared walk: the walk goes through every
+entity (a restricted database still breaks its dependants); entities the reader may not read are left out of every list and count, counted in
 `hidden`, and masked in paths. A cursor carries only where the next page starts, never who may read: each
 page applies the visibility of the request that asks for it.
 """
@@ -156,9 +156,8 @@ def _untouched(kept: "Walked", changed: frozenset[str]) -> bool:
     one end among them (graph.write records both ends), and a node the walk did not reach can only become
     reachable through a new relationship from one it did. The nodes read past the steps (the level probed
     beyond the depth, the one past the cap) decide `cut_off` and `capped`, so they count too."""
-    reached, probed = kept.reached, kept.probed
-    return kept.root["ref"] not in changed and not any(ref in reached for ref in changed) and \
-        changed.isdisjoint(probed)
+    return kept.root["ref"] not in changed and changed.isdisjoint(kept.reached) and \
+        changed.isdisjoint(kept.probed)
 
 
 def _read_walk(graph: "Graph", ref: str, depth: int, walk: str, cap: int) -> "Walked":

@@ -163,8 +163,9 @@ def changes_between(graph: "Graph", old: str, new: str) -> frozenset[str] | None
     """The refs every catalog write from version `old` to version `new` changed (graph.write.bump_catalog_version
     records them per version), or None when that is not known: a version without a record (written before
     this release, or pruned), a gap in the sequence, a version that recorded "unknown" (a failed run, a bulk
-    load), or more than MAX_CHANGED refs in all. Any process's writes count: the records are in the graph. Answers are kept (the last BETWEEN_KEPT
-    pairs), so every kept walk of a process pays one read per new version."""
+    load), or more than MAX_CHANGED refs in all. Any process's writes count: the records are in the graph.
+    Answers are kept (the last BETWEEN_KEPT pairs), so every kept walk of a process pays one read per new
+    version."""
     key = (graph.settings.uri, graph.database, _generation, old, new)
     with _lock:
         if key in _between:

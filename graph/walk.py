@@ -44,10 +44,11 @@ def walk_facts(ref: str, kind: str | None, owner: str | None = None, system: str
     """The facts a graph walk reports per entity, as one stored property (`walk_facts`).
 
     Why: a 6,000-entity blast radius read six properties and a label per walked node, a third of the walk
-    query's time; one list is one property read. Every write of an entity (graph.write), placeholder or removal sets it (and
-    migration 3 filled it for data written before), so it never disagrees with the properties it copies;
-    graph.walk still falls back to those properties for a node without it. A list of strings (Neo4j lists are
-    of one type): "" for no owner or system, flags "u" (unresolved placeholder) and "r" (restricted)."""
+    query's time; one list is one property read. Every write of an entity (graph.write), placeholder or
+    removal sets it (and migration 3 filled it for data written before), so it never disagrees with the
+    properties it copies; graph.walk still falls back to those properties for a node without it. A list of
+    strings (Neo4j lists are of one type): "" for no owner or system, flags "u" (unresolved placeholder) and
+    "r" (restricted)."""
     return [ref, kind or "", owner or "", system or "", ("u" if unresolved else "") + ("r" if restricted else "")]
 
 

@@ -324,8 +324,8 @@ def bump_catalog_version(graph: "Graph", *, record_changes: bool = False) -> str
     change (an ingest that finished, an unregister); otherwise (a failed run, any other caller) the record
     says "unknown" and every kept walk is read again. A facts run (builds, repositories, workloads: graph/
     builds.py and its siblings) records no refs: it writes no entity and no relationship between entities,
-    which is all a kept walk reads; a cache that reads facts must not use `carry`. The first SET locks the meta node, so two bumps never
-    read the same `seq`.
+    which is all a kept walk reads; a cache that reads facts must not use `carry`. The first SET locks the meta
+    node, so two bumps never read the same `seq`.
     """
     key = (graph.settings.uri, graph.database)
     with _touched_lock:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Callable, Union
 
 from graph import runs as graph_runs
 from graph import write
-from graph.gc_pause import paused_gc   # noqa: F401 -- also ingest.runs.paused_gc, as before
+from graph.gc_pause import paused_gc
 from ingest.after_ingest import after_ingest
 from ingest.cache import ingest_lock
 from plugins.api import FactsResult, IngestResult, redact
