@@ -203,22 +203,29 @@ def bench_settings(uri: str) -> Settings:
     return Settings(uri=uri, user=os.environ.get("NEO4J_USER"), password=os.environ.get("NEO4J_PASSWORD"))
 
 
-def main_ingest_only(args, sizes: list[int]) -> None:
-    rows: list[dict] = []
-    with bench_server(heap="2g", pagecache="1g") as (uri, neo4j_pid):
-        env = env_for(uri)   # the CLI finds a local server's generated password itself, never in its env
+@contextmanager
+def bench_session(*, heap: str, pagecache: str) -> Iterator[tuple]:
+    """(graph, uri, Neo4j pid, a scratch folder): `bench_server`, connected, the folder deleted afterwards."""
+    with bench_server(heap=heap, pagecache=pagecache) as (uri, pid):
         workdir = Path(tempfile.mkdtemp(prefix="trellis-bench-"))
-        env["TRELLIS_CACHE"] = str(workdir / "cache")
         try:
             with connect(bench_settings(uri)) as graph:
-                # A new database's indexes, and a fresh server's query plans and JIT, before anything is timed.
-                apply_schema(graph)
-                generate(workdir / "warm-up", 500, seed=1)
-                cli_ingest(workdir / "warm-up", env, neo4j_pid)
-                for n in sizes:
-                    rows.extend(bench_ingest_cli(graph, n, workdir, env, neo4j_pid, args.runs))
+                yield graph, uri, pid, workdir
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main_ingest_only(args, sizes: list[int]) -> None:
+    rows: list[dict] = []
+    with bench_session(heap="2g", pagecache="1g") as (graph, uri, neo4j_pid, workdir):
+        env = env_for(uri)   # the CLI finds a local server's generated password itself, never in its env
+        env["TRELLIS_CACHE"] = str(workdir / "cache")
+        # A new database's indexes, and a fresh server's query plans and JIT, before anything is timed.
+        apply_schema(graph)
+        generate(workdir / "warm-up", 500, seed=1)
+        cli_ingest(workdir / "warm-up", env, neo4j_pid)
+        for n in sizes:
+            rows.extend(bench_ingest_cli(graph, n, workdir, env, neo4j_pid, args.runs))
     OUT.mkdir(exist_ok=True)
     (OUT / "ingest.json").write_text(json.dumps(rows, indent=2))
     print("\nentities  run        wall_s  cli_cpu_s  neo4j_cpu_s  load (1, 5, 15 min) before")
@@ -241,17 +248,12 @@ def main() -> None:
         return
 
     results = []
-    with bench_server(heap="4g", pagecache="2g") as (uri, _pid):
-        workdir = Path(tempfile.mkdtemp(prefix="trellis-bench-"))
+    with bench_session(heap="4g", pagecache="2g") as (graph, _uri, _pid, workdir):
         os.environ["TRELLIS_CACHE"] = str(workdir / "cache")
-        try:
-            with connect(bench_settings(uri)) as graph:
-                for n in sizes:
-                    row = bench_size(graph, n, workdir, args.roots if n == max(sizes) else 0)
-                    results.append(row)
-                    print(json.dumps({k: v for k, v in row.items() if k != "generator"}), flush=True)
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+        for n in sizes:
+            row = bench_size(graph, n, workdir, args.roots if n == max(sizes) else 0)
+            results.append(row)
+            print(json.dumps({k: v for k, v in row.items() if k != "generator"}), flush=True)
     OUT.mkdir(exist_ok=True)
     (OUT / "catalog.json").write_text(json.dumps(results, indent=2))
     print("\nentities  relations  ingest_s  per_s  reingest_s (no cache)  impact_p50/p95_ms  floor_p50/p95_ms  ratio")

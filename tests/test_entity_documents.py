@@ -6,13 +6,12 @@ reader first, so the document is in the cache when the less privileged one asks.
 """
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from graph import entities, query, versioned
 from servers.neo4j import env_for
+from tests.support.cli import trellis
 from graph.visibility import EVERYTHING, Visibility
 from ingest.sync import ingest
 
@@ -81,9 +80,7 @@ def test_a_change_ingested_by_another_process_is_served_within_a_second(graph, n
     _load(graph, tmp_path)
     assert entities.get_entity(graph, "component:default/shop")["metadata"]["description"] == "first"
     (tmp_path / "catalog-info.yaml").write_text(CATALOG.replace("description: first", "description: second"))
-    done = subprocess.run([sys.executable, "-c", "from app.cli import main; main()", "ingest",
-                           str(tmp_path / "catalog-info.yaml")],
-                          env=env_for(neo4j_uri), capture_output=True, text=True, timeout=300)
+    done = trellis("ingest", str(tmp_path / "catalog-info.yaml"), env=env_for(neo4j_uri), timeout=300)
     assert done.returncode == 0, done.stderr
     time.sleep(1.0)   # the promise: within a second, whatever the poll interval
     assert entities.get_entity(graph, "component:default/shop")["metadata"]["description"] == "second"
@@ -119,9 +116,7 @@ def test_a_list_page_shows_an_entity_ingested_by_another_process_within_a_second
     added = CATALOG + ("---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: audit}\n"
                        "spec: {type: service, lifecycle: production, owner: group:default/web}\n")
     (tmp_path / "catalog-info.yaml").write_text(added)
-    done = subprocess.run([sys.executable, "-c", "from app.cli import main; main()", "ingest",
-                           str(tmp_path / "catalog-info.yaml")],
-                          env=env_for(neo4j_uri), capture_output=True, text=True, timeout=300)
+    done = trellis("ingest", str(tmp_path / "catalog-info.yaml"), env=env_for(neo4j_uri), timeout=300)
     assert done.returncode == 0, done.stderr
     time.sleep(1.0)
     assert _page(graph, VIEWER) == ["component:default/audit", "component:default/shop"]

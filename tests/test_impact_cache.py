@@ -8,8 +8,6 @@ first, so the walk is in the cache when the less privileged one asks.
 """
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,6 +21,7 @@ from graph.impact import HIDDEN_REF, blast_radius
 from graph.visibility import EVERYTHING, Visibility
 from ingest.sync import ingest
 from servers.neo4j import env_for
+from tests.support.cli import trellis
 
 SHOP = "component:default/shop"
 LEDGER = "component:default/ledger"
@@ -133,9 +132,7 @@ def test_a_dependant_ingested_by_another_process_shows_within_a_second(graph, ne
     _load(graph, tmp_path)
     assert blast_radius(graph, SHOP, 10, VIEWER).summary()["count"] == 3
     (tmp_path / "catalog-info.yaml").write_text(CATALOG + "---\n" + _component("checkout", "web", SHOP))
-    done = subprocess.run([sys.executable, "-c", "from app.cli import main; main()", "ingest",
-                           str(tmp_path / "catalog-info.yaml")],
-                          env=env_for(neo4j_uri), capture_output=True, text=True, timeout=300)
+    done = trellis("ingest", str(tmp_path / "catalog-info.yaml"), env=env_for(neo4j_uri), timeout=300)
     assert done.returncode == 0, done.stderr
     time.sleep(1.0)   # the promise: within a second, whatever the poll interval
     page = blast_radius(graph, SHOP, 10, VIEWER).page(50)
@@ -270,9 +267,7 @@ def test_another_process_ingest_outside_the_radius_keeps_the_walk_inside_it_does
 
     def other_process(text: str) -> None:
         (tmp_path / "catalog-info.yaml").write_text(text)
-        done = subprocess.run([sys.executable, "-c", "from app.cli import main; main()", "ingest",
-                               str(tmp_path / "catalog-info.yaml")],
-                              env=env_for(neo4j_uri), capture_output=True, text=True, timeout=300)
+        done = trellis("ingest", str(tmp_path / "catalog-info.yaml"), env=env_for(neo4j_uri), timeout=300)
         assert done.returncode == 0, done.stderr
         time.sleep(1.0)
 

@@ -25,16 +25,12 @@ from graph.driver import Graph, Settings
 from graph.migrations import MIGRATIONS, SCHEMA_VERSION
 from graph.server import start
 from servers.neo4j import env_for, free_port, stop
+from tests.support.cli import trellis
 
 REPO = Path(__file__).resolve().parents[1]
 DUMP_V010 = REPO / "tests" / "fixtures" / "v0.1.0" / "neo4j.dump"
 
 pytestmark = pytest.mark.timeout(300)
-
-
-def trellis(*args: str, env: dict, timeout: float = 180, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", "from app.cli import main; main()", *args], env=env,
-                          cwd=cwd or REPO, capture_output=True, text=True, timeout=timeout)
 
 
 def spawn(args: list[str], env: dict, log: Path) -> subprocess.Popen:
